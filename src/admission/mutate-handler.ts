@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
+import { decide, type Decision } from '../policy/decide.ts';
+import type { PolicySource } from '../policy/policy-source.ts';
+import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
+import { clip } from '../text.ts';
+import { readPodSpec, type PodSpecView } from '../workload/pod-spec.ts';
+import { buildPatch } from './patch.ts';
+import { readAdmissionReview, reviewOf, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+
+/**
+ * POST /mutate — what each request gets back:
+ *
+ * | request                                              | HTTP | AdmissionResponse                                  |
+ * |------------------------------------------------------|------|----------------------------------------------------|
+ * | body not JSON, too large, not an AdmissionReview v1  | 400  | none: a v1 Status naming the problem               |
+ * | DELETE or CONNECT; pod subresource other than        | 200  | allowed, untouched                                 |
+ * |   ephemeralcontainers                                |      |                                                    |
+ * | object not a core/v1 Pod, or its spec malformed      | 200  | denied, code 400, the problem named                |
+ * | namespace labels cannot be read                      | 200  | denied, code 503: fail closed, never guess a tenant|
+ * | namespace without tenant label                       | 200  | allowed, untouched                                 |
+ * | every image granted (enforce)                        | 200  | allowed, JSONPatch when anything changes           |
+ * | an image not granted (enforce)                       | 200  | denied, code 403, every reason in the message      |
+ * | dry-run                                              | 200  | allowed, no patch, warnings                        |
+ * | handler bug                                          | 500  | none: a Status; failurePolicy Fail rejects the pod |
+ */
+export interface MutateDeps {
+  readonly policy: PolicySource;
+  readonly namespaces: NamespaceDirectory;
+  readonly log: Logger;
+}
+
+export interface HandlerResult {
+  readonly statusCode: number;
+  readonly body: unknown;
+}
+
+const MAX_REASONS_IN_MESSAGE = 10;
+const SERVED_SUBRESOURCES = new Set(['', 'ephemeralcontainers']);
+
+export function badRequest(message: string): HandlerResult {
+  return { statusCode: 400, body: { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'BadRequest', code: 400, message } };
+}
+
+function answer(response: AdmissionResponse): HandlerResult {
+  return { statusCode: 200, body: reviewOf(response) };
+}
+
+function refuse(uid: string, code: number, message: string): HandlerResult {
+  return answer({ uid, allowed: false, status: { code, message } });
+}
+
+export function denialMessage(reasons: readonly string[]): string {
+  const shown = reasons.slice(0, MAX_REASONS_IN_MESSAGE).join('; ');
+  const more = reasons.length - MAX_REASONS_IN_MESSAGE;
+  return more > 0 ? `${shown}; and ${more} more` : shown;
+}
+
+function auditAnnotations(decision: Decision): Record<string, string> {
+  const rewrites = decision.images.filter((i) => i.to !== i.from).map((i) => `${i.path}: ${i.from} -> ${i.to}`);
+  return {
+    [AUDIT_DECISION]: decision.mode === 'dry-run' ? `dry-run:${decision.verdict}` : decision.verdict,
+    [AUDIT_TENANT]: decision.tenant ?? '',
+    ...(rewrites.length > 0 ? { [AUDIT_REWRITES]: clip(rewrites.join('; '), 2000) } : {}),
+  };
+}
+
+function podName(request: AdmissionRequest): string {
+  const metadata = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+  if (request.name !== '') return request.name;
+  if (typeof metadata?.name === 'string') return metadata.name;
+  return typeof metadata?.generateName === 'string' ? `${metadata.generateName}*` : '';
+}
+
+export function createMutateHandler(deps: MutateDeps) {
+  async function review(request: AdmissionRequest): Promise<HandlerResult> {
+    const { uid } = request;
+    if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return answer({ uid, allowed: true });
+    if (!SERVED_SUBRESOURCES.has(request.subResource)) return answer({ uid, allowed: true });
+    const { group, version, kind } = request.kind;
+    if (group !== '' || version !== 'v1' || kind !== 'Pod') {
+      return refuse(uid, 400, `this webhook mutates core/v1 Pods only, not ${group === '' ? 'core' : group}/${version} ${kind}; check the webhook's rules`);
+    }
+    if (request.namespace === '') return refuse(uid, 400, 'request.namespace is empty; pods are namespaced');
+    const pod = readPodSpec(request.object, ['spec']);
+    if (!pod.ok) return refuse(uid, 400, `pod ${pod.problem}`);
+    let before: PodSpecView | undefined;
+    if (request.operation === 'UPDATE') {
+      const old = readPodSpec(request.oldObject, ['spec']);
+      if (!old.ok) return refuse(uid, 400, `oldObject ${old.problem}`);
+      before = old.view;
+    }
+    let labels;
+    try {
+      labels = await deps.namespaces.labelsOf(request.namespace);
+    } catch (error) {
+      deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');
+      return refuse(uid, 503, `cannot read the labels of namespace ${JSON.stringify(request.namespace)}: ${(error as Error).message}`);
+    }
+    const started = performance.now();
+    const decision = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy: deps.policy.current(), before });
+    const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
+    deps.log.info(
+      {
+        uid,
+        namespace: request.namespace,
+        pod: podName(request),
+        operation: request.subResource === '' ? request.operation : `${request.operation}/${request.subResource}`,
+        tenant: decision.tenant,
+        mode: decision.mode,
+        decision: decision.verdict,
+        rewrites: decision.changes.images.length,
+        pullSecrets: decision.changes.addPullSecrets,
+        reasons: decision.reasons.length > 0 ? decision.reasons : undefined,
+        decideMs: Math.round((performance.now() - started) * 1000) / 1000,
+      },
+      'admission decision',
+    );
+    return answer({
+      uid,
+      allowed: decision.allowed,
+      ...(decision.allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: denialMessage(decision.reasons) } }),
+      ...(patch.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}),
+      ...(decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {}),
+      ...(decision.verdict === 'untouched' ? {} : { auditAnnotations: auditAnnotations(decision) }),
+    });
+  }
+
+  return async function handleMutate(body: unknown): Promise<HandlerResult> {
+    const read = readAdmissionReview(body);
+    if (!read.ok) return badRequest(`invalid AdmissionReview: ${read.problem}`);
+    return review(read.request);
+  };
+}

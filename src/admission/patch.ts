@@ -1,0 +1,49 @@
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Decision } from '../policy/decide.ts';
+import { CONTAINER_SECTIONS, isPlainObject, type PodSpecView } from '../workload/pod-spec.ts';
+
+/**
+ * Builds the JSONPatch by mutating a copy and diffing it with fast-json-patch, never by hand. The copy holds only
+ * the fields the webhook owns (container images and imagePullSecrets): diffing the whole pod would cost more on the
+ * hot path and could never produce an operation on any other field anyway.
+ */
+type Projection = Record<string, unknown[]>;
+
+function project(spec: Record<string, unknown>): Projection {
+  const projection: Projection = {};
+  for (const section of CONTAINER_SECTIONS) {
+    const list = spec[section];
+    if (!Array.isArray(list)) continue;
+    projection[section] = list.map((container: Record<string, unknown>) => ('image' in container ? { image: container.image } : {}));
+  }
+  if (spec.imagePullSecrets !== undefined) projection.imagePullSecrets = spec.imagePullSecrets as unknown[];
+  return projection;
+}
+
+function specAt(object: unknown, at: readonly string[]): Record<string, unknown> {
+  let spec = object as Record<string, unknown>;
+  for (const key of at) spec = spec[key] as Record<string, unknown>;
+  return spec;
+}
+
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** RFC 6902 operations on the whole object that apply a decision's changes; empty when there are none. */
+export function buildPatch(object: unknown, pod: PodSpecView, changes: Decision['changes']): Operation[] {
+  if (changes.images.length === 0 && changes.addPullSecrets.length === 0) return [];
+  const spec = specAt(object, pod.at);
+  if (!isPlainObject(spec)) return [];
+  const before = project(spec);
+  const after = structuredClone(before);
+  for (const { container, image } of changes.images) {
+    (after[container.section]![container.index] as Record<string, unknown>).image = image;
+  }
+  if (changes.addPullSecrets.length > 0) {
+    const existing = Array.isArray(after.imagePullSecrets) ? after.imagePullSecrets : [];
+    after.imagePullSecrets = [...existing, ...changes.addPullSecrets.map((name) => ({ name }))];
+  }
+  const prefix = pod.at.map((key) => `/${escapePointer(key)}`).join('');
+  return fastJsonPatch.compare(before, after).map((op) => ({ ...op, path: prefix + op.path }));
+}

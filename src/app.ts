@@ -1,0 +1,73 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { badRequest, createMutateHandler } from './admission/mutate-handler.ts';
+import type { NamespaceDirectory } from './kube/namespace-directory.ts';
+import type { PolicySource } from './policy/policy-source.ts';
+
+/** Builds the webhook's Fastify app from its configuration and dependencies; server.ts only starts it. */
+export interface AppConfig {
+  /** PEM certificate and key; without them the app serves plain HTTP (tests that use app.inject). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
+  /** Largest request body accepted. An AdmissionReview holds object and oldObject, each up to ~3 MiB. */
+  readonly bodyLimitBytes: number;
+}
+
+export interface AppDeps {
+  readonly policy: PolicySource;
+  readonly namespaces: NamespaceDirectory;
+  readonly log: Logger;
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
+function status(code: number, reason: string, message: string) {
+  return { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason, code, message };
+}
+
+/** Fastify's own body errors (bad JSON, wrong content type, too large) are all a bad request to the caller. */
+function clientErrorMessage(error: FastifyError, limit: number): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than the ${limit}-byte limit`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'content-type must be application/json';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'request body is empty; expected an AdmissionReview';
+    default:
+      return `request body is not valid JSON: ${error.message}`;
+  }
+}
+
+export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key } }),
+  }) as unknown as FastifyInstance;
+  const mutate = createMutateHandler(deps);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      reply.code(400).send(badRequest(clientErrorMessage(error, config.bodyLimitBytes)).body);
+      return;
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    reply.code(500).send(status(500, 'InternalError', 'internal error in ecr-tenant-webhook; see its log'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(status(404, 'NotFound', `no route ${request.method} ${request.url.slice(0, 200)}`));
+  });
+
+  app.post('/mutate', async (request, reply) => {
+    const result = await mutate(request.body);
+    return reply.code(result.statusCode).send(result.body);
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = deps.namespaces.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'waiting for the namespace directory' });
+  });
+  return app;
+}

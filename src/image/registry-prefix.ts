@@ -1,0 +1,53 @@
+import { checkPath, formatReference, registryOf, splitHostPort, type ImageReference } from './reference.ts';
+
+/**
+ * `host[/path-prefix]`, the two sides of a rewrite. Matching is on whole path segments, so the prefix
+ * `x/pay` never matches `x/payments`.
+ */
+export interface RegistryPrefix {
+  readonly text: string;
+  /** host[:port] to write into rewritten references. */
+  readonly domain: string;
+  /** Registry identity as compared with images (lower case, ":443" dropped). */
+  readonly registry: string;
+  readonly path: string;
+}
+
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
+
+export function parseRegistryPrefix(text: string): RegistryPrefix | string {
+  if (text === '') return 'is empty';
+  if (/[@\s]/.test(text)) return `${JSON.stringify(text)} must be host[/path-prefix], without tag, digest or spaces`;
+  const slash = text.indexOf('/');
+  const domainText = slash === -1 ? text : text.slice(0, slash);
+  const path = slash === -1 ? '' : text.slice(slash + 1);
+  const hostPort = splitHostPort(domainText);
+  if (typeof hostPort === 'string') return `${JSON.stringify(text)}: ${hostPort}`;
+  if (path !== '') {
+    const problem = checkPath(path);
+    if (problem !== undefined) return `${JSON.stringify(text)}: ${problem}`;
+  }
+  const hostname = DOCKER_HUB_ALIASES.has(hostPort.hostname) ? 'docker.io' : hostPort.hostname;
+  const port = hostPort.port === undefined || hostPort.port === '443' ? '' : `:${hostPort.port}`;
+  return { text, domain: hostname === 'docker.io' ? 'docker.io' : domainText, registry: hostname + port, path };
+}
+
+/** True when the image lies under the prefix: same registry, and the path equal to it or below it. */
+export function prefixCovers(prefix: RegistryPrefix, ref: ImageReference): boolean {
+  if (registryOf(ref) !== prefix.registry) return false;
+  return prefix.path === '' || ref.path === prefix.path || ref.path.startsWith(`${prefix.path}/`);
+}
+
+/** True when one prefix lies under the other: an image rewritten to one could then match the other. */
+export function prefixesOverlap(a: RegistryPrefix, b: RegistryPrefix): boolean {
+  if (a.registry !== b.registry) return false;
+  const under = (x: string, y: string): boolean => y === '' || x === y || x.startsWith(`${y}/`);
+  return under(a.path, b.path) || under(b.path, a.path);
+}
+
+/** Moves an image from under `from` to under `to`, keeping the rest of the path, the tag and the digest. */
+export function movePrefix(ref: ImageReference, from: RegistryPrefix, to: RegistryPrefix): string {
+  const rest = ref.path.slice(from.path.length).replace(/^\//, '');
+  const path = [to.path, rest].filter((part) => part !== '').join('/');
+  return formatReference(to.domain, path, ref.tag, ref.digest);
+}

@@ -1,0 +1,148 @@
+import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
+import { parseRegistryPrefix, prefixesOverlap, type RegistryPrefix } from '../image/registry-prefix.ts';
+import { formatPath } from './issues.ts';
+import { compileRepositoryGlob, type CompiledGlob } from './repository-glob.ts';
+import { roleArnProblem, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
+
+/**
+ * The policy compiled once into lookup structures: tenants by name, and each tenant's grants by registry
+ * host, so a decision costs O(grants of that tenant), never O(all tenants).
+ */
+export interface CompiledRewrite {
+  readonly from: RegistryPrefix;
+  readonly to: RegistryPrefix;
+  /** Where it was written, for messages: `spec.tenants.payments.rewrites[0]`. */
+  readonly at: string;
+}
+
+export interface CompiledGrant {
+  readonly registry: EcrRegistry;
+  readonly globs: readonly CompiledGlob[];
+  readonly roleArn: string;
+  readonly at: string;
+}
+
+export interface CompiledTenant {
+  readonly name: string;
+  readonly mode: Mode | undefined;
+  readonly nonEcrImages: NonEcrAction;
+  readonly roleArn: string | undefined;
+  readonly externalId: string | undefined;
+  readonly sessionTags: Readonly<Record<string, string>> | undefined;
+  /** The tenant's own rewrites first, then the global ones: the first match wins. */
+  readonly rewrites: readonly CompiledRewrite[];
+  readonly grantsByRegistry: ReadonlyMap<string, readonly CompiledGrant[]>;
+}
+
+export interface CompiledPolicy {
+  readonly document: PolicyDocument;
+  readonly defaultMode: Mode;
+  readonly tenants: ReadonlyMap<string, CompiledTenant>;
+  /** Problems that do not stop the policy from loading, e.g. a role ARN that AssumeRole will refuse. */
+  readonly warnings: readonly string[];
+}
+
+export class PolicyCompileError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'PolicyCompileError';
+    this.problems = problems;
+  }
+}
+
+function compileRewrites(specs: readonly RewriteSpec[], at: string): CompiledRewrite[] {
+  return specs.map((spec, i) => ({
+    // The schema has already checked both sides, so parsing cannot fail here.
+    from: parseRegistryPrefix(spec.from) as RegistryPrefix,
+    to: parseRegistryPrefix(spec.to) as RegistryPrefix,
+    at: `${at}[${i}]`,
+  }));
+}
+
+/**
+ * A rewritten image must not be rewritten again when the pod comes back (reinvocationPolicy IfNeeded),
+ * so no target may lie under, or above, any source the same tenant uses.
+ */
+function rewriteLoops(rewrites: readonly CompiledRewrite[]): string[] {
+  const problems: string[] = [];
+  for (const target of rewrites) {
+    const again = rewrites.find((source) => prefixesOverlap(target.to, source.from));
+    if (again !== undefined) {
+      problems.push(
+        `${target.at}.to: ${JSON.stringify(target.to.text)} overlaps ${again.at}.from ${JSON.stringify(again.from.text)}, ` +
+          'so a rewritten image would be rewritten again; rewriting must be idempotent',
+      );
+    }
+  }
+  return problems;
+}
+
+function roleArnWarnings(spec: TenantSpec, at: string): string[] {
+  const roles: [string, string | undefined][] = [
+    [`${at}.roleArn`, spec.roleArn],
+    ...spec.grants.map((grant, i): [string, string | undefined] => [`${at}.grants[${i}].roleArn`, grant.roleArn]),
+  ];
+  return roles.flatMap(([path, arn]) => {
+    const problem = arn === undefined ? undefined : roleArnProblem(arn);
+    return problem === undefined ? [] : [`${path}: ${problem}; minting pull credentials with it will fail`];
+  });
+}
+
+function compileGrants(name: string, spec: TenantSpec, at: string, problems: string[]): Map<string, CompiledGrant[]> {
+  const byRegistry = new Map<string, CompiledGrant[]>();
+  const roleBySecret = new Map<string, CompiledGrant>();
+  spec.grants.forEach((grantSpec, i) => {
+    const grantAt = `${at}.grants[${i}]`;
+    const registry = parseEcrHost(grantSpec.registry) as EcrRegistry;
+    const roleArn = grantSpec.roleArn ?? spec.roleArn;
+    if (roleArn === undefined) {
+      problems.push(`${grantAt}: no role to assume: set ${at}.roleArn or this grant's roleArn`);
+      return;
+    }
+    const grant: CompiledGrant = { registry, globs: grantSpec.repositories.map(compileRepositoryGlob), roleArn, at: grantAt };
+    // One pull secret per account and region holds one token, minted with one role.
+    const secretKey = `${registry.account}/${registry.region}`;
+    const earlier = roleBySecret.get(secretKey);
+    if (earlier !== undefined && earlier.roleArn !== roleArn) {
+      problems.push(
+        `${grantAt}.roleArn: tenant ${JSON.stringify(name)} already reaches account ${registry.account} in ${registry.region} ` +
+          `with role ${earlier.roleArn} (${earlier.at}); one pull secret per registry holds one token, so use one role per registry`,
+      );
+      return;
+    }
+    roleBySecret.set(secretKey, grant);
+    byRegistry.set(registry.host, [...(byRegistry.get(registry.host) ?? []), grant]);
+  });
+  return byRegistry;
+}
+
+export function compilePolicy(document: PolicyDocument): CompiledPolicy {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const globalRewrites = compileRewrites(document.spec.rewrites, 'spec.rewrites');
+  problems.push(...rewriteLoops(globalRewrites));
+  const tenants = new Map<string, CompiledTenant>();
+  for (const [name, spec] of Object.entries(document.spec.tenants)) {
+    const at = formatPath(['spec', 'tenants', name]);
+    const rewrites = [...compileRewrites(spec.rewrites, `${at}.rewrites`), ...globalRewrites];
+    problems.push(...rewriteLoops(rewrites));
+    const grantsByRegistry = compileGrants(name, spec, at, problems);
+    warnings.push(...roleArnWarnings(spec, at));
+    tenants.set(
+      name,
+      Object.freeze({
+        name,
+        mode: spec.mode,
+        nonEcrImages: spec.nonEcrImages ?? document.spec.defaults.nonEcrImages,
+        roleArn: spec.roleArn,
+        externalId: spec.externalId,
+        sessionTags: spec.sessionTags,
+        rewrites,
+        grantsByRegistry,
+      }),
+    );
+  }
+  if (problems.length > 0) throw new PolicyCompileError([...new Set(problems)]);
+  return Object.freeze({ document, defaultMode: document.spec.defaults.mode, tenants, warnings });
+}

@@ -1,0 +1,255 @@
+import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
+import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
+import { parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
+import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
+import { clip, quote } from '../text.ts';
+import { formatPath } from './issues.ts';
+import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
+import type { CompiledGrant, CompiledPolicy, CompiledRewrite, CompiledTenant } from './compile.ts';
+import { globCovers } from './repository-glob.ts';
+import { MODES, type Mode } from './schema.ts';
+
+/**
+ * The decision for one pod (or pod template): pure, no I/O. The admission handler and `check` both call it.
+ *
+ * | namespace / tenant                        | result                                                  |
+ * |-------------------------------------------|---------------------------------------------------------|
+ * | no tenant label                           | allowed, untouched                                      |
+ * | tenant label, tenant not in the policy    | denied: tenant "x" has no grants                        |
+ * | every image granted (after rewrite)       | allowed; images rewritten, pull secrets added           |
+ * | any image not granted                     | denied, each reason names container, image, tenant, ns  |
+ * | mode dry-run                              | allowed, nothing changed, warnings say what enforce does|
+ */
+export const WARNING_MAX = 120;
+
+export type Verdict = 'untouched' | 'allow' | 'deny' | 'would-deny';
+
+export interface ImageResult {
+  /** Field path inside the object, e.g. spec.containers[0].image. */
+  readonly path: string;
+  readonly container: string;
+  readonly from: string;
+  readonly to: string;
+  readonly granted: boolean;
+  readonly reason: string | undefined;
+}
+
+export interface PullSecretNeed {
+  readonly name: string;
+  readonly account: string;
+  readonly region: string;
+  readonly hosts: readonly string[];
+  readonly roleArn: string;
+}
+
+export interface ImageChange {
+  readonly container: ContainerView;
+  readonly image: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly verdict: Verdict;
+  readonly mode: Mode;
+  readonly tenant: string | undefined;
+  readonly images: readonly ImageResult[];
+  readonly pullSecrets: readonly PullSecretNeed[];
+  /** The full imagePullSecrets list the pod should carry: existing entries first, then the missing ones. */
+  readonly imagePullSecrets: readonly string[];
+  readonly reasons: readonly string[];
+  readonly warnings: readonly string[];
+  /** What to change; empty in dry-run, on denial and when nothing needs changing. */
+  readonly changes: { readonly images: readonly ImageChange[]; readonly addPullSecrets: readonly string[] };
+}
+
+export interface DecisionInput {
+  readonly pod: PodSpecView;
+  readonly namespace: string;
+  readonly namespaceLabels: Readonly<Record<string, string>> | undefined;
+  readonly policy: CompiledPolicy;
+  /** On UPDATE: the pod before. Only images that changed are judged, and pull secrets cannot be added. */
+  readonly before?: PodSpecView | undefined;
+}
+
+const NO_CHANGES = Object.freeze({ images: [], addPullSecrets: [] });
+
+export function pullSecretName(registry: EcrRegistry): string {
+  return `${PULL_SECRET_PREFIX}${registry.account}-${registry.region}`;
+}
+
+function resolveMode(labels: Readonly<Record<string, string>>, tenant: CompiledTenant | undefined, policy: CompiledPolicy) {
+  const label = labels[MODE_LABEL];
+  if (label !== undefined && (MODES as readonly string[]).includes(label)) return { mode: label as Mode, warning: undefined };
+  const mode = tenant?.mode ?? policy.defaultMode;
+  if (label === undefined) return { mode, warning: undefined };
+  // A mistyped mode label must never loosen enforcement, so it falls back to enforce, loudly.
+  return { mode: 'enforce' as Mode, warning: clip(`namespace label ${MODE_LABEL}=${quote(label, 40)} is not enforce or dry-run; enforcing`, WARNING_MAX) };
+}
+
+export function decide(input: DecisionInput): Decision {
+  const labels = input.namespaceLabels ?? {};
+  const tenantName = labels[TENANT_LABEL];
+  if (tenantName === undefined) return untouched(input.policy.defaultMode, input.pod);
+  const tenant = input.policy.tenants.get(tenantName);
+  const { mode, warning } = resolveMode(labels, tenant, input.policy);
+  const judge = new Judge(input, tenantName, tenant);
+  const base = judge.run();
+  const denied = base.reasons.length > 0;
+  const enforce = mode === 'enforce';
+  const warnings = [...(warning === undefined ? [] : [warning]), ...(enforce ? [] : judge.dryRunWarnings(base.addPullSecrets))];
+  return {
+    allowed: !enforce || !denied,
+    verdict: denied ? (enforce ? 'deny' : 'would-deny') : 'allow',
+    mode,
+    tenant: tenantName,
+    images: base.images,
+    pullSecrets: base.pullSecrets,
+    imagePullSecrets: [...input.pod.imagePullSecrets, ...base.addPullSecrets],
+    reasons: base.reasons,
+    warnings,
+    changes: enforce && !denied ? { images: base.changes, addPullSecrets: base.addPullSecrets } : NO_CHANGES,
+  };
+}
+
+function untouched(mode: Mode, pod: PodSpecView): Decision {
+  return {
+    allowed: true,
+    verdict: 'untouched',
+    mode,
+    tenant: undefined,
+    images: [],
+    pullSecrets: [],
+    imagePullSecrets: pod.imagePullSecrets,
+    reasons: [],
+    warnings: [],
+    changes: NO_CHANGES,
+  };
+}
+
+/** Judges the images of one pod for one tenant, collecting results, reasons and pull secrets. */
+class Judge {
+  readonly images: ImageResult[] = [];
+  readonly reasons: string[] = [];
+  /** The same denials in a form short enough for a 120-character warning. */
+  readonly shortReasons: string[] = [];
+  readonly changes: ImageChange[] = [];
+  readonly secrets = new Map<string, { name: string; account: string; region: string; hosts: Set<string>; roleArn: string }>();
+  readonly input: DecisionInput;
+  readonly tenantName: string;
+  readonly tenant: CompiledTenant | undefined;
+
+  constructor(input: DecisionInput, tenantName: string, tenant: CompiledTenant | undefined) {
+    this.input = input;
+    this.tenantName = tenantName;
+    this.tenant = tenant;
+  }
+
+  run() {
+    if (this.tenant === undefined) {
+      this.shortReasons.push(`tenant ${quote(this.tenantName, 60)} has no grants`);
+      this.reasons.push(
+        `tenant ${quote(this.tenantName, 70)} has no grants: namespace ${quote(this.input.namespace)} is labelled ` +
+          `${TENANT_LABEL}=${quote(this.tenantName, 70)} but the policy names no such tenant`,
+      );
+    } else {
+      for (const container of this.input.pod.containers) this.judgeContainer(this.tenant, container);
+    }
+    const pullSecrets: PullSecretNeed[] = [...this.secrets.values()].map((s) => ({ ...s, hosts: [...s.hosts].sort() }));
+    const have = new Set(this.input.pod.imagePullSecrets);
+    const addPullSecrets = pullSecrets.map((s) => s.name).filter((name) => !have.has(name));
+    if (this.input.before !== undefined) this.refuseNewSecretsOnUpdate(addPullSecrets);
+    const canAdd = this.input.before === undefined;
+    return { images: this.images, reasons: this.reasons, changes: this.changes, pullSecrets, addPullSecrets: canAdd ? addPullSecrets : [] };
+  }
+
+  /** Kubernetes forbids changing imagePullSecrets on a pod UPDATE, so an image needing a new secret cannot be admitted. */
+  private refuseNewSecretsOnUpdate(missing: readonly string[]): void {
+    for (const name of missing) {
+      this.shortReasons.push(`pod update needs new pull secret ${name}`);
+      this.reasons.push(
+        `the updated pod needs pull secret ${quote(name)} for tenant ${quote(this.tenantName)} in namespace ` +
+          `${quote(this.input.namespace)}, but imagePullSecrets cannot change on a pod update; recreate the pod instead`,
+      );
+    }
+  }
+
+  private unchangedSinceBefore(container: ContainerView): boolean {
+    const before = this.input.before;
+    if (before === undefined) return false;
+    const old = before.containers.find((c) => c.section === container.section && c.name === container.name);
+    return old !== undefined && old.image === container.image;
+  }
+
+  private judgeContainer(tenant: CompiledTenant, container: ContainerView): void {
+    if (container.image === undefined || container.image === '' || this.unchangedSinceBefore(container)) return;
+    const path = formatPath([...this.input.pod.at, container.section, container.index, 'image']);
+    const from = typeof container.image === 'string' ? container.image : String(container.image);
+    const image: Candidate = { path, container, from, to: from };
+    const parsed = parseImageReference(container.image);
+    if (!parsed.ok) return this.deny(image, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');
+    const rewrite = tenant.rewrites.find((r) => prefixCovers(r.from, parsed.ref));
+    const target = rewrite === undefined ? parsed : parseImageReference(movePrefix(parsed.ref, rewrite.from, rewrite.to));
+    if (!target.ok) return this.deny(image, `cannot be rewritten by ${rewrite!.at}: ${target.reason}`, 'rewrite gives an invalid reference');
+    const to = target.ref.original;
+    if (to !== from) this.changes.push({ container, image: to });
+    this.judgeTarget(tenant, { ...image, to }, target.ref);
+  }
+
+  private judgeTarget(tenant: CompiledTenant, image: Candidate, ref: ImageReference): void {
+    const registry = parseEcrHost(ref.hostname);
+    if (registry === undefined) {
+      if (tenant.nonEcrImages === 'allow') return this.grant(image);
+      return this.deny(
+        image,
+        `is not in a private ECR registry, and tenant ${quote(this.tenantName)} may pull only from ECR (nonEcrImages: deny)`,
+        'image not in ECR (nonEcrImages: deny)',
+      );
+    }
+    const grants = tenant.grantsByRegistry.get(registryOf(ref)) ?? [];
+    const grant = grants.find((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
+    if (grant === undefined) return this.deny(image, this.noGrantDetail(ref, grants), `${ref.path} not granted`);
+    this.needSecret(grant, ref);
+    this.grant(image);
+  }
+
+  private noGrantDetail(ref: ImageReference, grants: readonly CompiledGrant[]): string {
+    if (grants.length === 0) return `is not granted: tenant ${quote(this.tenantName)} has no grant for registry ${registryOf(ref)}`;
+    const patterns = grants.flatMap((g) => g.globs.map((glob) => glob.source)).join(', ');
+    return `is not granted: repository ${quote(ref.path)} matches none of tenant ${quote(this.tenantName)}'s patterns (${clip(patterns, 200)})`;
+  }
+
+  private needSecret(grant: CompiledGrant, ref: ImageReference): void {
+    const name = pullSecretName(grant.registry);
+    const secret = this.secrets.get(name) ?? { name, account: grant.registry.account, region: grant.registry.region, hosts: new Set<string>(), roleArn: grant.roleArn };
+    secret.hosts.add(ref.hostname);
+    this.secrets.set(name, secret);
+  }
+
+  private grant(image: Candidate): void {
+    this.images.push({ path: image.path, container: image.container.name, from: image.from, to: image.to, granted: true, reason: undefined });
+  }
+
+  private deny(image: Candidate, detail: string, short: string): void {
+    const { container, from, to } = image;
+    const kind = container.section === 'containers' ? 'container' : container.section.replace(/s$/, '');
+    const rewritten = to === from ? '' : ` (rewritten to ${quote(to)})`;
+    const reason =
+      `${kind} ${quote(container.name, 63)} image ${quote(from)}${rewritten} ${detail} ` +
+      `(tenant ${quote(this.tenantName)}, namespace ${quote(this.input.namespace)})`;
+    this.images.push({ path: image.path, container: container.name, from, to, granted: false, reason });
+    this.reasons.push(reason);
+    this.shortReasons.push(`${kind} ${quote(container.name, 40)}: ${short}`);
+  }
+
+  /** What enforcement would have done, one warning per action, each at most 120 characters. */
+  dryRunWarnings(addPullSecrets: readonly string[]): string[] {
+    const rewrites = this.images.filter((i) => i.granted && i.to !== i.from).map((i) => `would rewrite ${quote(i.container, 40)} to ${i.to}`);
+    return [
+      ...this.shortReasons.map((short) => `would deny: ${short}`),
+      ...rewrites,
+      ...addPullSecrets.map((name) => `would add imagePullSecret ${name}`),
+    ].map((w) => clip(`dry-run: ${w}`, WARNING_MAX));
+  }
+}
+
+type Candidate = { readonly path: string; readonly container: ContainerView; readonly from: string; readonly to: string };

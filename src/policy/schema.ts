@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { parseEcrHost } from '../image/ecr-host.ts';
+import { parseRegistryPrefix } from '../image/registry-prefix.ts';
+import { repositoryGlobProblem } from './repository-glob.ts';
+
+/**
+ * The TenantPolicy file. Every object is strict (unknown fields are errors, so a typo never silently
+ * weakens a policy); checks that need more than one field live in compile.ts.
+ */
+export const API_VERSION = 'ecr-tenant-webhook.io/v1alpha1';
+export const KIND = 'TenantPolicy';
+
+export const MODES = ['enforce', 'dry-run'] as const;
+export type Mode = (typeof MODES)[number];
+export const NON_ECR_ACTIONS = ['allow', 'deny'] as const;
+export type NonEcrAction = (typeof NON_ECR_ACTIONS)[number];
+
+/** Kubernetes label value, because a tenant is named by the namespace label's value. */
+const TENANT_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const ROLE_ARN = /^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+/** STS limits: ExternalId 2–1,224 of [\w+=,.@:/-]; session tag keys ≤ 128, values ≤ 256, at most 50 tags. */
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$/u;
+
+function checked(problemOf: (value: string) => string | undefined) {
+  return z.string().check((ctx) => {
+    const problem = problemOf(ctx.value);
+    if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  });
+}
+
+const ecrRegistryHost = checked((host) =>
+  parseEcrHost(host) === undefined
+    ? `${JSON.stringify(host)} is not an ECR registry host (expected ACCOUNT.dkr.ecr.REGION.amazonaws.com or its FIPS, dual-stack or China form)`
+    : undefined,
+);
+const repositoryGlob = checked(repositoryGlobProblem);
+const registryPrefix = checked((text) => {
+  const parsed = parseRegistryPrefix(text);
+  return typeof parsed === 'string' ? parsed : undefined;
+});
+/**
+ * A role ARN is checked when the policy compiles, as a warning rather than an error: the schema's own documented
+ * example carries the placeholder "optional override", and a bad ARN fails closed anyway (AssumeRole is refused).
+ */
+const roleArn = z.string().min(1);
+
+export function roleArnProblem(arn: string): string | undefined {
+  return ROLE_ARN.test(arn) ? undefined : `${JSON.stringify(arn)} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`;
+}
+const externalId = checked((id) =>
+  EXTERNAL_ID.test(id) ? undefined : 'must be 2 to 1224 characters of letters, digits and +=,.@:/-_',
+);
+
+const mode = z.enum(MODES);
+const nonEcrImages = z.enum(NON_ECR_ACTIONS);
+
+const rewrite = z.strictObject({ from: registryPrefix, to: registryPrefix });
+
+const grant = z.strictObject({
+  registry: ecrRegistryHost,
+  repositories: z.array(repositoryGlob).min(1),
+  roleArn: roleArn.optional(),
+});
+
+const sessionTags = z
+  .record(
+    z.string().regex(TAG_KEY, { error: 'session tag key must be 1 to 128 letters, digits, spaces or _.:/=+-@' }),
+    z.string().regex(TAG_VALUE, { error: 'session tag value must be up to 256 letters, digits, spaces or _.:/=+-@' }),
+  )
+  .check((ctx) => {
+    const count = Object.keys(ctx.value).length;
+    if (count > 50) ctx.issues.push({ code: 'custom', message: `has ${count} session tags; STS allows at most 50`, input: ctx.value });
+  });
+
+const tenant = z.strictObject({
+  mode: mode.optional(),
+  /** Overrides spec.defaults.nonEcrImages for this tenant (an addition to the documented schema). */
+  nonEcrImages: nonEcrImages.optional(),
+  roleArn: roleArn.optional(),
+  externalId: externalId.optional(),
+  sessionTags: sessionTags.optional(),
+  grants: z.array(grant).default([]),
+  rewrites: z.array(rewrite).default([]),
+});
+
+const tenantName = z.string().regex(TENANT_NAME, {
+  error: 'tenant name must be a valid label value: up to 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric',
+});
+
+const defaults = z.strictObject({
+  mode: mode.default('enforce'),
+  nonEcrImages: nonEcrImages.default('allow'),
+});
+
+export const policySchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: z.strictObject({ name: z.string().optional() }).optional(),
+  spec: z.strictObject({
+    defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow' }),
+    rewrites: z.array(rewrite).default([]),
+    tenants: z.record(tenantName, tenant).default({}),
+  }),
+});
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type TenantSpec = z.infer<typeof tenant>;
+export type GrantSpec = z.infer<typeof grant>;
+export type RewriteSpec = z.infer<typeof rewrite>;
