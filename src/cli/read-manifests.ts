@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
+import { yamlErrorText } from '../yaml-error.ts';
 import { isPlainObject } from '../workload/pod-spec.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -24,14 +25,14 @@ export async function readManifests(paths: readonly string[], stdin: () => Promi
   const objects: ManifestObject[] = [];
   for (const path of paths) {
     const name = path === '-' ? '(stdin)' : path;
-    const documents = parseAllDocuments(await readSource(path, stdin), { prettyErrors: false });
+    const documents = parseAllDocuments(await readSource(path, stdin), { prettyErrors: true });
     const list = Array.isArray(documents) ? documents : [];
     for (const [i, doc] of list.entries()) {
       const origin = `${name}, document ${i + 1}`;
       const error = doc.errors[0];
       if (error !== undefined) {
-        const at = error.linePos?.[0];
-        throw new UsageError(`${name}${at === undefined ? '' : `:${at.line}:${at.col}`}: ${error.message.split('\n')[0]}`);
+        const { line, col, message } = yamlErrorText(error);
+        throw new UsageError(`${name}${line === undefined ? '' : `:${line}:${col}`}: ${message}`);
       }
       const data: unknown = doc.toJS({ maxAliasCount: 100 });
       if (data === null || data === undefined) continue;

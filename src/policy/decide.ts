@@ -241,11 +241,14 @@ class Judge {
     this.shortReasons.push(`${kind} ${quote(container.name, 40)}: ${short}`);
   }
 
-  /** What enforcement would have done, one warning per action, each at most 120 characters. */
+  /**
+   * What enforcement would have done, one warning per action, each at most 120 characters: the denials when it
+   * would deny (nothing else would happen), otherwise the rewrites and pull secrets it would add.
+   */
   dryRunWarnings(addPullSecrets: readonly string[]): string[] {
+    if (this.shortReasons.length > 0) return this.shortReasons.map((short) => clip(`dry-run: would deny: ${short}`, WARNING_MAX));
     const rewrites = this.images.filter((i) => i.granted && i.to !== i.from).map((i) => `would rewrite ${quote(i.container, 40)} to ${i.to}`);
     return [
-      ...this.shortReasons.map((short) => `would deny: ${short}`),
       ...rewrites,
       ...addPullSecrets.map((name) => `would add imagePullSecret ${name}`),
     ].map((w) => clip(`dry-run: ${w}`, WARNING_MAX));

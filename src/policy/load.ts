@@ -1,4 +1,5 @@
 import { parseAllDocuments } from 'yaml';
+import { yamlErrorText } from '../yaml-error.ts';
 import { compilePolicy, PolicyCompileError, type CompiledPolicy } from './compile.ts';
 import { formatIssues } from './issues.ts';
 import { policySchema } from './schema.ts';
@@ -15,12 +16,12 @@ export class PolicyError extends Error {
 }
 
 function parseYaml(text: string, source: string): unknown {
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
   if (!Array.isArray(documents)) throw new PolicyError(source, ['is empty']);
   const problems = documents.flatMap((doc) =>
     doc.errors.map((error) => {
-      const at = error.linePos?.[0];
-      return `${at === undefined ? '' : `line ${at.line}, column ${at.col}: `}${error.message.split('\n')[0]}`;
+      const { line, col, message } = yamlErrorText(error);
+      return `${line === undefined ? '' : `line ${line}, column ${col}: `}${message}`;
     }),
   );
   if (problems.length > 0) throw new PolicyError(source, problems);

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { buildApp, type AppConfig } from '../../src/app.ts';
+import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
+import { createLogger } from '../../src/log.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import { fixedPolicy } from '../../src/policy/policy-source.ts';
+import { NAMESPACES } from './namespaces.ts';
+
+export const TEST_POLICY_PATH = new URL('../fixtures/policy.yaml', import.meta.url);
+export const testPolicy = parsePolicy(readFileSync(TEST_POLICY_PATH, 'utf8'), 'test/fixtures/policy.yaml');
+
+/** Collects log lines so tests can assert what was logged. */
+export function logSink() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, log: createLogger({ level: 'info', destination: stream }) };
+}
+
+export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES)) {
+  const sink = logSink();
+  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log });
+  return { app, logs: sink.lines, namespaces };
+}
