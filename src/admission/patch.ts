@@ -1,6 +1,6 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Decision } from '../policy/decide.ts';
-import { CONTAINER_SECTIONS, isPlainObject, type PodSpecView } from '../workload/pod-spec.ts';
+import { CONTAINER_SECTIONS, type PodSpecView } from '../workload/pod-spec.ts';
 
 /**
  * Builds the JSONPatch by mutating a copy and diffing it with fast-json-patch, never by hand. The copy holds only
@@ -26,16 +26,11 @@ function specAt(object: unknown, at: readonly string[]): Record<string, unknown>
   return spec;
 }
 
-function escapePointer(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
 /** RFC 6902 operations on the whole object that apply a decision's changes; empty when there are none. */
 export function buildPatch(object: unknown, pod: PodSpecView, changes: Decision['changes']): Operation[] {
   if (changes.images.length === 0 && changes.addPullSecrets.length === 0) return [];
-  const spec = specAt(object, pod.at);
-  if (!isPlainObject(spec)) return [];
-  const before = project(spec);
+  // readPodSpec has already walked this path, so every step is a map.
+  const before = project(specAt(object, pod.at));
   const after = structuredClone(before);
   for (const { container, image } of changes.images) {
     (after[container.section]![container.index] as Record<string, unknown>).image = image;
@@ -44,6 +39,7 @@ export function buildPatch(object: unknown, pod: PodSpecView, changes: Decision[
     const existing = Array.isArray(after.imagePullSecrets) ? after.imagePullSecrets : [];
     after.imagePullSecrets = [...existing, ...changes.addPullSecrets.map((name) => ({ name }))];
   }
-  const prefix = pod.at.map((key) => `/${escapePointer(key)}`).join('');
+  // The path's keys are fixed field names (spec, template, jobTemplate): nothing to escape.
+  const prefix = pod.at.map((key) => `/${key}`).join('');
   return fastJsonPatch.compare(before, after).map((op) => ({ ...op, path: prefix + op.path }));
 }

@@ -1,0 +1,20 @@
+# ecr-tenant-webhook: Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
+
+# Production dependencies only, installed without lifecycle scripts (none are needed at run time).
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# Runtime: distroless Node 24, no shell, no package manager, no build tools; runs as uid 65532.
+FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+USER 65532:65532
+EXPOSE 8443 9090
+ENTRYPOINT ["/nodejs/bin/node", "bin/ecr-tenant-webhook.js"]
+CMD ["--help"]
