@@ -63,7 +63,3 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return USAGE_EXIT;
   }
 }
-
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
-}
