@@ -11,7 +11,7 @@
 export interface ImageReference {
   /** The string exactly as written in the pod. */
   readonly original: string;
-  /** host[:port] as written, or "docker.io" when implicit ("index.docker.io" is folded into it). */
+  /** host[:port] as written, or "docker.io" when implicit (Docker Hub's other names are folded into it). */
   readonly domain: string;
   /** The host in lower case, without port: what identifies the registry. */
   readonly hostname: string;
@@ -28,15 +28,25 @@ export type ParsedReference =
 
 const MAX_NAME_LENGTH = 255;
 const MAX_REFERENCE_LENGTH = 1024;
-const DOCKER_HUB = 'docker.io';
+export const DOCKER_HUB = 'docker.io';
+/** Names of Docker Hub that clients treat as docker.io (only without a port: with one it is another registry). */
+const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io']);
+
+export function isDockerHub(hostname: string, port: string | undefined): boolean {
+  return port === undefined && DOCKER_HUB_ALIASES.has(hostname);
+}
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const HOST = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])$`);
 const PORT = /^[0-9]{1,5}$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^\w[\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
+/** The algorithms containerd accepts, with their hex length; go-digest refuses any other and upper-case hex. */
+const DIGEST_HEX_LENGTH = new Map([
+  ['sha256', 64],
+  ['sha384', 96],
+  ['sha512', 128],
+]);
 const UNPRINTABLE = /[\u0000-\u0020\u007f-\u009f\u00a0\u2000-\u200f\u2028-\u202f\u205f-\u206f\ufeff]/u;
 
 function fail(reason: string): ParsedReference {
@@ -68,7 +78,6 @@ export function parseImageReference(input: unknown): ParsedReference {
     return fail(`tag ${JSON.stringify(tag.slice(0, 140))} is invalid: up to 128 of letters, digits, "_", "." and "-", not starting with "." or "-"`);
   }
   if (name === '') return fail('image has no repository name');
-  if (name.length > MAX_NAME_LENGTH) return fail(`repository name is ${name.length} characters long, over ${MAX_NAME_LENGTH}`);
 
   return parseName(input, name, tag, digest);
 }
@@ -77,17 +86,19 @@ function parseName(original: string, name: string, tag: string | undefined, dige
   const slash = name.indexOf('/');
   const first = slash === -1 ? '' : name.slice(0, slash);
   const hasDomain = slash !== -1 && (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase());
-  let domain = hasDomain ? first : DOCKER_HUB;
-  let path = hasDomain ? name.slice(slash + 1) : name;
-
-  const hostPort = splitHostPort(domain);
+  const hostPort = splitHostPort(hasDomain ? first : DOCKER_HUB);
   if (typeof hostPort === 'string') return fail(hostPort);
-  if (hostPort.hostname === 'index.docker.io') domain = DOCKER_HUB;
-  const hostname = hostPort.hostname === 'index.docker.io' ? DOCKER_HUB : hostPort.hostname;
-  if (domain === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
+  const hub = isDockerHub(hostPort.hostname, hostPort.port);
+  const domain = hub ? DOCKER_HUB : first;
+  const hostname = hub ? DOCKER_HUB : hostPort.hostname;
+  const written = hasDomain ? name.slice(slash + 1) : name;
+  const path = hub && !written.includes('/') ? `library/${written}` : written;
 
   const pathProblem = checkPath(path);
   if (pathProblem !== undefined) return fail(pathProblem);
+  // Like distribution/reference, the limit applies to the normalised name, library/ and all.
+  const length = domain.length + 1 + path.length;
+  if (length > MAX_NAME_LENGTH) return fail(`repository name ${domain}/${path.slice(0, 40)}… is ${length} characters long, over ${MAX_NAME_LENGTH}`);
   return { ok: true, ref: { original, domain, hostname, port: hostPort.port, path, tag, digest } };
 }
 
@@ -115,10 +126,14 @@ export function checkPath(path: string): string | undefined {
 }
 
 function checkDigest(digest: string): string | undefined {
-  if (!DIGEST.test(digest)) return `digest ${JSON.stringify(digest.slice(0, 140))} is invalid: expected algorithm:hex, e.g. sha256:<64 hex digits>`;
-  const [algorithm = '', hex = ''] = digest.split(':');
-  const expected = DIGEST_HEX_LENGTH[algorithm];
-  if (expected !== undefined && hex.length !== expected) return `${algorithm} digest must have ${expected} hex digits, not ${hex.length}`;
+  const colon = digest.indexOf(':');
+  const algorithm = colon === -1 ? '' : digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  const expected = DIGEST_HEX_LENGTH.get(algorithm);
+  if (expected === undefined) {
+    return `digest ${JSON.stringify(digest.slice(0, 140))} is invalid: expected sha256:<64 hex digits> (or sha384, sha512)`;
+  }
+  if (hex.length !== expected || !/^[0-9a-f]+$/.test(hex)) return `${algorithm} digest must be ${expected} lower-case hex digits`;
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { checkPath, formatReference, registryOf, splitHostPort, type ImageReference } from './reference.ts';
+import { checkPath, DOCKER_HUB, formatReference, isDockerHub, registryOf, splitHostPort, type ImageReference } from './reference.ts';
 
 /**
  * `host[/path-prefix]`, the two sides of a rewrite. Matching is on whole path segments, so the prefix
@@ -13,23 +13,22 @@ export interface RegistryPrefix {
   readonly path: string;
 }
 
-const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
-
 export function parseRegistryPrefix(text: string): RegistryPrefix | string {
   if (text === '') return 'is empty';
   if (/[@\s]/.test(text)) return `${JSON.stringify(text)} must be host[/path-prefix], without tag, digest or spaces`;
   const slash = text.indexOf('/');
   const domainText = slash === -1 ? text : text.slice(0, slash);
   const path = slash === -1 ? '' : text.slice(slash + 1);
+  if (slash !== -1 && path === '') return `${JSON.stringify(text)} ends with "/"; write the host alone`;
   const hostPort = splitHostPort(domainText);
   if (typeof hostPort === 'string') return `${JSON.stringify(text)}: ${hostPort}`;
   if (path !== '') {
     const problem = checkPath(path);
     if (problem !== undefined) return `${JSON.stringify(text)}: ${problem}`;
   }
-  const hostname = DOCKER_HUB_ALIASES.has(hostPort.hostname) ? 'docker.io' : hostPort.hostname;
+  if (isDockerHub(hostPort.hostname, hostPort.port)) return { text, domain: DOCKER_HUB, registry: DOCKER_HUB, path };
   const port = hostPort.port === undefined || hostPort.port === '443' ? '' : `:${hostPort.port}`;
-  return { text, domain: hostname === 'docker.io' ? 'docker.io' : domainText, registry: hostname + port, path };
+  return { text, domain: domainText, registry: hostPort.hostname + port, path };
 }
 
 /** True when the image lies under the prefix: same registry, and the path equal to it or below it. */
