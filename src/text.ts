@@ -12,3 +12,14 @@ export function clip(text: string, max: number): string {
 export function quote(value: string, max = 160): string {
   return JSON.stringify(clip(value, max));
 }
+
+/** A field path as people write it: spec.tenants.payments.grants[1].registry, with odd keys bracket-quoted. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_][\w-]*$/.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out === '' ? '(top level)' : out;
+}

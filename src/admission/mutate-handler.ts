@@ -4,6 +4,7 @@ import { decide, type Decision } from '../policy/decide.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
 import { clip } from '../text.ts';
+import { metadataOf } from '../workload/evaluate.ts';
 import { readPodSpec, type PodSpecView } from '../workload/pod-spec.ts';
 import { buildPatch } from './patch.ts';
 import { readAdmissionReview, reviewOf, type AdmissionRequest, type AdmissionResponse } from './review.ts';
@@ -56,20 +57,17 @@ export function denialMessage(reasons: readonly string[]): string {
   return more > 0 ? `${shown}; and ${more} more` : shown;
 }
 
-function auditAnnotations(decision: Decision): Record<string, string> {
+function auditAnnotations(decision: Decision, tenant: string): Record<string, string> {
   const rewrites = decision.images.filter((i) => i.to !== i.from).map((i) => `${i.path}: ${i.from} -> ${i.to}`);
   return {
     [AUDIT_DECISION]: decision.mode === 'dry-run' ? `dry-run:${decision.verdict}` : decision.verdict,
-    [AUDIT_TENANT]: decision.tenant ?? '',
+    [AUDIT_TENANT]: tenant,
     ...(rewrites.length > 0 ? { [AUDIT_REWRITES]: clip(rewrites.join('; '), 2000) } : {}),
   };
 }
 
 function podName(request: AdmissionRequest): string {
-  const metadata = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
-  if (request.name !== '') return request.name;
-  if (typeof metadata?.name === 'string') return metadata.name;
-  return typeof metadata?.generateName === 'string' ? `${metadata.generateName}*` : '';
+  return request.name !== '' ? request.name : metadataOf(request.object).name;
 }
 
 export function createMutateHandler(deps: MutateDeps) {
@@ -122,7 +120,7 @@ export function createMutateHandler(deps: MutateDeps) {
       ...(decision.allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: denialMessage(decision.reasons) } }),
       ...(patch.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}),
       ...(decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {}),
-      ...(decision.verdict === 'untouched' ? {} : { auditAnnotations: auditAnnotations(decision) }),
+      ...(decision.tenant === undefined ? {} : { auditAnnotations: auditAnnotations(decision, decision.tenant) }),
     });
   }
 

@@ -1,4 +1,4 @@
-import { awsPolicies, AwsPoliciesError } from '../policy/aws-policies.ts';
+import { awsPolicies } from '../policy/aws-policies.ts';
 import { roleArnProblem } from '../policy/schema.ts';
 import { loadPolicyFile } from '../policy/policy-file.ts';
 import type { CliIo } from './io.ts';
@@ -16,13 +16,7 @@ export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Pr
     if (problem !== undefined) throw new UsageError(`--webhook-role-arn: ${problem}`);
   }
   const policy = await loadPolicyFile(options.policy);
-  let tenants;
-  try {
-    tenants = awsPolicies(policy, options.webhookRoleArn);
-  } catch (error) {
-    if (error instanceof AwsPoliciesError) throw new UsageError(`${options.policy}: ${error.message}`);
-    throw error;
-  }
+  const tenants = awsPolicies(policy, options.webhookRoleArn, options.policy);
   if (options.webhookRoleArn === undefined) {
     io.stderr('note: without --webhook-role-arn each tenant role trusts its own account root; pass the webhook role ARN to narrow it\n');
   }

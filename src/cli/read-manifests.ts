@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
-import { yamlErrorText } from '../yaml-error.ts';
+import { readYamlDocuments, type YamlProblem } from '../yaml-documents.ts';
 import { isPlainObject } from '../workload/pod-spec.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -16,7 +15,7 @@ async function readSource(path: string, stdin: () => Promise<string>): Promise<s
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`${path}: cannot be read (${(error as Error).message})`);
   }
 }
 
@@ -25,16 +24,13 @@ export async function readManifests(paths: readonly string[], stdin: () => Promi
   const objects: ManifestObject[] = [];
   for (const path of paths) {
     const name = path === '-' ? '(stdin)' : path;
-    const documents = parseAllDocuments(await readSource(path, stdin), { prettyErrors: true });
-    const list = Array.isArray(documents) ? documents : [];
-    for (const [i, doc] of list.entries()) {
+    const read = readYamlDocuments(await readSource(path, stdin));
+    if (!read.ok) {
+      const [{ document, line, col, message }] = read.problems as [YamlProblem];
+      throw new UsageError(`${name}${line === undefined ? `, document ${document}` : `:${line}:${col}`}: ${message}`);
+    }
+    for (const [i, data] of read.values.entries()) {
       const origin = `${name}, document ${i + 1}`;
-      const error = doc.errors[0];
-      if (error !== undefined) {
-        const { line, col, message } = yamlErrorText(error);
-        throw new UsageError(`${name}${line === undefined ? '' : `:${line}:${col}`}: ${message}`);
-      }
-      const data: unknown = doc.toJS({ maxAliasCount: 100 });
       if (data === null || data === undefined) continue;
       if (!isPlainObject(data)) throw new UsageError(`${origin}: must be a Kubernetes object (a map), not ${Array.isArray(data) ? 'a list' : typeof data}`);
       if (data.kind === 'List' && Array.isArray(data.items)) {

@@ -22,10 +22,6 @@ export class InMemoryNamespaceDirectory implements NamespaceDirectory {
     this.#namespaces.set(name, Object.freeze({ ...labels }));
   }
 
-  delete(name: string): void {
-    this.#namespaces.delete(name);
-  }
-
   async labelsOf(namespace: string): Promise<Labels | undefined> {
     return this.#namespaces.get(namespace);
   }

@@ -1,5 +1,6 @@
 import type { EcrRegistry } from '../image/ecr-host.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
+import { PolicyError } from './policy-error.ts';
 import { roleArnProblem } from './schema.ts';
 
 /**
@@ -46,25 +47,24 @@ export interface TenantAwsPolicies {
   registries: RegistryPolicy[];
 }
 
-export class AwsPoliciesError extends Error {
-  override name = 'AwsPoliciesError';
+/** `arn:PARTITION:iam::ACCOUNT:root` of a role ARN already checked with roleArnProblem. */
+function accountRootOf(roleArn: string): string {
+  const [arn, partition, service, , account] = roleArn.split(':');
+  return [arn, partition, service, '', account, 'root'].join(':');
 }
 
-function partitionOfArn(arn: string): string {
-  return arn.split(':')[1] ?? 'aws';
-}
-
-function accountOfArn(arn: string): string {
-  return arn.split(':')[4] ?? '';
-}
-
-/** `a/**\/b` → `a/b` and `a/*\/b`; `**` elsewhere → `*`. */
+/**
+ * IAM resource patterns for a glob. A `**` segment that may stand for no segment at all (leading or in the middle)
+ * gives two patterns, without it and with `*`: `a/**\/b` → `a/b`, `a/*\/b`; `**\/b` → `b`, `*\/b`. A trailing or
+ * lone `**` is one or more segments: `*`.
+ */
 export function iamRepositoryPatterns(glob: string): string[] {
-  const middle = glob.indexOf('/**/');
-  if (middle !== -1) {
-    return [...iamRepositoryPatterns(glob.slice(0, middle) + glob.slice(middle + 3)), ...iamRepositoryPatterns(`${glob.slice(0, middle)}/*/${glob.slice(middle + 4)}`)];
-  }
-  return [glob.replace(/\*\*/g, '*')];
+  const segments = glob.split('/');
+  const optional = segments.findIndex((segment, i) => segment === '**' && i < segments.length - 1);
+  if (optional === -1) return [glob.replace(/\*\*/g, '*')];
+  const without = [...segments.slice(0, optional), ...segments.slice(optional + 1)].join('/');
+  const withStar = [...segments.slice(0, optional), '*', ...segments.slice(optional + 1)].join('/');
+  return [...iamRepositoryPatterns(without), ...iamRepositoryPatterns(withStar)];
 }
 
 function repositoryArns(registry: EcrRegistry, globs: readonly string[]): string[] {
@@ -108,11 +108,12 @@ function grantsOf(tenant: CompiledTenant): CompiledGrant[] {
   return [...tenant.grantsByRegistry.values()].flat();
 }
 
-function checkRoles(name: string, tenant: CompiledTenant): void {
-  for (const grant of grantsOf(tenant)) {
+/** Roles that are not ARNs (a placeholder such as "optional override") cannot go into IAM documents. */
+function roleProblems(name: string, tenant: CompiledTenant): string[] {
+  return grantsOf(tenant).flatMap((grant) => {
     const problem = roleArnProblem(grant.roleArn);
-    if (problem !== undefined) throw new AwsPoliciesError(`${grant.at} (role of tenant ${JSON.stringify(name)}): ${problem}`);
-  }
+    return problem === undefined ? [] : [`${grant.at} (role of tenant ${JSON.stringify(name)}): ${problem}`];
+  });
 }
 
 function registryPolicies(grants: readonly CompiledGrant[]): RegistryPolicy[] {
@@ -144,16 +145,17 @@ function registryPolicies(grants: readonly CompiledGrant[]): RegistryPolicy[] {
  * Without the webhook's role ARN the tenant role trusts its own account's root, which any principal of that
  * account with sts:AssumeRole permission can use; the webhook role ARN narrows it.
  */
-export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | undefined): Record<string, TenantAwsPolicies> {
+export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | undefined, source: string): Record<string, TenantAwsPolicies> {
+  const problems = [...policy.tenants].flatMap(([name, tenant]) => roleProblems(name, tenant));
+  if (problems.length > 0) throw new PolicyError(source, problems);
   const out: Record<string, TenantAwsPolicies> = {};
   for (const [name, tenant] of policy.tenants) {
-    checkRoles(name, tenant);
     const grants = grantsOf(tenant);
     const roles = [...new Set(grants.map((g) => g.roleArn))];
     out[name] = {
       roles: roles.map((roleArn) => ({
         roleArn,
-        trustPolicy: trustPolicy(tenant, webhookRoleArn ?? `arn:${partitionOfArn(roleArn)}:iam::${accountOfArn(roleArn)}:root`),
+        trustPolicy: trustPolicy(tenant, webhookRoleArn ?? accountRootOf(roleArn)),
         permissionPolicy: permissionPolicy(grants.filter((g) => g.roleArn === roleArn)),
       })),
       registries: registryPolicies(grants),

@@ -1,6 +1,7 @@
 import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
 import { parseRegistryPrefix, prefixesOverlap, type RegistryPrefix } from '../image/registry-prefix.ts';
-import { formatPath } from './issues.ts';
+import { formatPath } from '../text.ts';
+import { PolicyError } from './policy-error.ts';
 import { compileRepositoryGlob, type CompiledGlob } from './repository-glob.ts';
 import { roleArnProblem, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
 
@@ -40,15 +41,6 @@ export interface CompiledPolicy {
   readonly tenants: ReadonlyMap<string, CompiledTenant>;
   /** Problems that do not stop the policy from loading, e.g. a role ARN that AssumeRole will refuse. */
   readonly warnings: readonly string[];
-}
-
-export class PolicyCompileError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'PolicyCompileError';
-    this.problems = problems;
-  }
 }
 
 function compileRewrites(specs: readonly RewriteSpec[], at: string): CompiledRewrite[] {
@@ -117,7 +109,8 @@ function compileGrants(name: string, spec: TenantSpec, at: string, problems: str
   return byRegistry;
 }
 
-export function compilePolicy(document: PolicyDocument): CompiledPolicy {
+/** Compiles a validated document; problems that span fields are thrown together as one PolicyError naming `source`. */
+export function compilePolicy(document: PolicyDocument, source: string): CompiledPolicy {
   const problems: string[] = [];
   const warnings: string[] = [];
   const globalRewrites = compileRewrites(document.spec.rewrites, 'spec.rewrites');
@@ -143,6 +136,6 @@ export function compilePolicy(document: PolicyDocument): CompiledPolicy {
       }),
     );
   }
-  if (problems.length > 0) throw new PolicyCompileError([...new Set(problems)]);
+  if (problems.length > 0) throw new PolicyError(source, [...new Set(problems)]);
   return Object.freeze({ document, defaultMode: document.spec.defaults.mode, tenants, warnings });
 }

@@ -2,8 +2,7 @@ import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
 import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
 import { parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
 import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
-import { clip, quote } from '../text.ts';
-import { formatPath } from './issues.ts';
+import { clip, formatPath, quote } from '../text.ts';
 import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledRewrite, CompiledTenant } from './compile.ts';
 import { globCovers } from './repository-glob.ts';
@@ -83,7 +82,7 @@ function resolveMode(labels: Readonly<Record<string, string>>, tenant: CompiledT
   const mode = tenant?.mode ?? policy.defaultMode;
   if (label === undefined) return { mode, warning: undefined };
   // A mistyped mode label must never loosen enforcement, so it falls back to enforce, loudly.
-  return { mode: 'enforce' as Mode, warning: clip(`namespace label ${MODE_LABEL}=${quote(label, 40)} is not enforce or dry-run; enforcing`, WARNING_MAX) };
+  return { mode: 'enforce' as Mode, warning: clip(`namespace label ${MODE_LABEL}=${quote(label, 30)} is not enforce or dry-run; enforcing`, WARNING_MAX) };
 }
 
 export function decide(input: DecisionInput): Decision {
@@ -181,7 +180,8 @@ class Judge {
   }
 
   private judgeContainer(tenant: CompiledTenant, container: ContainerView): void {
-    if (container.image === undefined || container.image === '' || this.unchangedSinceBefore(container)) return;
+    // No image yet (a template may leave it to a later mutator): nothing to pull, nothing to judge.
+    if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
     const path = formatPath([...this.input.pod.at, container.section, container.index, 'image']);
     const from = typeof container.image === 'string' ? container.image : String(container.image);
     const image: Candidate = { path, container, from, to: from };
@@ -221,7 +221,8 @@ class Judge {
   private needSecret(grant: CompiledGrant, ref: ImageReference): void {
     const name = pullSecretName(grant.registry);
     const secret = this.secrets.get(name) ?? { name, account: grant.registry.account, region: grant.registry.region, hosts: new Set<string>(), roleArn: grant.roleArn };
-    secret.hosts.add(ref.hostname);
+    // The kubelet matches pull secrets by host and port as the image writes them, so keep the port (e.g. :443).
+    secret.hosts.add(ref.port === undefined ? ref.hostname : `${ref.hostname}:${ref.port}`);
     this.secrets.set(name, secret);
   }
 

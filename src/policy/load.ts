@@ -1,32 +1,21 @@
-import { parseAllDocuments } from 'yaml';
-import { yamlErrorText } from '../yaml-error.ts';
-import { compilePolicy, PolicyCompileError, type CompiledPolicy } from './compile.ts';
+import { readYamlDocuments } from '../yaml-documents.ts';
+import { compilePolicy, type CompiledPolicy } from './compile.ts';
 import { formatIssues } from './issues.ts';
+import { PolicyError } from './policy-error.ts';
 import { policySchema } from './schema.ts';
 
-/** Every problem found in a policy file, each line naming the file, the path and the problem. */
-export class PolicyError extends Error {
-  readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    const lines = problems.map((problem) => `${source}: ${problem}`);
-    super(lines.length === 1 ? lines[0] : `${source}: ${problems.length} problems\n${lines.join('\n')}`);
-    this.name = 'PolicyError';
-    this.problems = lines;
-  }
-}
+export { PolicyError };
 
 function parseYaml(text: string, source: string): unknown {
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
-  if (!Array.isArray(documents)) throw new PolicyError(source, ['is empty']);
-  const problems = documents.flatMap((doc) =>
-    doc.errors.map((error) => {
-      const { line, col, message } = yamlErrorText(error);
-      return `${line === undefined ? '' : `line ${line}, column ${col}: `}${message}`;
-    }),
-  );
-  if (problems.length > 0) throw new PolicyError(source, problems);
-  if (documents.length !== 1) throw new PolicyError(source, [`holds ${documents.length} YAML documents; a policy file holds one`]);
-  return documents[0]!.toJS({ maxAliasCount: 100 });
+  const read = readYamlDocuments(text);
+  if (!read.ok) {
+    throw new PolicyError(
+      source,
+      read.problems.map(({ line, col, message }) => `${line === undefined ? '' : `line ${line}, column ${col}: `}${message}`),
+    );
+  }
+  if (read.values.length > 1) throw new PolicyError(source, [`holds ${read.values.length} YAML documents; a policy file holds one`]);
+  return read.values[0];
 }
 
 /** Parses, validates and compiles policy text (YAML or JSON); `source` names it in every message. */
@@ -35,10 +24,5 @@ export function parsePolicy(text: string, source: string): CompiledPolicy {
   if (data === null || data === undefined) throw new PolicyError(source, ['is empty']);
   const result = policySchema.safeParse(data, { reportInput: true });
   if (!result.success) throw new PolicyError(source, formatIssues(result.error.issues));
-  try {
-    return compilePolicy(result.data);
-  } catch (error) {
-    if (error instanceof PolicyCompileError) throw new PolicyError(source, error.problems);
-    throw error;
-  }
+  return compilePolicy(result.data, source);
 }

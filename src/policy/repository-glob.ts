@@ -11,6 +11,8 @@ const SEGMENT = /^[a-z0-9._*-]+$/;
 /** Returns the problem with a glob, or undefined when it is valid. */
 export function repositoryGlobProblem(glob: string): string | undefined {
   if (glob === '') return 'repository pattern is empty';
+  // ECR repository names are at most 256 characters; a longer pattern can only be a mistake (or an attack on the regex).
+  if (glob.length > 256) return `repository pattern is ${glob.length} characters long, over 256`;
   for (const segment of glob.split('/')) {
     if (segment === '') return `repository pattern ${JSON.stringify(glob)} has an empty path segment`;
     if (!SEGMENT.test(segment)) {

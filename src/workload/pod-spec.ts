@@ -1,4 +1,4 @@
-import { formatPath } from '../policy/issues.ts';
+import { formatPath } from '../text.ts';
 
 /**
  * Where the pod spec sits in each kind the webhook and `check` understand, and a read-only view of the

@@ -118,3 +118,25 @@ t.test('a failure inside the handler is a 500 Status without internals, and is l
   t.notMatch(res.body, /secret internal detail/);
   t.ok(logs.some((l) => l.msg === 'request failed' && l.level === 50));
 });
+
+t.test('a denial message lists the first ten reasons and counts the rest', async (t) => {
+  const { app } = testApp();
+  const containers = Array.from({ length: 12 }, (_, i) => ({ name: `c${i}`, image: `111111111111.dkr.ecr.eu-west-1.amazonaws.com/other/x${i}:1` }));
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review({ object: { ...pod, spec: { containers } } }) });
+  const { message } = res.json().response.status;
+  t.match(message, /container "c9"/);
+  t.notMatch(message, /container "c10"/);
+  t.match(message, /; and 2 more$/);
+});
+
+t.test('the logged pod name falls back to metadata.name when the request has none', async (t) => {
+  const { app, logs } = testApp();
+  await app.inject({ method: 'POST', url: '/mutate', payload: review({ name: undefined }) });
+  t.match(logs.find((l) => l.msg === 'admission decision'), { pod: 'p' });
+});
+
+t.test('a core kind other than Pod is named as core in the refusal', async (t) => {
+  const { app } = testApp();
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review({ kind: { group: '', version: 'v1', kind: 'Secret' } }) });
+  t.match(res.json().response, { allowed: false, status: { code: 400, message: /not core\/v1 Secret/ } });
+});

@@ -81,7 +81,7 @@ const usageErrors: { name: string; args: string[]; stdin?: string; stderr: RegEx
   { name: 'a label given twice is named', args: ['check', '--policy', POLICY, '--namespace-labels', 'a=1,a=2', WORKLOADS], stderr: /a is given twice/ },
   { name: 'a missing policy file is named with its path', args: ['check', '--policy', '/nonexistent/policy.yaml', WORKLOADS], stderr: /\/nonexistent\/policy\.yaml: cannot be read \(ENOENT\)/ },
   { name: 'a broken policy names file, path and problem', args: ['check', '--policy', fixture('manifests/denied-pod.yaml'), WORKLOADS], stderr: /denied-pod\.yaml: .*apiVersion: must be "ecr-tenant-webhook\.io\/v1alpha1"/ },
-  { name: 'a missing manifest is named', args: ['check', '--policy', POLICY, '/nonexistent/m.yaml'], stderr: /\/nonexistent\/m\.yaml: cannot be read \(ENOENT\)/ },
+  { name: 'a missing manifest is named', args: ['check', '--policy', POLICY, '/nonexistent/m.yaml'], stderr: /\/nonexistent\/m\.yaml: cannot be read \(ENOENT: no such file or directory/ },
   { name: 'a YAML syntax error names the line and column', args: ['check', '--policy', POLICY, '-'], stdin: 'kind: Pod\nspec: [unclosed\n', stderr: /\(stdin\):\d+:\d+: / },
   { name: 'a document that is not a map is named', args: ['check', '--policy', POLICY, '-'], stdin: '- a\n- b\n', stderr: /\(stdin\), document 1: must be a Kubernetes object \(a map\), not a list/ },
   { name: 'a list item that is not a map is named', args: ['check', '--policy', POLICY, '-'], stdin: 'kind: List\nitems: [3]\n', stderr: /\(stdin\), document 1, items\[0\]: must be a Kubernetes object/ },

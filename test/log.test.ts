@@ -1,0 +1,37 @@
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { createLogger } from '../src/log.ts';
+
+function capture() {
+  let text = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { destination, text: () => text };
+}
+
+t.test('credentials are redacted wherever they sit, up to four levels deep', async (t) => {
+  const { destination, text } = capture();
+  const log = createLogger({ destination });
+  log.info(
+    {
+      password: 'p0',
+      secret: { data: { '.dockerconfigjson': 'eyJhdXRocyI6e319' } },
+      aws: { credentials: { SecretAccessKey: 'AKIA-SECRET', SessionToken: 'SESSION' }, token: { authorizationToken: 'QVdTOnB3' } },
+      headers: { authorization: 'Bearer abc' },
+      auths: { host: { auth: 'QVdTOnB3', password: 'pw' } },
+    },
+    'with credentials',
+  );
+  const line = text();
+  for (const secret of ['p0', 'eyJhdXRocyI6e319', 'AKIA-SECRET', 'SESSION', 'QVdTOnB3', 'Bearer abc', '"pw"']) t.notMatch(line, secret, `${secret} is not logged`);
+  t.match(JSON.parse(line), { level: 30, name: 'ecr-tenant-webhook', msg: 'with credentials', password: '[redacted]' });
+});
+
+t.test('the default level is info', async (t) => {
+  t.equal(createLogger().level, 'info');
+  t.equal(createLogger({ level: 'warn' }).level, 'warn');
+});

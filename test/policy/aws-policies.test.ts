@@ -1,0 +1,361 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import {
+  awsPolicies,
+  iamRepositoryPatterns,
+  PULL_ACTIONS,
+  type PolicyDocumentJson,
+  type TenantAwsPolicies,
+} from '../../src/policy/aws-policies.ts';
+import { parsePolicy, PolicyError } from '../../src/policy/load.ts';
+import { compileRepositoryGlob, globCovers } from '../../src/policy/repository-glob.ts';
+
+const A = '111111111111.dkr.ecr.eu-west-1.amazonaws.com';
+const A_DUAL = '111111111111.dkr-ecr.eu-west-1.on.aws';
+const C = '222222222222.dkr.ecr.us-west-2.amazonaws.com';
+const E = '333333333333.dkr.ecr.eu-central-1.amazonaws.com';
+const CN = '555555555555.dkr.ecr.cn-north-1.amazonaws.com.cn';
+const GOV = '666666666666.dkr.ecr-fips.us-gov-west-1.amazonaws.com';
+const PAYMENTS_ROLE = 'arn:aws:iam::111111111111:role/ecr-pull-payments';
+const TOOLS_ROLE = 'arn:aws:iam::222222222222:role/ecr-pull-payments-tools';
+const ANALYTICS_ROLE = 'arn:aws:iam::333333333333:role/ecr-pull-analytics';
+const CN_ROLE = 'arn:aws-cn:iam::555555555555:role/ecr-pull-cn';
+const GOV_ROLE = 'arn:aws-us-gov:iam::666666666666:role/teams/ecr-pull-gov';
+const WEBHOOK_ROLE = 'arn:aws:iam::444444444444:role/ecr-tenant-webhook';
+
+const POLICY = parsePolicy(
+  JSON.stringify({
+    apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+    kind: 'TenantPolicy',
+    spec: {
+      tenants: {
+        payments: {
+          roleArn: PAYMENTS_ROLE,
+          externalId: 'payments-7f3a',
+          sessionTags: { team: 'payments', env: 'prod' },
+          grants: [
+            { registry: A, repositories: ['payments/*', 'shared/**'] },
+            { registry: A_DUAL, repositories: ['payments/*'] },
+            { registry: C, repositories: ['tools/*'], roleArn: TOOLS_ROLE },
+          ],
+        },
+        analytics: { roleArn: ANALYTICS_ROLE, grants: [{ registry: E, repositories: ['analytics/**', 'a/**/b', 'a/**/b'] }] },
+        china: { roleArn: CN_ROLE, externalId: 'cn-ext', grants: [{ registry: CN, repositories: ['x/*'] }] },
+        gov: { grants: [{ registry: GOV, repositories: ['y/*'], roleArn: GOV_ROLE }], sessionTags: { team: 'gov' } },
+        idle: { roleArn: 'not-an-arn-but-unused' },
+      },
+    },
+  }),
+  'aws-policy.json',
+);
+
+const ALL = awsPolicies(POLICY, WEBHOOK_ROLE, 'policy.yaml');
+const ROOT_TRUST = awsPolicies(POLICY, undefined, 'policy.yaml');
+
+function tenantOf(all: Record<string, TenantAwsPolicies>, name: string): TenantAwsPolicies {
+  const tenant = all[name];
+  if (tenant === undefined) throw new Error(`no policies for tenant ${name}`);
+  return tenant;
+}
+
+function ecrArn(partition: string, region: string, account: string, pattern: string): string {
+  return `arn:${partition}:ecr:${region}:${account}:repository/${pattern}`;
+}
+
+/** Checks that a document has the shape IAM accepts for an identity, trust or resource policy. */
+function assertIamShape(t: { ok: (v: unknown, m: string) => unknown; equal: (a: unknown, b: unknown, m: string) => unknown; same: (a: unknown, b: unknown, m: string) => unknown }, doc: PolicyDocumentJson, what: string): void {
+  t.equal(doc.Version, '2012-10-17', `${what}: Version`);
+  t.ok(Array.isArray(doc.Statement) && doc.Statement.length > 0, `${what}: a non-empty Statement list`);
+  const sids = doc.Statement.map((s) => s.Sid);
+  t.equal(new Set(sids).size, sids.length, `${what}: Sids are unique`);
+  for (const statement of doc.Statement) {
+    t.equal(statement.Effect, 'Allow', `${what}: Effect Allow`);
+    t.ok(/^[A-Za-z0-9]+$/.test(statement.Sid), `${what}: Sid ${statement.Sid} is alphanumeric`);
+    const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+    t.ok(actions.length > 0 && actions.every((a) => /^(sts|ecr):[A-Za-z]+$/.test(a)), `${what}: actions are service:Action`);
+    if (statement.Principal !== undefined) {
+      const principals = Array.isArray(statement.Principal.AWS) ? statement.Principal.AWS : [statement.Principal.AWS];
+      t.ok(principals.length > 0 && principals.every((p) => /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role\/.+)$/.test(p)), `${what}: principals are IAM ARNs`);
+    }
+    if (statement.Resource !== undefined) {
+      const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+      t.ok(resources.length > 0 && resources.every((r) => r === '*' || r.startsWith('arn:')), `${what}: resources are * or ARNs`);
+    }
+  }
+  t.same(JSON.parse(JSON.stringify(doc)), doc, `${what}: survives JSON`);
+}
+
+t.test('every document printed for every tenant has a valid IAM shape', async (t) => {
+  for (const all of [ALL, ROOT_TRUST]) {
+    for (const [name, tenant] of Object.entries(all)) {
+      for (const role of tenant.roles) {
+        assertIamShape(t, role.trustPolicy, `${name} trust policy of ${role.roleArn}`);
+        assertIamShape(t, role.permissionPolicy, `${name} permission policy of ${role.roleArn}`);
+        t.equal(role.trustPolicy.Statement.length, 1, 'a trust policy has one statement');
+        t.ok(role.trustPolicy.Statement[0]!.Principal !== undefined, 'a trust policy names its principal');
+        t.equal(role.permissionPolicy.Statement[0]!.Principal, undefined, 'an identity policy has no principal');
+      }
+      for (const registry of tenant.registries) {
+        assertIamShape(t, registry.repositoryPolicy, `${name} repository policy of ${registry.registry}`);
+        t.equal(registry.repositoryPolicy.Statement[0]!.Resource, undefined, 'a repository policy names no resource');
+      }
+    }
+  }
+});
+
+t.test('every tenant is listed, a tenant without grants with no roles and no registries', async (t) => {
+  t.same(Object.keys(ALL), ['payments', 'analytics', 'china', 'gov', 'idle']);
+  t.same(tenantOf(ALL, 'idle'), { roles: [], registries: [] }, "a tenant's unused role is not checked or printed");
+});
+
+t.test('the trust policy lets the webhook role assume the tenant role, with ExternalId and session tag conditions', async (t) => {
+  const [main] = tenantOf(ALL, 'payments').roles;
+  t.equal(main?.roleArn, PAYMENTS_ROLE);
+  t.same(main?.trustPolicy, {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EcrTenantWebhookAssumes',
+        Effect: 'Allow',
+        Principal: { AWS: WEBHOOK_ROLE },
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a', 'aws:RequestTag/team': 'payments', 'aws:RequestTag/env': 'prod' } },
+      },
+    ],
+  });
+});
+
+t.test('without session tags the trust policy allows only sts:AssumeRole, conditioned on the ExternalId', async (t) => {
+  t.same(tenantOf(ALL, 'china').roles[0]?.trustPolicy.Statement, [
+    { Sid: 'EcrTenantWebhookAssumes', Effect: 'Allow', Principal: { AWS: WEBHOOK_ROLE }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'cn-ext' } } },
+  ]);
+});
+
+t.test('with session tags and no ExternalId the trust policy conditions only on the tags', async (t) => {
+  t.same(tenantOf(ALL, 'gov').roles[0]?.trustPolicy.Statement[0], {
+    Sid: 'EcrTenantWebhookAssumes',
+    Effect: 'Allow',
+    Principal: { AWS: WEBHOOK_ROLE },
+    Action: ['sts:AssumeRole', 'sts:TagSession'],
+    Condition: { StringEquals: { 'aws:RequestTag/team': 'gov' } },
+  });
+});
+
+t.test('without ExternalId and session tags the trust policy has no condition at all', async (t) => {
+  const statement = tenantOf(ALL, 'analytics').roles[0]?.trustPolicy.Statement[0];
+  t.equal(statement?.Action, 'sts:AssumeRole');
+  t.notOk(statement !== undefined && 'Condition' in statement, 'no Condition key');
+});
+
+t.test("without the webhook role each role trusts its own account's root, in its own partition", async (t) => {
+  const principal = (tenant: string, i = 0) => tenantOf(ROOT_TRUST, tenant).roles[i]?.trustPolicy.Statement[0]?.Principal;
+  t.same(principal('payments', 0), { AWS: 'arn:aws:iam::111111111111:root' });
+  t.same(principal('payments', 1), { AWS: 'arn:aws:iam::222222222222:root' }, 'the override role trusts its own account');
+  t.same(principal('china'), { AWS: 'arn:aws-cn:iam::555555555555:root' });
+  t.same(principal('gov'), { AWS: 'arn:aws-us-gov:iam::666666666666:root' });
+});
+
+t.test('the permission policy allows the authorization token on * and pulls on exactly the granted repositories', async (t) => {
+  const [main, tools] = tenantOf(ALL, 'payments').roles;
+  t.same(main?.permissionPolicy, {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+      {
+        Sid: 'PullGrantedRepositories',
+        Effect: 'Allow',
+        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        // The dual-stack host's payments/* is the same repository ARN, listed once.
+        Resource: [ecrArn('aws', 'eu-west-1', '111111111111', 'payments/*'), ecrArn('aws', 'eu-west-1', '111111111111', 'shared/*')],
+      },
+    ],
+  });
+  t.same(PULL_ACTIONS, ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']);
+  t.same(tools?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', 'tools/*')], 'the override role pulls only its own grant');
+});
+
+t.test('a grant that overrides the role gives the tenant a second role with its own policies', async (t) => {
+  t.same(
+    tenantOf(ALL, 'payments').roles.map((r) => r.roleArn),
+    [PAYMENTS_ROLE, TOOLS_ROLE],
+  );
+});
+
+t.test('a double star in the middle of a glob becomes both the direct and the nested IAM pattern, each once', async (t) => {
+  t.same(tenantOf(ALL, 'analytics').roles[0]?.permissionPolicy.Statement[1]?.Resource, [
+    ecrArn('aws', 'eu-central-1', '333333333333', 'analytics/*'),
+    ecrArn('aws', 'eu-central-1', '333333333333', 'a/b'),
+    ecrArn('aws', 'eu-central-1', '333333333333', 'a/*/b'),
+  ]);
+});
+
+t.test('repository ARNs use the aws-cn partition for China registries and aws-us-gov for GovCloud', async (t) => {
+  t.same(tenantOf(ALL, 'china').roles[0]?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws-cn', 'cn-north-1', '555555555555', 'x/*')]);
+  t.same(tenantOf(ALL, 'gov').roles[0]?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws-us-gov', 'us-gov-west-1', '666666666666', 'y/*')]);
+});
+
+t.test('registries list, per host, the granted repository globs and a pull statement for the roles that use them', async (t) => {
+  const statementFor = (principals: string[]) => ({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: principals }, Action: PULL_ACTIONS }],
+  });
+  t.same(tenantOf(ALL, 'payments').registries, [
+    { registry: A, account: '111111111111', region: 'eu-west-1', repositories: ['payments/*', 'shared/**'], repositoryPolicy: statementFor([PAYMENTS_ROLE]) },
+    { registry: A_DUAL, account: '111111111111', region: 'eu-west-1', repositories: ['payments/*'], repositoryPolicy: statementFor([PAYMENTS_ROLE]) },
+    { registry: C, account: '222222222222', region: 'us-west-2', repositories: ['tools/*'], repositoryPolicy: statementFor([TOOLS_ROLE]) },
+  ]);
+  t.same(tenantOf(ALL, 'analytics').registries[0]?.repositories, ['analytics/**', 'a/**/b'], 'a glob listed twice is listed once');
+  t.same(
+    tenantOf(ROOT_TRUST, 'payments').registries,
+    tenantOf(ALL, 'payments').registries,
+    'the registry side does not depend on the webhook role',
+  );
+});
+
+t.test('two grants on one host list both globs in one registry entry', async (t) => {
+  const policy = parsePolicy(
+    JSON.stringify({
+      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+      kind: 'TenantPolicy',
+      spec: { tenants: { p: { roleArn: PAYMENTS_ROLE, grants: [{ registry: A, repositories: ['a/*'] }, { registry: A, repositories: ['b/*', 'a/*'] }] } } },
+    }),
+    'p.json',
+  );
+  const p = tenantOf(awsPolicies(policy, WEBHOOK_ROLE, 'policy.yaml'), 'p');
+  t.equal(p.registries.length, 1);
+  t.same(p.registries[0]?.repositories, ['a/*', 'b/*']);
+  t.same(p.registries[0]?.repositoryPolicy.Statement[0]?.Principal, { AWS: [PAYMENTS_ROLE] });
+  t.same(p.roles[0]?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'eu-west-1', '111111111111', 'a/*'), ecrArn('aws', 'eu-west-1', '111111111111', 'b/*')]);
+});
+
+interface BadRoleCase {
+  name: string;
+  tenant: Record<string, unknown>;
+  message: string;
+}
+
+const badRoles: BadRoleCase[] = [
+  {
+    name: "a tenant role that is not an ARN stops the derivation, naming the grant that uses it",
+    tenant: { roleArn: 'ecr-pull-z', grants: [{ registry: A, repositories: ['a'] }] },
+    message: 'spec.tenants.z.grants[0] (role of tenant "z"): "ecr-pull-z" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)',
+  },
+  {
+    name: 'a grant role that is not an ARN stops the derivation, naming that grant',
+    tenant: { roleArn: PAYMENTS_ROLE, grants: [{ registry: A, repositories: ['a'] }, { registry: C, repositories: ['c'], roleArn: 'arn:aws:iam::22:role/x' }] },
+    message: 'spec.tenants.z.grants[1] (role of tenant "z"): "arn:aws:iam::22:role/x" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)',
+  },
+];
+
+for (const c of badRoles) {
+  t.test(c.name, async (t) => {
+    const policy = parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { z: c.tenant } } }), 'z.json');
+    t.not(policy.warnings.length, 0, 'loading only warned');
+    t.throws(() => awsPolicies(policy, WEBHOOK_ROLE, 'z.json'), { name: 'PolicyError', message: `z.json: ${c.message}` });
+    t.throws(() => awsPolicies(policy, undefined, 'z.json'), PolicyError);
+  });
+}
+
+t.test("the schema reference example's placeholder role stops the derivation, naming its path", async (t) => {
+  const policy = parsePolicy(readFileSync(new URL('../fixtures/schema-example.yaml', import.meta.url), 'utf8'), 'schema-example.yaml');
+  t.throws(() => awsPolicies(policy, WEBHOOK_ROLE, 'schema-example.yaml'), {
+    name: 'PolicyError',
+    message: 'schema-example.yaml: spec.tenants.payments.grants[0] (role of tenant "payments"): "optional override" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)',
+  });
+});
+
+t.test('examples/policy.yaml gives the documents the README shows', async (t) => {
+  const policy = parsePolicy(readFileSync(new URL('../../examples/policy.yaml', import.meta.url), 'utf8'), 'examples/policy.yaml');
+  const shared = 'arn:aws:iam::111111111111:role/ecr-pull-payments-shared';
+  t.same(awsPolicies(policy, WEBHOOK_ROLE, 'policy.yaml'), {
+    payments: {
+      roles: [
+        {
+          roleArn: shared,
+          trustPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'EcrTenantWebhookAssumes',
+                Effect: 'Allow',
+                Principal: { AWS: WEBHOOK_ROLE },
+                Action: ['sts:AssumeRole', 'sts:TagSession'],
+                Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a', 'aws:RequestTag/team': 'payments' } },
+              },
+            ],
+          },
+          permissionPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              { Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+              {
+                Sid: 'PullGrantedRepositories',
+                Effect: 'Allow',
+                Action: PULL_ACTIONS,
+                Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
+              },
+            ],
+          },
+        },
+      ],
+      registries: [
+        {
+          registry: A,
+          account: '111111111111',
+          region: 'eu-west-1',
+          repositories: ['payments/*', 'shared/**'],
+          repositoryPolicy: {
+            Version: '2012-10-17',
+            Statement: [{ Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: [shared] }, Action: PULL_ACTIONS }],
+          },
+        },
+      ],
+    },
+  });
+});
+
+interface PatternCase {
+  name: string;
+  glob: string;
+  patterns: string[];
+}
+
+
+const patternCases: PatternCase[] = [
+  { name: 'a glob without a double star is kept as it is', glob: 'payments/*', patterns: ['payments/*'] },
+  { name: 'a glob without any star is kept as it is', glob: 'payments/api', patterns: ['payments/api'] },
+  { name: 'a star inside a segment is kept as it is', glob: 'app-*', patterns: ['app-*'] },
+  { name: 'a trailing double star becomes one IAM star, which crosses slashes', glob: 'shared/**', patterns: ['shared/*'] },
+  { name: 'a lone double star becomes a lone IAM star', glob: '**', patterns: ['*'] },
+  { name: 'a middle double star becomes the pattern without it and the pattern with a star segment', glob: 'a/**/b', patterns: ['a/b', 'a/*/b'] },
+  { name: 'two middle double stars give every combination', glob: 'a/**/b/**/c', patterns: ['a/b/c', 'a/b/*/c', 'a/*/b/c', 'a/*/b/*/c'] },
+  { name: 'a leading double star also covers the top level', glob: '**/b', patterns: ['b', '*/b'] },
+  { name: 'a leading and a trailing double star cover the middle segment at the top level too', glob: '**/x/**', patterns: ['x/*', '*/x/*'] },
+];
+
+for (const c of patternCases) {
+  t.test(c.name, async (t) => t.same(iamRepositoryPatterns(c.glob), c.patterns));
+}
+
+/** IAM ARN matching: "*" any run of characters (slashes too), "?" one character. */
+function iamMatches(pattern: string, repository: string): boolean {
+  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${regex}$`).test(repository);
+}
+
+const SAMPLE_REPOSITORIES = ['b', 'x', 'a', 'a/b', 'a/x/b', 'a/x/y/b', 'x/b', 'x/y/b', 'shared/a', 'shared/a/b', 'payments/api', 'x/a', 'b/x/a', 'app-web'];
+
+/** The repositories a glob covers that none of its IAM patterns allows. */
+function refusedByIam(glob: string): string[] {
+  const compiled = compileRepositoryGlob(glob);
+  const patterns = iamRepositoryPatterns(glob);
+  return SAMPLE_REPOSITORIES.filter((repository) => globCovers(compiled, repository) && !patterns.some((p) => iamMatches(p, repository)));
+}
+
+t.test('IAM allows at least every repository the webhook grants, so a granted pull is never refused by AWS', async (t) => {
+  for (const glob of ['payments/*', 'shared/**', 'a/**/b', '**', 'app-*', 'x/**/b']) t.same(refusedByIam(glob), [], glob);
+});
+
+t.test('IAM allows every repository a glob with a leading double star grants', async (t) => {
+  for (const glob of ['**/b', '**/x/**']) t.same(refusedByIam(glob), [], glob);
+});

@@ -1,0 +1,66 @@
+import t from 'tap';
+import { TENANT_LABEL } from '../../src/labels.ts';
+import { evaluateObject, kindOf, metadataOf } from '../../src/workload/evaluate.ts';
+import { testPolicy } from '../admission/harness.ts';
+
+const SOURCE = '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/api:1';
+const TARGET = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1';
+const PAYMENTS = { [TENANT_LABEL]: 'payments' };
+const podTemplate = (image: string) => ({ spec: { containers: [{ name: 'api', image }] } });
+
+t.test('a StatefulSet template is judged at spec.template.spec and patched there', async (t) => {
+  const object = { kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop' }, spec: { template: podTemplate(SOURCE) } };
+  const evaluation = evaluateObject(object, 'shop', PAYMENTS, testPolicy);
+  t.match(evaluation, {
+    ok: true,
+    result: {
+      kind: 'StatefulSet',
+      name: 'db',
+      namespace: 'shop',
+      tenant: 'payments',
+      mode: 'enforce',
+      allowed: true,
+      images: [{ path: 'spec.template.spec.containers[0].image', from: SOURCE, to: TARGET, granted: true }],
+      imagePullSecrets: ['ecr-pull-111111111111-eu-west-1'],
+      patch: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: TARGET }, { op: 'add', path: '/spec/template/spec/imagePullSecrets' }],
+    },
+  });
+});
+
+t.test('a denied object carries its reasons and no patch', async (t) => {
+  const object = { kind: 'Pod', metadata: { name: 'p' }, ...podTemplate('111111111111.dkr.ecr.eu-west-1.amazonaws.com/other/x:1') };
+  const evaluation = evaluateObject(object, 'shop', PAYMENTS, testPolicy);
+  t.match(evaluation, { ok: true, result: { allowed: false, patch: [], reasons: [/container "api" image .* is not granted/] } });
+});
+
+t.test('an object without a tenant is reported with tenant null', async (t) => {
+  const evaluation = evaluateObject({ kind: 'Pod', ...podTemplate('nginx') }, 'default', undefined, testPolicy);
+  t.match(evaluation, { ok: true, result: { tenant: null, name: '', allowed: true, images: [] } });
+});
+
+t.test('a kind without a pod template is a problem, named', async (t) => {
+  t.same(evaluateObject({ kind: 'Service' }, 'shop', PAYMENTS, testPolicy), { ok: false, problem: 'kind "Service" has no pod template' });
+  t.same(evaluateObject('just text', 'shop', PAYMENTS, testPolicy), { ok: false, problem: 'kind "" has no pod template' });
+});
+
+t.test('a malformed pod template is a problem naming its path', async (t) => {
+  t.same(evaluateObject({ kind: 'Job', spec: { template: { spec: { containers: 'x' } } } }, 'shop', PAYMENTS, testPolicy), {
+    ok: false,
+    problem: 'spec.template.spec.containers: must be a list',
+  });
+});
+
+const metadataCases: { name: string; object: unknown; want: { name: string; namespace: string | undefined } }[] = [
+  { name: 'name and namespace are read from metadata', object: { metadata: { name: 'a', namespace: 'b' } }, want: { name: 'a', namespace: 'b' } },
+  { name: 'a generateName stands for the name, marked with a star', object: { metadata: { generateName: 'web-' } }, want: { name: 'web-*', namespace: undefined } },
+  { name: 'metadata of the wrong types is ignored', object: { metadata: { name: 7, namespace: [] } }, want: { name: '', namespace: undefined } },
+  { name: 'an object without metadata has neither', object: {}, want: { name: '', namespace: undefined } },
+];
+
+for (const c of metadataCases) t.test(c.name, async (t) => t.same(metadataOf(c.object), c.want));
+
+t.test('kindOf reads a string kind and nothing else', async (t) => {
+  t.equal(kindOf({ kind: 'Pod' }), 'Pod');
+  t.equal(kindOf({ kind: 1 }), undefined);
+  t.equal(kindOf(null), undefined);
+});
