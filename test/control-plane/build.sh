@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds a real kube-apiserver and etcd from Go modules for the integration
+# tests, cached outside the repository, and prints the directory holding them.
+#
+#   dir="$(bash test/control-plane/build.sh)"   # -> $dir/kube-apiserver, $dir/etcd
+#
+# Versions come from go.mod in this folder (regenerate it with
+# update-versions.sh). Output goes to
+#   ${ECR_TENANT_WEBHOOK_CACHE:-$HOME/.cache/ecr-tenant-webhook}/control-plane/<k8s>-<etcd>/
+# If both binaries are there and answer --version with the expected version,
+# nothing is built. A first build takes several minutes on 2 cores; progress
+# and timings go to stderr, only the directory goes to stdout.
+# Needs: go (the version in go.mod or newer), the Go module proxy.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+log() { printf '[control-plane] %s\n' "$*" >&2; }
+
+req() { awk -v m="$1" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$here/go.mod"; }
+k8s_version="$(req k8s.io/kubernetes)"        # e.g. v1.37.2
+etcd_version="$(req go.etcd.io/etcd/server/v3)" # e.g. v3.7.0
+[ -n "$k8s_version" ] && [ -n "$etcd_version" ] || { log "cannot read versions from $here/go.mod"; exit 1; }
+
+cache_root="${ECR_TENANT_WEBHOOK_CACHE:-$HOME/.cache/ecr-tenant-webhook}"
+out="$cache_root/control-plane/${k8s_version}-${etcd_version}"
+
+# ok BINARY EXPECTED: the binary runs and reports the expected version.
+ok() {
+  [ -x "$out/$1" ] || return 1
+  local v
+  v="$("$out/$1" --version 2>/dev/null)" || return 1
+  grep -qF -- "$2" <<<"$v"
+}
+ok_apiserver() { ok kube-apiserver "Kubernetes $k8s_version"; }
+ok_etcd() { ok etcd "etcd Version: ${etcd_version#v}"; }
+
+if ok_apiserver && ok_etcd; then
+  log "cached: $out"
+  echo "$out"
+  exit 0
+fi
+
+mkdir -p "$out"
+# One builder at a time (parallel test workers may all call this script).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$out/.lock"
+  flock -n 9 || { log "another build holds $out/.lock; waiting"; flock 9; }
+fi
+# Leftovers of an interrupted build (never under a final name).
+rm -f "$out"/.*.tmp.*
+trap 'exit 130' INT TERM # so the EXIT trap below removes the temp file
+
+command -v go >/dev/null 2>&1 || { log "go is not installed"; exit 1; }
+cd "$here"
+export CGO_ENABLED=0
+# -mod=readonly: build exactly what go.mod/go.sum pin, never edit them.
+# -buildvcs=false: the main packages live in dependency modules anyway.
+buildflags=(-mod=readonly -buildvcs=false -trimpath)
+
+# build NAME PACKAGE LDFLAGS: compile to a temporary name, then move into place,
+# so an interrupted build never leaves a partial binary behind.
+build() {
+  local name="$1" pkg="$2" ldflags="$3" start tmp
+  start=$(date +%s)
+  tmp="$out/.$name.tmp.$$"
+  trap "rm -f '$tmp'" EXIT
+  log "building $name ($pkg) ..."
+  go build "${buildflags[@]}" -ldflags "$ldflags" -o "$tmp" "$pkg" >&2
+  mv -f "$tmp" "$out/$name"
+  trap - EXIT
+  log "built $name in $(($(date +%s) - start))s ($(du -h "$out/$name" | cut -f1))"
+}
+
+total_start=$(date +%s)
+go version >&2
+
+if ok_apiserver; then
+  log "kube-apiserver already built"
+else
+  minor="${k8s_version#v1.}"; minor="${minor%%.*}"
+  # Same variables as kubernetes' hack/lib/version.sh; buildDate is the
+  # release's publication time so the build is reproducible.
+  build_date="$(go list -mod=readonly -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes 2>/dev/null || true)"
+  ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    [ -z "$build_date" ] || ld+=" -X $pkg.buildDate=$build_date"
+  done
+  build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ld"
+  ok_apiserver || { log "kube-apiserver --version does not report $k8s_version"; exit 1; }
+fi
+
+if ok_etcd; then
+  log "etcd already built"
+else
+  # etcd's version is a constant in go.etcd.io/etcd/api/v3/version; nothing to inject.
+  build etcd go.etcd.io/etcd/server/v3 "-s -w"
+  ok_etcd || { log "etcd --version does not report $etcd_version"; exit 1; }
+fi
+
+log "done in $(($(date +%s) - total_start))s: $out"
+echo "$out"
