@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import type { Logger } from 'pino';
 import { badRequest, createMutateHandler } from './admission/mutate-handler.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
+import type { Metrics } from './metrics.ts';
 import type { PolicySource } from './policy/policy-source.ts';
+import { TLS_MIN_VERSION } from './tls/tls-reloader.ts';
 
 /** Builds the webhook's Fastify app from its configuration and dependencies; server.ts only starts it. */
 export interface AppConfig {
@@ -16,6 +18,9 @@ export interface AppDeps {
   readonly policy: PolicySource;
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
+  readonly metrics: Metrics;
+  /** True once shutdown has begun: /readyz fails so the endpoint is removed while requests in flight finish. */
+  readonly draining?: () => boolean;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -38,6 +43,11 @@ function clientErrorMessage(error: FastifyError, limit: number): string {
   }
 }
 
+function readiness(deps: AppDeps): string {
+  if (deps.draining?.() === true) return 'shutting down';
+  return deps.namespaces.ready() ? 'ready' : 'waiting for the namespace directory';
+}
+
 export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -45,7 +55,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
-    ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: 'TLSv1.2' as const } }),
+    ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: TLS_MIN_VERSION } }),
   }) as unknown as FastifyInstance;
   const mutate = createMutateHandler(deps);
 
@@ -65,10 +75,14 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     const result = await mutate(request.body);
     return reply.code(result.statusCode).send(result.body);
   });
+  // Timed in onResponse so that bodies Fastify refuses before the handler (bad JSON, too large) count too.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.routeOptions.url === '/mutate') deps.metrics.admissionSeconds.observe({ outcome: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = deps.namespaces.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'waiting for the namespace directory' });
+    const status = readiness(deps);
+    return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
   return app;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
+import type { Metrics } from '../metrics.ts';
 import { decide, type Decision } from '../policy/decide.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
@@ -29,26 +30,37 @@ export interface MutateDeps {
   readonly policy: PolicySource;
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
+  readonly metrics: Metrics;
 }
+
+/** What a review was, for the decisions metric: the audit decision, or why no decision was made. */
+export type DecisionLabel = 'allow' | 'deny' | 'dry-run:allow' | 'dry-run:would-deny' | 'untouched' | 'invalid' | 'unavailable';
 
 export interface HandlerResult {
   readonly statusCode: number;
   readonly body: unknown;
+  readonly decision: DecisionLabel;
 }
 
 const MAX_REASONS_IN_MESSAGE = 10;
 const SERVED_SUBRESOURCES = new Set(['', 'ephemeralcontainers']);
 
 export function badRequest(message: string): HandlerResult {
-  return { statusCode: 400, body: { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'BadRequest', code: 400, message } };
+  return { statusCode: 400, body: { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'BadRequest', code: 400, message }, decision: 'invalid' };
 }
 
-function answer(response: AdmissionResponse): HandlerResult {
-  return { statusCode: 200, body: reviewOf(response) };
+function answer(response: AdmissionResponse, decision: DecisionLabel): HandlerResult {
+  return { statusCode: 200, body: reviewOf(response), decision };
 }
 
 function refuse(uid: string, code: number, message: string): HandlerResult {
-  return answer({ uid, allowed: false, status: { code, message } });
+  return answer({ uid, allowed: false, status: { code, message } }, code === 503 ? 'unavailable' : 'invalid');
+}
+
+function decisionLabel(decision: Decision): DecisionLabel {
+  if (decision.verdict === 'untouched') return 'untouched';
+  if (decision.mode === 'dry-run') return decision.verdict === 'allow' ? 'dry-run:allow' : 'dry-run:would-deny';
+  return decision.verdict === 'allow' ? 'allow' : 'deny';
 }
 
 export function denialMessage(reasons: readonly string[]): string {
@@ -73,8 +85,8 @@ function podName(request: AdmissionRequest): string {
 export function createMutateHandler(deps: MutateDeps) {
   async function review(request: AdmissionRequest): Promise<HandlerResult> {
     const { uid } = request;
-    if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return answer({ uid, allowed: true });
-    if (!SERVED_SUBRESOURCES.has(request.subResource)) return answer({ uid, allowed: true });
+    if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return answer({ uid, allowed: true }, 'untouched');
+    if (!SERVED_SUBRESOURCES.has(request.subResource)) return answer({ uid, allowed: true }, 'untouched');
     const { group, version, kind } = request.kind;
     if (group !== '' || version !== 'v1' || kind !== 'Pod') {
       return refuse(uid, 400, `this webhook mutates core/v1 Pods only, not ${group === '' ? 'core' : group}/${version} ${kind}; check the webhook's rules`);
@@ -121,12 +133,13 @@ export function createMutateHandler(deps: MutateDeps) {
       ...(patch.length > 0 ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}),
       ...(decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {}),
       ...(decision.tenant === undefined ? {} : { auditAnnotations: auditAnnotations(decision, decision.tenant) }),
-    });
+    }, decisionLabel(decision));
   }
 
   return async function handleMutate(body: unknown): Promise<HandlerResult> {
     const read = readAdmissionReview(body);
-    if (!read.ok) return badRequest(`invalid AdmissionReview: ${read.problem}`);
-    return review(read.request);
+    const result = read.ok ? await review(read.request) : badRequest(`invalid AdmissionReview: ${read.problem}`);
+    deps.metrics.decisions.inc({ decision: result.decision });
+    return result;
   };
 }

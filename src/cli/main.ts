@@ -1,8 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { KubeConfigError } from '../kube/kube-config.ts';
 import { PolicyError } from '../policy/load.ts';
+import { TlsError } from '../tls/tls-reloader.ts';
 import { runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
+import { LOG_LEVELS, parsePort, parseSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
@@ -11,7 +14,10 @@ import { UsageError } from './usage-error.ts';
  */
 const USAGE_EXIT = 2;
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/** Errors that mean "what you gave me does not work": one line on stderr, exit 2. */
+const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError];
+
+function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) => void): Command {
   const program = new Command('ecr-tenant-webhook')
     .description('Admission webhook that rewrites cross-account ECR images per tenant, injects pull secrets and denies ungranted images')
     .exitOverride()
@@ -41,13 +47,29 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts) => {
       setExit(await runAwsPolicies({ policy: opts.policy, webhookRoleArn: opts.webhookRoleArn }, io));
     });
+  program
+    .command('serve')
+    .description('run the admission webhook over HTTPS until SIGTERM')
+    .requiredOption('--policy <file>', 'policy file (YAML or JSON); reloaded when it changes')
+    .requiredOption('--tls-cert <file>', 'serving certificate (PEM); reloaded when it changes')
+    .requiredOption('--tls-key <file>', 'private key of the serving certificate (PEM)')
+    .addOption(new Option('--port <port>', 'HTTPS port of /mutate, /healthz and /readyz (0: any free port)').argParser(parsePort).default(8443))
+    .addOption(new Option('--metrics-port <port>', 'plain HTTP port of /metrics (0: any free port)').argParser(parsePort).default(9090))
+    .option('--address <ip>', 'address to listen on', '0.0.0.0')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: the in-cluster service account)')
+    .addOption(new Option('--shutdown-delay <seconds>', 'on SIGTERM, how long /readyz fails before the listener closes').argParser(parseSeconds).default(5000, '5'))
+    .addOption(new Option('--file-poll <seconds>', 'how often the policy and certificate files are re-read besides watching them').argParser(parseSeconds).default(10_000, '10'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .action(async (opts) => {
+      setExit(await runServe(opts, env));
+    });
   return program;
 }
 
 /** Runs the command line and returns the exit code; errors from outside become a message, not a crash. */
-export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+export async function main(argv: readonly string[], io: CliIo = processIo, env: ServeEnvironment = processEnvironment): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(io, (code) => {
+  const program = buildProgram(io, env, (code) => {
     exitCode = code;
   });
   try {
@@ -55,8 +77,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : USAGE_EXIT;
-    if (error instanceof UsageError || error instanceof PolicyError) {
-      io.stderr(`error: ${error.message}\n`);
+    if (USER_ERRORS.some((type) => error instanceof type)) {
+      io.stderr(`error: ${(error as Error).message}\n`);
       return USAGE_EXIT;
     }
     io.stderr(`error: unexpected failure: ${(error as Error).message}\n`);

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { buildApp, type AppConfig } from '../../src/app.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
 import { NAMESPACES } from './namespaces.ts';
@@ -24,6 +25,7 @@ export function logSink() {
 
 export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES)) {
   const sink = logSink();
-  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log });
-  return { app, logs: sink.lines, namespaces };
+  const metrics = createMetrics();
+  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics });
+  return { app, logs: sink.lines, namespaces, metrics };
 }

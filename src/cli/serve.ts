@@ -1,0 +1,71 @@
+import { InvalidArgumentError } from 'commander';
+import { createLogger } from '../log.ts';
+import { startServer, type ServeConfig } from '../server.ts';
+
+/**
+ * `serve`: runs the webhook until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+ * Startup problems (policy, TLS files, kubeconfig) are one message on stderr and exit 2.
+ */
+export interface ServeOptions {
+  readonly policy: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly address: string;
+  readonly kubeconfig?: string | undefined;
+  readonly shutdownDelay: number;
+  readonly filePoll: number;
+  readonly logLevel: string;
+}
+
+/** What serve takes from the process: the in-cluster hint and the signals it stops on. */
+export interface ServeEnvironment {
+  readonly kubernetesServiceHost: string | undefined;
+  readonly onStopSignal: (stop: (signal: string) => void) => void;
+}
+
+export const processEnvironment: ServeEnvironment = {
+  kubernetesServiceHost: process.env.KUBERNETES_SERVICE_HOST,
+  onStopSignal(stop) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(signal));
+  },
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** commander argument parser for a TCP port; 0 means any free port. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return port;
+}
+
+/** commander argument parser for a non-negative number of seconds, returned in milliseconds. */
+export function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw new InvalidArgumentError('must be a number of seconds from 0 to 3600');
+  return Math.round(seconds * 1000);
+}
+
+export function serveConfig(options: ServeOptions, env: ServeEnvironment): ServeConfig {
+  return Object.freeze({
+    policyPath: options.policy,
+    tlsCertPath: options.tlsCert,
+    tlsKeyPath: options.tlsKey,
+    address: options.address,
+    port: options.port,
+    metricsPort: options.metricsPort,
+    kube: options.kubeconfig === undefined ? { inCluster: { host: env.kubernetesServiceHost } } : { kubeconfigPath: options.kubeconfig },
+    shutdownDelayMs: options.shutdownDelay,
+    filePollMs: Math.max(options.filePoll, 100),
+  });
+}
+
+export async function runServe(options: ServeOptions, env: ServeEnvironment = processEnvironment): Promise<number> {
+  const log = createLogger({ level: options.logLevel });
+  const server = await startServer(serveConfig(options, env), log);
+  const signal = await new Promise<string>((resolve) => env.onStopSignal(resolve));
+  await server.shutdown(signal);
+  return 0;
+}

@@ -1,0 +1,105 @@
+import type { Server as HttpsServer } from 'node:https';
+import type { Logger } from 'pino';
+import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
+import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
+import { loadKubeConfig, type KubeConfigSource } from './kube/kube-config.ts';
+import { buildMetricsApp } from './metrics-app.ts';
+import { createMetrics } from './metrics.ts';
+import { PolicyReloader } from './policy/policy-reloader.ts';
+import { readTlsPair, TLS_MIN_VERSION, watchTlsPair } from './tls/tls-reloader.ts';
+
+/** Starts the webhook process from a validated, frozen configuration: the real adapters wired to the app. */
+export interface ServeConfig {
+  readonly policyPath: string;
+  readonly tlsCertPath: string;
+  readonly tlsKeyPath: string;
+  readonly address: string;
+  /** 0 lets the system pick a free port (tests); the port in use is logged and returned. */
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly kube: KubeConfigSource;
+  /** How long /readyz fails before the listener closes, so endpoints stop routing here first. */
+  readonly shutdownDelayMs: number;
+  /** Poll interval of the policy and certificate files, on top of the directory watches. */
+  readonly filePollMs: number;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** Stops taking new work, finishes requests in flight, then releases everything. Safe to call twice. */
+  shutdown(reason: string): Promise<void>;
+}
+
+const FILE_DEBOUNCE_MS = 200;
+/** Well under the shortest webhook timeout (manifests use 5 s), leaving the decision time to spare. */
+const NAMESPACE_MISS_TIMEOUT_MS = 2_000;
+
+function portOf(server: { address(): unknown }): number {
+  return (server.address() as { port: number }).port;
+}
+
+export async function startServer(config: ServeConfig, log: Logger): Promise<RunningServer> {
+  const metrics = createMetrics({ processMetrics: true });
+  const watch = { pollMs: config.filePollMs, debounceMs: FILE_DEBOUNCE_MS };
+  const policy = await PolicyReloader.open({ path: config.policyPath, log, metrics, ...watch });
+  const cleanup: (() => Promise<void> | void)[] = [() => policy.stop()];
+  try {
+    const tls = await readTlsPair(config.tlsCertPath, config.tlsKeyPath);
+    const namespaces = new InformerNamespaceDirectory({
+      kubeConfig: loadKubeConfig(config.kube),
+      log,
+      metrics,
+      missTimeoutMs: NAMESPACE_MISS_TIMEOUT_MS,
+      maxConcurrentMisses: 32,
+      listPageSize: 500,
+      restartBackoff: { initialMs: 500, maxMs: 30_000 },
+    });
+    cleanup.push(() => namespaces.stop());
+    void namespaces.start();
+
+    let draining = false;
+    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining });
+    await app.listen({ host: config.address, port: config.port });
+    cleanup.push(() => app.close());
+    const server = app.server as unknown as HttpsServer;
+    const tlsWatcher = watchTlsPair(tls, {
+      certPath: config.tlsCertPath,
+      keyPath: config.tlsKeyPath,
+      install: (pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: TLS_MIN_VERSION }),
+      log,
+      metrics,
+      ...watch,
+    });
+    cleanup.push(() => tlsWatcher.stop());
+
+    const metricsApp = buildMetricsApp(metrics, log);
+    await metricsApp.listen({ host: config.address, port: config.metricsPort });
+    cleanup.push(() => metricsApp.close());
+
+    const running = { port: portOf(server), metricsPort: portOf(metricsApp.server) };
+    log.info({ address: config.address, ...running, policy: config.policyPath }, 'serving');
+    let stopping: Promise<void> | undefined;
+    return {
+      ...running,
+      shutdown(reason) {
+        stopping ??= (async () => {
+          draining = true;
+          log.info({ reason, delayMs: config.shutdownDelayMs }, 'shutting down: readiness failing, then finishing requests in flight');
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+          await releaseAll(cleanup);
+          log.info('shut down');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await releaseAll(cleanup);
+    throw error;
+  }
+}
+
+/** Releases in reverse order of acquisition: listeners close before the things they use. */
+async function releaseAll(cleanup: readonly (() => Promise<void> | void)[]): Promise<void> {
+  for (const release of [...cleanup].reverse()) await release();
+}

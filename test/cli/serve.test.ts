@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { CliIo } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import { serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { fixture } from './run-cli.ts';
+
+/** `serve` refusing to start: every problem one line on stderr, exit 2, no stack trace. Running it is in test/e2e. */
+const dir = mkdtempSync(join(tmpdir(), 'serve-cli-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+execFileSync('bash', [new URL('../../certs/make-certs.sh', import.meta.url).pathname, dir], { stdio: 'pipe' });
+const CERT = join(dir, 'tls.crt');
+const KEY = join(dir, 'tls.key');
+const POLICY = fixture('policy.yaml');
+const BROKEN_POLICY = fixture('policies/unknown-field.yaml');
+const NOT_A_KUBECONFIG = join(dir, 'kubeconfig');
+writeFileSync(NOT_A_KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
+
+const outsideCluster: ServeEnvironment = {
+  kubernetesServiceHost: undefined,
+  onStopSignal: () => {
+    throw new Error('serve must not wait for a signal when it cannot start');
+  },
+};
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  const streams: CliIo = { stdout: (s) => (out.stdout += s), stderr: (s) => (out.stderr += s), stdin: async () => '' };
+  return { out, streams };
+}
+
+const base = ['serve', '--policy', POLICY, '--tls-cert', CERT, '--tls-key', KEY, '--address', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+
+const cases: { name: string; args: string[]; stderr: RegExp }[] = [
+  { name: 'serve without --policy says which option is missing', args: ['serve', '--tls-cert', CERT, '--tls-key', KEY], stderr: /required option '--policy <file>' not specified/ },
+  { name: 'a port that is not a number is refused by the option', args: [...base, '--port', 'https'], stderr: /--port <port>' argument 'https' is invalid\. must be a port number from 0 to 65535/ },
+  { name: 'a port above 65535 is refused', args: [...base, '--metrics-port', '70000'], stderr: /must be a port number from 0 to 65535/ },
+  { name: 'a negative shutdown delay is refused', args: [...base, '--shutdown-delay', '-1'], stderr: /must be a number of seconds from 0 to 3600/ },
+  { name: 'an empty file poll interval is refused', args: [...base, '--file-poll', ' '], stderr: /must be a number of seconds from 0 to 3600/ },
+  { name: 'an unknown log level is refused with the choices', args: [...base, '--log-level', 'loud'], stderr: /Allowed choices are fatal, error, warn, info, debug, trace/ },
+  { name: 'a policy that does not load stops the start, naming file, path and problem', args: ['serve', '--policy', BROKEN_POLICY, '--tls-cert', CERT, '--tls-key', KEY], stderr: /^error: .*unknown-field\.yaml: .*unknown field/ },
+  { name: 'a missing certificate stops the start, naming the file', args: ['serve', '--policy', POLICY, '--tls-cert', join(dir, 'none.crt'), '--tls-key', KEY], stderr: /^error: cannot read the TLS certificate or key: .*none\.crt/ },
+  { name: 'a key that does not match the certificate stops the start', args: ['serve', '--policy', POLICY, '--tls-cert', CERT, '--tls-key', join(dir, 'ca.key')], stderr: /^error: TLS certificate .*tls\.crt and key .*ca\.key do not load together/ },
+  { name: 'outside a cluster without --kubeconfig the start stops with a hint', args: base, stderr: /^error: not running in a cluster \(KUBERNETES_SERVICE_HOST is unset\); pass --kubeconfig FILE/ },
+  { name: 'a kubeconfig that does not exist stops the start, naming it', args: [...base, '--kubeconfig', join(dir, 'missing')], stderr: /^error: kubeconfig .*missing cannot be loaded: .*ENOENT/ },
+  { name: 'a kubeconfig without a current cluster stops the start', args: [...base, '--kubeconfig', NOT_A_KUBECONFIG], stderr: /^error: kubeconfig .*kubeconfig has no current context with a cluster/ },
+];
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const { out, streams } = io();
+    t.equal(await main(c.args, streams, outsideCluster), 2);
+    t.match(out.stderr, c.stderr);
+    t.notMatch(out.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
+
+t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info' };
+  const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
+  t.ok(Object.isFrozen(config));
+  t.same(config.kube, { inCluster: { host: '10.0.0.1' } });
+  t.equal(config.filePollMs, 100, 'the poll never spins faster than every 100 ms');
+  t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
+});
