@@ -17,4 +17,5 @@ COPY src ./src
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["/nodejs/bin/node", "bin/ecr-tenant-webhook.js"]
-CMD ["--help"]
+# The paths manifests/ mounts the policy ConfigMap and the TLS Secret at; the Deployment passes the same.
+CMD ["serve", "--policy=/etc/ecr-tenant-webhook/policy/policy.yaml", "--tls-cert=/etc/ecr-tenant-webhook/tls/tls.crt", "--tls-key=/etc/ecr-tenant-webhook/tls/tls.key"]
