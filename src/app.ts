@@ -20,7 +20,7 @@ export interface AppDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   /** True once shutdown has begun: /readyz fails so the endpoint is removed while requests in flight finish. */
-  readonly draining?: () => boolean;
+  readonly draining: () => boolean;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -44,7 +44,7 @@ function clientErrorMessage(error: FastifyError, limit: number): string {
 }
 
 function readiness(deps: AppDeps): string {
-  if (deps.draining?.() === true) return 'shutting down';
+  if (deps.draining()) return 'shutting down';
   return deps.namespaces.ready() ? 'ready' : 'waiting for the namespace directory';
 }
 

@@ -22,11 +22,13 @@ export interface ServeOptions {
 /** What serve takes from the process: the in-cluster hint and the signals it stops on. */
 export interface ServeEnvironment {
   readonly kubernetesServiceHost: string | undefined;
+  readonly kubernetesServicePort: string | undefined;
   readonly onStopSignal: (stop: (signal: string) => void) => void;
 }
 
 export const processEnvironment: ServeEnvironment = {
   kubernetesServiceHost: process.env.KUBERNETES_SERVICE_HOST,
+  kubernetesServicePort: process.env.KUBERNETES_SERVICE_PORT,
   onStopSignal(stop) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(signal));
   },
@@ -56,7 +58,7 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     address: options.address,
     port: options.port,
     metricsPort: options.metricsPort,
-    kube: options.kubeconfig === undefined ? { inCluster: { host: env.kubernetesServiceHost } } : { kubeconfigPath: options.kubeconfig },
+    kube: options.kubeconfig === undefined ? { inCluster: { host: env.kubernetesServiceHost, port: env.kubernetesServicePort } } : { kubeconfigPath: options.kubeconfig },
     shutdownDelayMs: options.shutdownDelay,
     filePollMs: Math.max(options.filePoll, 100),
   });

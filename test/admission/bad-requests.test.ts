@@ -106,6 +106,24 @@ t.test('health and readiness answer, unknown routes are a 404 Status', async (t)
   t.match(missing.json(), { kind: 'Status', code: 404, message: 'no route GET /nope' });
 });
 
+t.test('once shutdown begins readiness fails while health and admission still answer', async (t) => {
+  const { app, lifecycle } = testApp();
+  lifecycle.draining = true;
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 503);
+  t.same(ready.json(), { status: 'shutting down' });
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+});
+
+t.test('admission latency is recorded by HTTP status, whatever the query string the API server adds', async (t) => {
+  const { app, metrics } = testApp();
+  await app.inject({ method: 'POST', url: '/mutate?timeout=5s', payload: '{', headers: { 'content-type': 'application/json' } });
+  await app.inject({ method: 'GET', url: '/healthz' });
+  const text = await metrics.registry.getSingleMetricAsString('ecr_tenant_webhook_admission_duration_seconds');
+  t.match(text, /_count\{outcome="400"\} 1/);
+  t.notMatch(text, /outcome="200"/, 'health checks are not admissions');
+});
+
 t.test('a failure inside the handler is a 500 Status without internals, and is logged', async (t) => {
   const broken = new InMemoryNamespaceDirectory();
   const { app, logs } = testApp({}, broken);

@@ -26,6 +26,7 @@ export function logSink() {
 export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES)) {
   const sink = logSink();
   const metrics = createMetrics();
-  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics });
-  return { app, logs: sink.lines, namespaces, metrics };
+  const lifecycle = { draining: false };
+  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics, draining: () => lifecycle.draining });
+  return { app, logs: sink.lines, namespaces, metrics, lifecycle };
 }

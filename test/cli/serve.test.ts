@@ -6,6 +6,7 @@ import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
 import { fixture } from './run-cli.ts';
 
 /** `serve` refusing to start: every problem one line on stderr, exit 2, no stack trace. Running it is in test/e2e. */
@@ -21,6 +22,7 @@ writeFileSync(NOT_A_KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: []\ncon
 
 const outsideCluster: ServeEnvironment = {
   kubernetesServiceHost: undefined,
+  kubernetesServicePort: undefined,
   onStopSignal: () => {
     throw new Error('serve must not wait for a signal when it cannot start');
   },
@@ -62,7 +64,15 @@ t.test('the configuration is frozen and points at the in-cluster service account
   const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info' };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
-  t.same(config.kube, { inCluster: { host: '10.0.0.1' } });
+  t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
   t.equal(config.filePollMs, 100, 'the poll never spins faster than every 100 ms');
   t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
+});
+
+t.test('in a cluster the service account and the kubernetes Service address are used', async (t) => {
+  for (const [host, port, server] of [['10.100.0.1', '443', 'https://10.100.0.1:443'], ['fd00::1', '6443', 'https://[fd00::1]:6443'], ['10.0.0.1', undefined, 'https://10.0.0.1:443']] as const) {
+    const config = loadKubeConfig({ inCluster: { host, port } });
+    t.match(config.getCurrentCluster(), { server, caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`, skipTLSVerify: false });
+    t.match(config.getCurrentUser(), { authProvider: { name: 'tokenFile', config: { tokenFile: `${SERVICE_ACCOUNT_DIR}/token` } } });
+  }
 });
