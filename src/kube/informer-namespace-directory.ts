@@ -80,7 +80,16 @@ export class InformerNamespaceDirectory implements NamespaceDirectory {
 
   /** Starts listing and watching; resolves once the first attempt has begun (readiness follows the list). */
   async start(): Promise<void> {
-    await this.#informer.start();
+    await this.#run();
+  }
+
+  /** Errors thrown before the informer reports them itself (say, an unreadable token file) take the same retry path. */
+  async #run(): Promise<void> {
+    try {
+      await this.#informer.start();
+    } catch (error) {
+      this.#scheduleRestart(error);
+    }
   }
 
   async stop(): Promise<void> {
@@ -133,7 +142,7 @@ export class InformerNamespaceDirectory implements NamespaceDirectory {
     this.#options.log.warn({ err: errorMessage(error), retryInMs: delay }, 'namespace watch failed; restarting');
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
-      if (!this.#stopped) void this.#informer.start();
+      if (!this.#stopped) void this.#run();
     }, delay);
     this.#restartTimer.unref();
   }

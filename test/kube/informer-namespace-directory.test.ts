@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { errorMessage, InformerNamespaceDirectory, labelsOfNamespace, slim, type InformerNamespaceDirectoryOptions } from '../../src/kube/informer-namespace-directory.ts';
+import { loadKubeConfig } from '../../src/kube/kube-config.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
 import { logSink } from '../admission/harness.ts';
@@ -121,4 +122,35 @@ t.test('objects without metadata or labels, and errors that are not Errors, are 
   t.same(labelsOfNamespace({ metadata: { name: 'old' } }), {});
   t.equal(errorMessage('socket hang up'), 'socket hang up');
   t.equal(errorMessage(new Error('ECONNREFUSED')), 'ECONNREFUSED');
+});
+
+t.test('credentials that cannot be read (no service-account token mounted) are retried and reported, never a crash', async (t) => {
+  const port = new URL(cp.url).port;
+  const { dir, logs } = directory({ kubeConfig: loadKubeConfig({ inCluster: { host: '127.0.0.1', port } }) });
+  t.teardown(() => dir.stop());
+  await dir.start();
+  await waitUntil(() => logs.filter((l) => l.msg === 'namespace watch failed; restarting').length >= 2, 'two restarts');
+  t.match(logs.find((l) => l.msg === 'namespace watch failed; restarting'), { err: /ENOENT|no such file/ });
+  await t.rejects(dir.labelsOf('listed-a'), { message: /^namespace listed-a is not in the cache and reading it failed: .*(ENOENT|no such file)/ });
+  t.notOk(dir.ready());
+});
+
+t.test('an error thrown while opening the watch (after a good list) is retried like any other', async (t) => {
+  // The real KubeConfig, failing once as the first watch is opened: the list passes, opening the watch throws.
+  class ExpiringKubeConfig extends KubeConfig {
+    watches = 0;
+    override async applySecurityAuthentication(context: Parameters<KubeConfig['applySecurityAuthentication']>[0]): Promise<void> {
+      if (context.getUrl().includes('watch=true') && ++this.watches === 1) throw new Error('credentials expired while opening the watch');
+      return super.applySecurityAuthentication(context);
+    }
+  }
+  const kubeConfig = new ExpiringKubeConfig();
+  kubeConfig.loadFromFile(cp.adminKubeconfig);
+  const { dir, logs } = directory({ kubeConfig });
+  t.teardown(() => dir.stop());
+  await dir.start();
+  t.match(logs.find((l) => l.msg === 'namespace watch failed; restarting'), { err: 'credentials expired while opening the watch' });
+  await namespace('after-expiry', { [TENANT]: 'payments' });
+  await waitUntil(async () => kubeConfig.watches > 1 && (await dir.labelsOf('after-expiry'))?.[TENANT] === 'payments', 'the restarted watch');
+  t.ok(dir.ready());
 });

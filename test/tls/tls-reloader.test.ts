@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { createMetrics } from '../../src/metrics.ts';
 import { readTlsPair, TlsError, validateTlsPair, watchTlsPair, type TlsPair } from '../../src/tls/tls-reloader.ts';
 import { logSink } from '../admission/harness.ts';
+import { waitUntil } from '../e2e/support/serve-process.ts';
 import { writeProjected } from '../support/projected-dir.ts';
 
 const MAKE_CERTS = new URL('../../certs/make-certs.sh', import.meta.url).pathname;
@@ -31,14 +32,6 @@ function servedFingerprint(port: number, ca: Buffer[], agent: Agent | false = fa
     req.on('error', reject);
     req.end();
   });
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 t.test('a rotated certificate is served to new connections while an open connection keeps working', async (t) => {
@@ -74,7 +67,7 @@ t.test('a rotated certificate is served to new connections while an open connect
   const cas = [first.ca, second.ca];
   const before = await servedFingerprint(port, cas, keepAlive);
   writeProjected(dir, { 'tls.crt': second.pair.cert, 'tls.key': second.pair.key });
-  await until(() => sink.lines.some((l) => l.msg === 'TLS certificate reloaded'), 'the reload');
+  await waitUntil(() => sink.lines.some((l) => l.msg === 'TLS certificate reloaded'), 'the reload');
 
   const fresh = await servedFingerprint(port, cas);
   t.not(fresh, before, 'a new connection gets the new certificate');
