@@ -1,0 +1,56 @@
+import type { EcrRegistry } from '../image/ecr-host.ts';
+
+/**
+ * What minting a pull credential takes and gives, independent of AWS: the token source behind this interface is
+ * AWS STS + ECR in production and an in-memory fake in unit tests.
+ */
+export interface TokenRequest {
+  readonly tenant: string;
+  readonly roleArn: string;
+  readonly externalId: string | undefined;
+  readonly sessionTags: Readonly<Record<string, string>> | undefined;
+  readonly registry: EcrRegistry;
+}
+
+export interface RegistryToken {
+  /** ECR's docker login user name, always `AWS`. */
+  readonly username: string;
+  readonly password: string;
+  /** When the token stops working: the earlier of the token's and the assumed-role session's expiry. */
+  readonly expiresAt: Date;
+}
+
+export interface RegistryTokenSource {
+  /** Mints a token; rejects with a CredentialError. `signal` aborts the AWS calls (the deadline). */
+  mint(request: TokenRequest, signal: AbortSignal): Promise<RegistryToken>;
+}
+
+/** A failed mint, naming what failed where: the message reaches the pod's author when admission is denied. */
+export class CredentialError extends Error {
+  readonly code: string;
+  readonly step: string;
+  readonly roleArn: string;
+  constructor(step: string, roleArn: string, code: string, detail: string) {
+    super(`${step} for role ${roleArn} failed: ${code}: ${detail}`);
+    this.name = 'CredentialError';
+    this.step = step;
+    this.roleArn = roleArn;
+    this.code = code;
+  }
+}
+
+/** The cache key: tokens are shared by every tenant and grant that would mint the very same credential. */
+export function tokenKey(request: TokenRequest): string {
+  return [request.roleArn, request.externalId ?? '', request.registry.account, request.registry.region].join('|');
+}
+
+const SESSION_NAME_CHARS = /[^\w+=,.@-]/g;
+
+/**
+ * RoleSessionName for a tenant: 2–64 of [\w+=,.@-] (what STS accepts). It appears in CloudTrail for every pull
+ * the tenant's role makes, so it names the webhook and the tenant.
+ */
+export function sessionNameFor(tenant: string): string {
+  const name = `ecr-tenant-webhook-${tenant.replace(SESSION_NAME_CHARS, '_')}`;
+  return name.slice(0, 64);
+}

@@ -1,0 +1,128 @@
+import { LRUCache } from 'lru-cache';
+import { CredentialError, tokenKey, type RegistryToken, type RegistryTokenSource, type TokenRequest } from './registry-token.ts';
+
+/**
+ * ECR tokens by (role, external id, registry account, region), bounded in size, refreshed ahead of expiry.
+ *
+ * - Fresh (before the refresh point, by default half the token's trusted life, as the kubelet's ECR credential
+ *   provider does): answered from memory, no AWS call.
+ * - Past the refresh point but still valid: answered from memory at once while one refresh runs behind it.
+ * - Missing or expired: minted; concurrent callers for one key share a single mint (one AssumeRole, one
+ *   GetAuthorizationToken however many admissions arrive together).
+ * - A token whose expiry is already past, or further away than ECR ever grants, is trusted for `suspectTrustMs`
+ *   only, so a wrong clock or an emulator's fixed date can neither serve a dead token for long nor cause a loop
+ *   of AWS calls.
+ * - A failed mint keeps a still-valid token in use, and blocks new mints for that key for a jittered, growing
+ *   backoff, so failing or throttled AWS sees one call per key per backoff, not one per admission.
+ */
+export interface TokenCacheOptions {
+  readonly source: RegistryTokenSource;
+  readonly maxEntries: number;
+  /** Fraction of the trusted lifetime after which a token is refreshed (0 < f ≤ 1). */
+  readonly refreshFraction: number;
+  /** How long a token with an implausible expiry is trusted. */
+  readonly suspectTrustMs: number;
+  /** Deadline of one mint (AssumeRole + GetAuthorizationToken), well under the webhook's timeout. */
+  readonly mintDeadlineMs: number;
+  readonly failureBackoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly now: () => number;
+  /** Called for a token whose expiry was not believed, and for every failed mint (for logs and metrics). */
+  readonly onEvent?: (event: TokenCacheEvent) => void;
+}
+
+export type TokenCacheEvent =
+  | { readonly kind: 'minted'; readonly key: string; readonly expiresAt: Date }
+  | { readonly kind: 'suspect-expiry'; readonly key: string; readonly claimed: Date; readonly trustedUntil: Date }
+  | { readonly kind: 'mint-failed'; readonly key: string; readonly error: CredentialError; readonly retryInMs: number };
+
+export interface CachedToken extends RegistryToken {
+  readonly mintedAt: number;
+  readonly refreshAt: number;
+}
+
+/** ECR tokens live 12 hours; anything claiming much more is not believed. */
+const LONGEST_PLAUSIBLE_MS = 12 * 60 * 60 * 1000 + 5 * 60 * 1000;
+
+interface Failure {
+  readonly error: CredentialError;
+  readonly until: number;
+  readonly backoffMs: number;
+}
+
+export class TokenCache {
+  readonly #options: TokenCacheOptions;
+  readonly #tokens: LRUCache<string, CachedToken>;
+  readonly #failures: LRUCache<string, Failure>;
+  readonly #minting = new Map<string, Promise<CachedToken>>();
+
+  constructor(options: TokenCacheOptions) {
+    this.#options = options;
+    this.#tokens = new LRUCache({ max: options.maxEntries });
+    this.#failures = new LRUCache({ max: options.maxEntries });
+  }
+
+  /** A valid token for the request; rejects with a CredentialError when none can be had. */
+  async get(request: TokenRequest): Promise<CachedToken> {
+    const key = tokenKey(request);
+    const now = this.#options.now();
+    const cached = this.#tokens.get(key);
+    const valid = cached !== undefined && now < cached.expiresAt.getTime();
+    if (valid && now < cached.refreshAt) return cached;
+    if (valid) {
+      // Refresh behind the answer; its failure is recorded (backoff) and the valid token stays.
+      this.#mintOnce(key, request).catch(() => undefined);
+      return cached;
+    }
+    return this.#mintOnce(key, request);
+  }
+
+  /** The cached token, fresh or not, without minting (for the refresher and for status). */
+  peek(request: TokenRequest): CachedToken | undefined {
+    return this.#tokens.get(tokenKey(request));
+  }
+
+  #mintOnce(key: string, request: TokenRequest): Promise<CachedToken> {
+    const running = this.#minting.get(key);
+    if (running !== undefined) return running;
+    const failure = this.#failures.get(key);
+    if (failure !== undefined && this.#options.now() < failure.until) return Promise.reject(failure.error);
+    const minting = this.#mint(key, request).finally(() => this.#minting.delete(key));
+    this.#minting.set(key, minting);
+    return minting;
+  }
+
+  async #mint(key: string, request: TokenRequest): Promise<CachedToken> {
+    const { source, mintDeadlineMs, now } = this.#options;
+    let token: RegistryToken;
+    try {
+      token = await source.mint(request, AbortSignal.timeout(mintDeadlineMs));
+    } catch (error) {
+      throw this.#failed(key, error as CredentialError);
+    }
+    this.#failures.delete(key);
+    const cached = this.#trusted(key, token, now());
+    this.#tokens.set(key, cached);
+    this.#options.onEvent?.({ kind: 'minted', key, expiresAt: cached.expiresAt });
+    return cached;
+  }
+
+  #trusted(key: string, token: RegistryToken, mintedAt: number): CachedToken {
+    const claimed = token.expiresAt.getTime();
+    const plausible = claimed > mintedAt && claimed <= mintedAt + LONGEST_PLAUSIBLE_MS;
+    const expiresAt = plausible ? claimed : mintedAt + this.#options.suspectTrustMs;
+    if (!plausible) this.#options.onEvent?.({ kind: 'suspect-expiry', key, claimed: token.expiresAt, trustedUntil: new Date(expiresAt) });
+    const refreshAt = mintedAt + Math.round((expiresAt - mintedAt) * this.#options.refreshFraction);
+    return { username: token.username, password: token.password, expiresAt: new Date(expiresAt), mintedAt, refreshAt };
+  }
+
+  #failed(key: string, error: CredentialError): CredentialError {
+    const { initialMs, maxMs } = this.#options.failureBackoff;
+    const previous = this.#failures.get(key);
+    const backoffMs = previous === undefined ? initialMs : Math.min(previous.backoffMs * 2, maxMs);
+    // Jitter in [backoff/2, backoff], so replicas that failed together do not retry together.
+    const retryInMs = Math.round(backoffMs / 2 + (Math.random() * backoffMs) / 2);
+    this.#failures.set(key, { error, until: this.#options.now() + retryInMs, backoffMs });
+    this.#options.onEvent?.({ kind: 'mint-failed', key, error, retryInMs });
+    return error;
+  }
+}

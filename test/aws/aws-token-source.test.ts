@@ -1,0 +1,107 @@
+import t from 'tap';
+import { AwsTokenSource } from '../../src/aws/aws-token-source.ts';
+import { CredentialError, type TokenRequest } from '../../src/credentials/registry-token.ts';
+import { parseEcrHost, type EcrRegistry } from '../../src/image/ecr-host.ts';
+import { startMoto } from '../moto/moto-server.ts';
+
+/** The real SDK clients against moto's STS and ECR, reached through the SDK's standard endpoint variables. */
+t.setTimeout(120_000);
+
+const moto = await startMoto();
+t.teardown(() => moto.stop());
+Object.assign(process.env, {
+  AWS_ENDPOINT_URL_STS: moto.endpoint,
+  AWS_ENDPOINT_URL_ECR: moto.endpoint,
+  AWS_ACCESS_KEY_ID: 'AKIDWEBHOOKTEST',
+  AWS_SECRET_ACCESS_KEY: 'webhook-test-secret',
+  AWS_REGION: 'us-east-1',
+});
+const source = new AwsTokenSource({ sessionSeconds: 3600, maxAttempts: 3 });
+t.teardown(() => source.destroy());
+
+const registry = parseEcrHost('111111111111.dkr.ecr.eu-west-1.amazonaws.com') as EcrRegistry;
+const request: TokenRequest = { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/ecr-pull-payments', externalId: 'payments-7f3a', sessionTags: { team: 'payments' }, registry };
+const deadline = (ms = 5000) => AbortSignal.timeout(ms);
+
+t.beforeEach(() => {
+  moto.resetCalls();
+  for (const api of ['AssumeRole', 'GetAuthorizationToken']) moto.setFault(api, undefined);
+});
+
+t.test('a mint assumes the tenant role once and asks ECR once, and decodes the password', async (t) => {
+  const token = await source.mint(request, deadline());
+  t.equal(token.username, 'AWS');
+  t.equal(token.password, '111111111111-auth-token', "moto's token is base64 of AWS:<registryId>-auth-token");
+  t.same(moto.calls(), { AssumeRole: 1, GetAuthorizationToken: 1 });
+  const sent = new URLSearchParams(moto.lastBody('AssumeRole'));
+  t.equal(sent.get('RoleArn'), request.roleArn);
+  t.equal(sent.get('RoleSessionName'), 'ecr-tenant-webhook-payments');
+  t.equal(sent.get('ExternalId'), 'payments-7f3a');
+  t.equal(sent.get('DurationSeconds'), '3600');
+  t.equal(sent.get('Tags.member.1.Key'), 'team');
+  t.equal(sent.get('Tags.member.1.Value'), 'payments');
+});
+
+t.test("the expiry reported is the earlier of the token's and the session's (moto's token claims 2015)", async (t) => {
+  const token = await source.mint(request, deadline());
+  t.equal(token.expiresAt.getUTCFullYear(), 2015, 'passed on as it is; the token cache decides how far to trust it');
+});
+
+t.test('a mint without an external id or session tags sends neither', async (t) => {
+  await source.mint({ ...request, externalId: undefined, sessionTags: undefined }, deadline());
+  const sent = new URLSearchParams(moto.lastBody('AssumeRole'));
+  t.equal(sent.get('ExternalId'), null);
+  t.equal(sent.get('Tags.member.1.Key'), null);
+});
+
+const failures = [
+  { name: 'AccessDenied from STS names the step, the role and the code, and is not retried', api: 'AssumeRole', status: 403, code: 'AccessDenied', calls: { AssumeRole: 1 } },
+  { name: 'throttling from STS is retried by the SDK a bounded number of times, then reported', api: 'AssumeRole', status: 400, code: 'Throttling', calls: { AssumeRole: 3 } },
+  { name: 'an ECR error after a good AssumeRole names GetAuthorizationToken', api: 'GetAuthorizationToken', status: 400, code: 'AccessDeniedException', calls: { AssumeRole: 1, GetAuthorizationToken: 1 } },
+];
+
+for (const c of failures) {
+  t.test(c.name, async (t) => {
+    moto.setFault(c.api, { kind: 'error', status: c.status, code: c.code, message: 'refused by the test' });
+    const error = await source.mint(request, deadline()).catch((e: unknown) => e);
+    t.type(error, CredentialError);
+    t.match(error, { step: c.api, code: c.code, roleArn: request.roleArn });
+    t.match((error as Error).message, `${c.api} for role ${request.roleArn} failed: ${c.code}`);
+    t.same(moto.calls(), c.calls);
+  });
+}
+
+t.test('an STS slower than the deadline is abandoned at the deadline with the code Timeout', async (t) => {
+  moto.setFault('AssumeRole', { kind: 'delay', ms: 3000 });
+  const started = Date.now();
+  const error = await source.mint(request, deadline(300)).catch((e: unknown) => e);
+  t.match(error, { code: 'Timeout', step: 'AssumeRole' });
+  t.ok(Date.now() - started < 1500, `gave up after ${Date.now() - started} ms`);
+});
+
+t.test('AWS unreachable is a CredentialError too, never a crash', async (t) => {
+  const offline = new AwsTokenSource({ sessionSeconds: 900, maxAttempts: 1 });
+  t.teardown(() => offline.destroy());
+  const saved = process.env.AWS_ENDPOINT_URL_STS;
+  process.env.AWS_ENDPOINT_URL_STS = 'http://127.0.0.1:1';
+  t.teardown(() => (process.env.AWS_ENDPOINT_URL_STS = saved));
+  const error = await offline.mint(request, deadline()).catch((e: unknown) => e);
+  t.type(error, CredentialError);
+  t.match(error, { step: 'AssumeRole', code: /ECONNREFUSED|Error/ });
+});
+
+const ECR_JSON = 'application/x-amz-json-1.1';
+const malformed = [
+  { name: 'an ECR answer without authorizationData is refused as EmptyAnswer', api: 'GetAuthorizationToken', contentType: ECR_JSON, body: '{"authorizationData":[]}', code: 'EmptyAnswer' },
+  { name: 'an ECR token without an expiry is refused as EmptyAnswer', api: 'GetAuthorizationToken', contentType: ECR_JSON, body: `{"authorizationData":[{"authorizationToken":"${Buffer.from('AWS:pw').toString('base64')}"}]}`, code: 'EmptyAnswer' },
+  { name: 'an ECR token that is not base64 of user:password is refused as MalformedToken', api: 'GetAuthorizationToken', contentType: ECR_JSON, body: `{"authorizationData":[{"authorizationToken":"${Buffer.from('nocolon').toString('base64')}","expiresAt":1900000000}]}`, code: 'MalformedToken' },
+  { name: 'an STS answer without credentials is refused as EmptyAnswer', api: 'AssumeRole', contentType: 'text/xml', body: '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult></AssumeRoleResult></AssumeRoleResponse>', code: 'EmptyAnswer' },
+];
+
+for (const c of malformed) {
+  t.test(c.name, async (t) => {
+    moto.setFault(c.api, { kind: 'answer', contentType: c.contentType, body: c.body });
+    const error = await source.mint(request, deadline()).catch((e: unknown) => e);
+    t.match(error, { name: 'CredentialError', step: c.api, code: c.code });
+  });
+}
