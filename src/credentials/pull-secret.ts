@@ -1,0 +1,100 @@
+import { DOMAIN, TENANT_LABEL } from '../labels.ts';
+import type { RegistryToken } from './registry-token.ts';
+
+/**
+ * The pull Secret the webhook manages for one ECR registry in one namespace, and the rules for touching one that
+ * exists (pure: no I/O). `kubernetes.io/dockerconfigjson` with `auths` keyed by every host form the namespace's
+ * pods use, user `AWS`, labelled as the webhook's with its tenant, annotated with its expiry.
+ */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'ecr-tenant-webhook';
+export const EXPIRES_ANNOTATION = `${DOMAIN}/expires-at`;
+export const DOCKER_CONFIG_KEY = '.dockerconfigjson';
+
+export interface SecretObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly type?: string;
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>>; readonly resourceVersion?: string };
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+export interface PullSecretSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly tenant: string;
+  readonly hosts: readonly string[];
+}
+
+export function buildPullSecret(spec: PullSecretSpec, token: RegistryToken): SecretObject {
+  const auth = Buffer.from(`${token.username}:${token.password}`).toString('base64');
+  const auths = Object.fromEntries([...spec.hosts].sort().map((host) => [host, { username: token.username, password: token.password, auth }]));
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/dockerconfigjson',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [TENANT_LABEL]: spec.tenant },
+      annotations: { [EXPIRES_ANNOTATION]: token.expiresAt.toISOString() },
+    },
+    data: { [DOCKER_CONFIG_KEY]: Buffer.from(JSON.stringify({ auths })).toString('base64') },
+  };
+}
+
+export function isManaged(secret: SecretObject): boolean {
+  return secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+}
+
+/** The expiry a managed Secret declares; undefined when missing or unreadable (treated as expired). */
+export function expiryOf(secret: SecretObject): Date | undefined {
+  const text = secret.metadata?.annotations?.[EXPIRES_ANNOTATION];
+  const time = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
+/** The registry hosts a Secret holds credentials for. */
+export function hostsOf(secret: SecretObject): string[] {
+  const encoded = secret.data?.[DOCKER_CONFIG_KEY];
+  if (encoded === undefined) return [];
+  try {
+    const config = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { auths?: Record<string, unknown> };
+    return Object.keys(config.auths ?? {});
+  } catch {
+    return [];
+  }
+}
+
+export type SecretVerdict =
+  /** Nothing to write: it is ours, holds every host, and stays valid long enough. */
+  | { readonly action: 'keep' }
+  | { readonly action: 'create' }
+  /** Rewrite it, with these hosts (the union, so other pods' host forms keep working). */
+  | { readonly action: 'update'; readonly hosts: readonly string[]; readonly why: string }
+  /** A Secret of that name that the webhook does not manage: never overwritten. */
+  | { readonly action: 'conflict' };
+
+/** What to do about the Secret a pod needs, given what exists; `freshUntil` is the earliest acceptable expiry. */
+export function judgeExisting(existing: SecretObject | undefined, spec: PullSecretSpec, freshUntil: Date): SecretVerdict {
+  if (existing === undefined) return { action: 'create' };
+  if (!isManaged(existing)) return { action: 'conflict' };
+  const held = hostsOf(existing);
+  const hosts = [...new Set([...held, ...spec.hosts])].sort();
+  const expiry = expiryOf(existing);
+  if (expiry === undefined || expiry < freshUntil) return { action: 'update', hosts, why: 'expires too soon' };
+  if (hosts.length > held.length) return { action: 'update', hosts, why: 'a host is missing' };
+  return { action: 'keep' };
+}
+
+/**
+ * A write may replace what is stored only with a credential that lasts longer (or adds hosts): a slower replica or
+ * a failed mint must never put an older or emptier Secret over a better one.
+ */
+export function isImprovement(stored: SecretObject, candidate: SecretObject): boolean {
+  if (!isManaged(stored)) return false;
+  const storedExpiry = expiryOf(stored)?.getTime() ?? 0;
+  const candidateExpiry = expiryOf(candidate)?.getTime() ?? 0;
+  const newHosts = hostsOf(candidate).some((host) => !hostsOf(stored).includes(host));
+  return candidateExpiry > storedExpiry || (candidateExpiry === storedExpiry && newHosts);
+}
