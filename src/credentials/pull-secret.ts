@@ -19,6 +19,9 @@ export interface SecretObject {
   readonly data?: Readonly<Record<string, string>>;
 }
 
+/** A Secret about to be written: it always names itself. */
+export type WritableSecret = SecretObject & { readonly metadata: { readonly name: string; readonly namespace: string } };
+
 export interface PullSecretSpec {
   readonly name: string;
   readonly namespace: string;
@@ -26,7 +29,7 @@ export interface PullSecretSpec {
   readonly hosts: readonly string[];
 }
 
-export function buildPullSecret(spec: PullSecretSpec, token: RegistryToken): SecretObject {
+export function buildPullSecret(spec: PullSecretSpec, token: RegistryToken): WritableSecret {
   const auth = Buffer.from(`${token.username}:${token.password}`).toString('base64');
   const auths = Object.fromEntries([...spec.hosts].sort().map((host) => [host, { username: token.username, password: token.password, auth }]));
   return {
