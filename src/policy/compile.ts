@@ -3,7 +3,7 @@ import { parseRegistryPrefix, prefixesOverlap, type RegistryPrefix } from '../im
 import { formatPath } from '../text.ts';
 import { PolicyError } from './policy-error.ts';
 import { compileRepositoryGlob, type CompiledGlob } from './repository-glob.ts';
-import { roleArnProblem, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
+import { roleArnProblem, type CredentialErrorAction, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
 
 /**
  * The policy compiled once into lookup structures: tenants by name, and each tenant's grants by registry
@@ -27,6 +27,7 @@ export interface CompiledTenant {
   readonly name: string;
   readonly mode: Mode | undefined;
   readonly nonEcrImages: NonEcrAction;
+  readonly onCredentialError: CredentialErrorAction;
   readonly roleArn: string | undefined;
   readonly externalId: string | undefined;
   readonly sessionTags: Readonly<Record<string, string>> | undefined;
@@ -128,6 +129,7 @@ export function compilePolicy(document: PolicyDocument, source: string): Compile
         name,
         mode: spec.mode,
         nonEcrImages: spec.nonEcrImages ?? document.spec.defaults.nonEcrImages,
+        onCredentialError: spec.onCredentialError ?? document.spec.defaults.onCredentialError,
         roleArn: spec.roleArn,
         externalId: spec.externalId,
         sessionTags: spec.sessionTags,

@@ -14,6 +14,9 @@ export const MODES = ['enforce', 'dry-run'] as const;
 export type Mode = (typeof MODES)[number];
 export const NON_ECR_ACTIONS = ['allow', 'deny'] as const;
 export type NonEcrAction = (typeof NON_ECR_ACTIONS)[number];
+/** What admission does when a pod needs a pull secret and no valid credential can be had (AWS failing). */
+export const CREDENTIAL_ERROR_ACTIONS = ['deny', 'allow'] as const;
+export type CredentialErrorAction = (typeof CREDENTIAL_ERROR_ACTIONS)[number];
 
 /** Kubernetes label value, because a tenant is named by the namespace label's value. */
 const TENANT_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -55,6 +58,7 @@ const externalId = checked((id) =>
 
 const mode = z.enum(MODES);
 const nonEcrImages = z.enum(NON_ECR_ACTIONS);
+const onCredentialError = z.enum(CREDENTIAL_ERROR_ACTIONS);
 
 const rewrite = z.strictObject({ from: registryPrefix, to: registryPrefix });
 
@@ -78,6 +82,8 @@ const tenant = z.strictObject({
   mode: mode.optional(),
   /** Overrides spec.defaults.nonEcrImages for this tenant (an addition to the documented schema). */
   nonEcrImages: nonEcrImages.optional(),
+  /** Overrides spec.defaults.onCredentialError for this tenant (an addition to the documented schema). */
+  onCredentialError: onCredentialError.optional(),
   roleArn: roleArn.optional(),
   externalId: externalId.optional(),
   sessionTags: sessionTags.optional(),
@@ -92,6 +98,7 @@ const tenantName = z.string().regex(TENANT_NAME, {
 const defaults = z.strictObject({
   mode: mode.default('enforce'),
   nonEcrImages: nonEcrImages.default('allow'),
+  onCredentialError: onCredentialError.default('deny'),
 });
 
 export const policySchema = z.strictObject({
@@ -99,7 +106,7 @@ export const policySchema = z.strictObject({
   kind: z.literal(KIND),
   metadata: z.strictObject({ name: z.string().optional() }).optional(),
   spec: z.strictObject({
-    defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow' }),
+    defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }),
     rewrites: z.array(rewrite).default([]),
     tenants: z.record(tenantName, tenant).default({}),
   }),

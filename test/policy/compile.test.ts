@@ -293,6 +293,14 @@ t.test("tenants keep mode, nonEcrImages, role, externalId and session tags, inhe
   t.ok(Object.isFrozen(policy.tenants.get('plain')), 'each compiled tenant is frozen');
 });
 
+t.test('onCredentialError defaults to deny, and a tenant may override the default either way', async (t) => {
+  t.equal(compiled({ tenants: { plain: {} } }).tenants.get('plain')?.onCredentialError, 'deny', 'fail closed unless told otherwise');
+  const policy = compiled({ defaults: { onCredentialError: 'allow' }, tenants: { lenient: {}, strict: { onCredentialError: 'deny' } } });
+  t.equal(policy.tenants.get('lenient')?.onCredentialError, 'allow');
+  t.equal(policy.tenants.get('strict')?.onCredentialError, 'deny');
+  t.match(problemsOf({ defaults: { onCredentialError: 'retry' } }), [/spec\.defaults\.onCredentialError: .*"deny".*"allow"/]);
+});
+
 t.test('compilePolicy used directly throws one PolicyError listing every problem, each naming the source', async (t) => {
   const document = policySchema.parse({
     apiVersion: 'ecr-tenant-webhook.io/v1alpha1',

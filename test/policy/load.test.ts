@@ -87,7 +87,7 @@ t.test('a policy written as JSON loads like the same policy in YAML', async (t) 
 t.test('a minimal policy gets the documented defaults', async (t) => {
   const policy = parsePolicy(`${HEAD}spec: {}\n`, 'policy.yaml');
   t.equal(policy.defaultMode, 'enforce');
-  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow' }, rewrites: [], tenants: {} });
+  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }, rewrites: [], tenants: {} });
   t.equal(policy.tenants.size, 0);
   t.same(policy.warnings, []);
 });
