@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import t from 'tap';
 import { startServe } from './e2e/support/serve-process.ts';
 
@@ -14,10 +14,15 @@ t.setTimeout(300_000);
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+
 interface Stage {
   readonly name: string;
   readonly from: string;
-  readonly instructions: { readonly op: string; readonly args: string }[];
+  readonly instructions: Instruction[];
 }
 
 function parseDockerfile(text: string): Stage[] {
@@ -26,7 +31,7 @@ function parseDockerfile(text: string): Stage[] {
   for (const line of lines) {
     const [, op = '', args = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
     if (op.toUpperCase() === 'FROM') {
-      const [, from = '', name = `${stages.length}`] = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
+      const [, from = '', name = `${stages.length}`] = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
       stages.push({ name, from, instructions: [] });
     } else {
       stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args });
@@ -35,58 +40,106 @@ function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
+/** A COPY line's flags (--from, --chown, …), sources and destination. */
+function parseCopy(args: string) {
+  const words = args.split(/\s+/);
+  const flags = Object.fromEntries(words.filter((w) => w.startsWith('--')).map((w) => w.slice(2).split('=', 2) as [string, string]));
+  const paths = words.filter((w) => !w.startsWith('--'));
+  return { from: flags.from, sources: paths.slice(0, -1), dest: paths.at(-1) as string };
+}
+
+/** Docker's COPY: a directory's contents go to the destination; a file goes into it when it ends in `/`. */
+function copyLikeDocker(source: string, dest: string, manySources: boolean) {
+  if (statSync(source).isDirectory()) cpSync(source, dest, { recursive: true });
+  else if (dest.endsWith('/') || manySources) cpSync(source, join(dest, basename(source)));
+  else cpSync(source, dest);
+}
+
+/** A .dockerignore pattern as Docker reads it (Go's filepath.Match plus `**`): `*` matches dot files too. */
+function dockerGlob(pattern: string): RegExp {
+  const glob = posix.normalize(pattern).replace(/^\/+|\/+$/g, '');
+  const source = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*\*/g, '\0').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replaceAll('\0', '.*');
+  return new RegExp(`^${source}$`);
+}
+
+/** Whether .dockerignore keeps a path out of the build context: the last matching pattern wins, parents included. */
+function ignored(patterns: readonly string[], path: string): boolean {
+  const ancestors = path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+  let result = false;
+  for (const pattern of patterns) {
+    const negated = pattern.startsWith('!');
+    const glob = dockerGlob(negated ? pattern.slice(1) : pattern);
+    if (ancestors.some((p) => glob.test(p))) result = !negated;
+  }
+  return result;
+}
+
 const stages = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const runtime = stages.at(-1) as Stage;
+const deps = stages[0] as Stage;
 const of = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
+const workdir = (stage: Stage) => of(stage, 'WORKDIR').at(-1) ?? '/';
 const execForm = (args: string) => JSON.parse(args) as string[];
 
-t.test('the runtime stage runs as a non-root user, on Node 24, without a shell step or build tools', async (t) => {
+t.test('the runtime stage runs as a non-root user on distroless Node 24, with no shell step', async (t) => {
   t.equal(stages.length, 2, 'a dependency stage and a runtime stage');
-  t.match(runtime.from, /distroless\/nodejs24-.*:nonroot$/);
+  t.match(runtime.from, /^gcr\.io\/distroless\/nodejs24-debian\d+:nonroot$/);
   t.same(of(runtime, 'RUN'), [], 'no RUN in the final stage: the image has no shell to run one');
-  const [user] = of(runtime, 'USER');
+  t.same(of(runtime, 'SHELL'), []);
+  const user = of(runtime, 'USER').at(-1);
   t.match(user, /^[1-9]\d*(:[1-9]\d*)?$/, 'a numeric non-zero uid, so runAsNonRoot can verify it');
-  t.match(stages[0]?.from, /^node:24-/);
-  t.match(of(stages[0] as Stage, 'RUN')[0], /npm ci --omit=dev/);
+  t.equal(user?.split(':')[0], '65532', 'the uid the Deployment runs as');
+  for (const op of ['ENTRYPOINT', 'CMD']) t.ok(Array.isArray(execForm(of(runtime, op)[0] as string)), `${op} is exec form: no shell wraps it`);
+});
+
+t.test('the dependency stage installs production dependencies only, from the lockfile, on the same Debian release', async (t) => {
+  t.match(deps.from, /^node:24-[a-z]+-slim$/);
+  t.equal(runtime.from.match(/debian(\d+)/)?.[1], { bookworm: '12', trixie: '13' }[deps.from.split('-')[1] as string], 'one libc for both stages');
+  t.match(of(deps, 'RUN')[0], /^npm ci --omit=dev --ignore-scripts\b/);
+});
+
+t.test('the build context holds what the Dockerfile copies and keeps local keys and dependencies out', async (t) => {
+  const patterns = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const fromContext = stages.flatMap((stage) => of(stage, 'COPY').map(parseCopy).filter((c) => c.from === undefined).flatMap((c) => c.sources));
+  t.ok(fromContext.length > 0);
+  for (const source of fromContext) t.notOk(ignored(patterns, source), `${source} reaches the builder`);
+  for (const secret of ['certs/out/ca.key', 'node_modules/tap/package.json', '.git/config', 'test/app-https.test.ts', '.env']) t.ok(ignored(patterns, secret), `${secret} does not`);
 });
 
 t.test("the runtime stage's files, installed and started as the image would, serve without dev dependencies", async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'image-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const deps = join(work, 'deps');
+  const depsDir = join(work, 'deps');
   const app = join(work, 'app');
-  mkdirSync(deps);
+  mkdirSync(depsDir);
   mkdirSync(app);
 
   // Dependency stage: its COPY sources from the repository, then its RUN, with npm's cache kept out of the way.
-  const depsStage = stages[0] as Stage;
-  for (const copy of of(depsStage, 'COPY')) for (const source of copy.split(/\s+/).slice(0, -1)) cpSync(join(ROOT, source), join(deps, source));
-  for (const run of of(depsStage, 'RUN')) {
-    execFileSync('bash', ['-c', run], { cwd: deps, stdio: 'pipe', env: { ...process.env, npm_config_cache: join(work, 'npm-cache') } });
+  for (const copy of of(deps, 'COPY').map(parseCopy)) for (const source of copy.sources) copyLikeDocker(join(ROOT, source), join(depsDir, copy.dest), copy.sources.length > 1);
+  for (const run of of(deps, 'RUN')) {
+    execFileSync('bash', ['-c', run], { cwd: depsDir, stdio: 'pipe', env: { ...process.env, npm_config_cache: join(work, 'npm-cache') } });
   }
 
-  // Runtime stage: COPY --from=deps takes from the dependency stage, the rest from the repository.
-  for (const copy of of(runtime, 'COPY')) {
-    const fromStage = /^--from=(\S+)\s+/.exec(copy)?.[1];
-    const parts = copy.replace(/^--from=\S+\s+/, '').split(/\s+/);
-    const target = join(app, parts.at(-1) as string);
-    for (const source of parts.slice(0, -1)) {
-      const origin = fromStage === undefined ? join(ROOT, source) : join(deps, source.replace(/^\/app\//, ''));
-      cpSync(origin, parts.length === 2 && !parts.at(-1)?.endsWith('/') ? target : join(target, source.split('/').at(-1) as string), { recursive: true });
+  // Runtime stage: COPY --from=deps takes from the dependency stage's WORKDIR, the rest from the repository.
+  for (const copy of of(runtime, 'COPY').map(parseCopy)) {
+    for (const source of copy.sources) {
+      const origin = copy.from === undefined ? join(ROOT, source) : join(depsDir, posix.relative(workdir(deps), source));
+      copyLikeDocker(origin, join(app, copy.dest) + (copy.dest.endsWith('/') ? '/' : ''), copy.sources.length > 1);
     }
   }
   for (const devOnly of ['tap', 'typescript', 'node']) t.notOk(existsSync(join(app, 'node_modules', devOnly)), `${devOnly} is not in the image`);
-  t.ok(existsSync(join(app, 'node_modules', 'fastify')), 'production dependencies are');
+  for (const dependency of Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies)) t.ok(existsSync(join(app, 'node_modules', dependency, 'package.json')), `${dependency} is`);
+  t.notOk(existsSync(join(app, 'test')), 'no tests');
 
   const [entry, ...entryArgs] = execForm(of(runtime, 'ENTRYPOINT')[0] as string);
   t.equal(entry, '/nodejs/bin/node', "distroless's node");
-  const cmd = execForm(of(runtime, 'CMD')[0] as string);
   const help = spawnSync(process.execPath, [...entryArgs, '--help'], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
   t.equal(help.status, 0, help.stderr);
-  for (const command of ['serve [options]', 'check [options]', 'aws-policies [options]']) t.match(help.stdout, command);
+  for (const command of ['serve [options]', 'check [options]', 'aws-policies [options]']) t.match(help.stdout, command, `--help lists ${command.split(' ')[0]}`);
 
   // The default command with the in-cluster paths, pointed at files made here and at an API server that is not
-  // there: it must load every production module, listen, report itself unready, and shut down cleanly.
+  // there: it must load every production module, listen, keep retrying the watch, and shut down cleanly.
+  const cmd = execForm(of(runtime, 'CMD')[0] as string);
   const mount = join(work, 'etc');
   mkdirSync(join(mount, 'policy'), { recursive: true });
   execFileSync('bash', [join(ROOT, 'certs/make-certs.sh'), join(mount, 'tls')], { stdio: 'pipe' });

@@ -1,163 +1,186 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parsePolicy } from '../../src/policy/load.ts';
-import { parseObjects, type KubeObject } from '../e2e/support/webhook-stack.ts';
+import { one, render, ROOT, type Any, type KubeObject } from './kustomize.ts';
 
-/** What `kubectl kustomize` renders from manifests/ and its overlays, checked property by property. */
-t.setTimeout(120_000);
+/** What `kubectl kustomize` renders from manifests/ and its cert-manager overlay, checked property by property. */
+t.setTimeout(60_000);
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const builtKubectl = process.env.CONTROL_PLANE_BIN === undefined ? undefined : join(process.env.CONTROL_PLANE_BIN, 'kubectl');
-const KUBECTL = process.env.KUBECTL ?? (builtKubectl !== undefined && existsSync(builtKubectl) ? builtKubectl : 'kubectl');
+const NAMESPACE = 'ecr-tenant-webhook';
+const LABELS = { 'app.kubernetes.io/name': 'ecr-tenant-webhook', 'app.kubernetes.io/part-of': 'ecr-tenant-webhook' };
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
 
-function render(dir: string): KubeObject[] {
-  return parseObjects(execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8' }));
-}
-
-// Rendered manifests are read field by field; their shape is what the assertions check.
-type Any = Record<string, any>;
 const base = render(join(ROOT, 'manifests'));
-const one = (objects: readonly KubeObject[], kind: string) => objects.find((o) => o.kind === kind) as KubeObject & Any;
-
-const namespace = 'ecr-tenant-webhook';
+const overlay = render(join(ROOT, 'manifests/overlays/cert-manager'));
 const webhookConfig = one(base, 'MutatingWebhookConfiguration');
 const webhook = webhookConfig.webhooks[0];
 const deployment = one(base, 'Deployment');
 const podSpec = deployment.spec.template.spec;
 const container = podSpec.containers[0];
 const service = one(base, 'Service');
+const args: string[] = container.args;
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
-t.test('the base holds every object an install needs, all in the webhook namespace where namespaced', async (t) => {
+t.test('the base holds every object an install needs, namespaced ones in the webhook namespace', async (t) => {
   t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
-  for (const object of base.filter((o) => !['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind))) {
-    t.equal(object.metadata.namespace, namespace, `${object.kind} ${object.metadata.name}`);
+  t.equal(one(base, 'Namespace').metadata.name, NAMESPACE);
+  for (const object of base) {
+    t.equal(object.metadata.namespace, CLUSTER_SCOPED.has(object.kind) ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
   }
-  for (const object of base) t.equal(object.metadata.labels?.['app.kubernetes.io/name'], 'ecr-tenant-webhook', `${object.kind} is labelled`);
 });
 
-t.test('the webhook configuration follows the admission rules the webhook relies on', async (t) => {
-  t.equal(webhookConfig.webhooks.length, 1);
-  t.same(webhook.admissionReviewVersions, ['v1']);
-  t.equal(webhook.sideEffects, 'NoneOnDryRun');
-  t.ok(webhook.timeoutSeconds <= 5, 'timeoutSeconds at most 5');
-  t.equal(webhook.reinvocationPolicy, 'IfNeeded');
-  t.equal(webhook.failurePolicy, 'Fail');
-  t.equal(webhook.matchPolicy, 'Equivalent');
-  t.same(webhook.clientConfig.service, { name: service.metadata.name, namespace, path: '/mutate', port: 443 });
-  const rules = webhook.rules.map((r: Any) => `${r.operations.join('+')} ${r.resources.join('+')} ${r.apiGroups.join('')}/${r.apiVersions.join('')}`);
-  t.same(rules, ['CREATE+UPDATE pods /v1', 'UPDATE pods/ephemeralcontainers /v1']);
+t.test('every object, of the base and of the overlay, and the pods carry the same labels; selectors only the name', async (t) => {
+  for (const object of [...base, ...overlay]) t.match(object.metadata.labels, LABELS, `${object.kind} ${object.metadata.name}`);
+  t.match(deployment.spec.template.metadata.labels, LABELS, 'the pod template');
+  const selector = { 'app.kubernetes.io/name': 'ecr-tenant-webhook' };
+  for (const selected of [deployment.spec.selector.matchLabels, service.spec.selector, one(base, 'PodDisruptionBudget').spec.selector.matchLabels, one(base, 'NetworkPolicy').spec.podSelector.matchLabels]) {
+    t.same(selected, selector);
+  }
+});
+
+t.test('the webhook configuration has the settings the webhook relies on', async (t) => {
+  t.equal(webhookConfig.webhooks.length, 1, 'one webhook: certs/install.sh --write patches caBundle on the first');
+  const expected: [string, unknown][] = [
+    ['admissionReviewVersions', ['v1']],
+    ['sideEffects', 'NoneOnDryRun'],
+    ['reinvocationPolicy', 'IfNeeded'],
+    ['failurePolicy', 'Fail'],
+    ['matchPolicy', 'Equivalent'],
+  ];
+  for (const [field, value] of expected) t.same(webhook[field], value, field);
+  t.ok(webhook.timeoutSeconds >= 1 && webhook.timeoutSeconds <= 5, `timeoutSeconds ${webhook.timeoutSeconds} is between 1 and 5`);
+  t.same(webhook.clientConfig.service, { name: service.metadata.name, namespace: NAMESPACE, path: '/mutate', port: 443 });
+  t.equal(webhook.clientConfig.caBundle, undefined, 'caBundle comes from cert-manager or certs/install.sh, never from the base');
+});
+
+t.test('the rules cover pod creation and updates, and ephemeral containers added by kubectl debug', async (t) => {
+  const rules = webhook.rules.map((r: Any) => `${r.operations.join('+')} ${r.resources.join('+')} ${r.apiGroups.join('')}/${r.apiVersions.join('')} ${r.scope}`);
+  t.same(rules, ['CREATE+UPDATE pods /v1 Namespaced', 'UPDATE pods/ephemeralcontainers /v1 Namespaced']);
 });
 
 t.test('only namespaces with a tenant label are intercepted, never the webhook namespace or kube-system', async (t) => {
-  const expressions = webhook.namespaceSelector.matchExpressions;
-  t.same(expressions[0], { key: 'ecr-tenant-webhook.io/tenant', operator: 'Exists' });
-  t.same(expressions[1], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [namespace, 'kube-system'] });
+  t.same(webhook.namespaceSelector, {
+    matchExpressions: [
+      { key: 'ecr-tenant-webhook.io/tenant', operator: 'Exists' },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [NAMESPACE, 'kube-system'] },
+    ],
+  });
   t.equal(webhook.objectSelector, undefined, 'pod labels are the tenant’s to set, so they select nothing');
 });
 
-t.test('the deployment is highly available and locked down', async (t) => {
+t.test('the deployment keeps a replica through node loss, drains and rollouts', async (t) => {
   t.equal(deployment.spec.replicas, 2);
-  t.equal(podSpec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
-  t.match(podSpec.securityContext, { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
-  t.match(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-  t.match(container.resources, { requests: { cpu: String, memory: String }, limits: { memory: String } });
-  for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) t.match(container[probe].httpGet, { scheme: 'HTTPS', port: 'https' }, probe);
-  t.equal(container.readinessProbe.httpGet.path, '/readyz');
-  t.equal(container.livenessProbe.httpGet.path, '/healthz');
+  t.same(deployment.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+  const antiAffinity = podSpec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+  t.same(antiAffinity, { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: deployment.spec.selector.matchLabels } });
+  t.match(podSpec.topologySpreadConstraints, [{ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1, labelSelector: { matchLabels: deployment.spec.selector.matchLabels } }]);
+  t.equal(one(base, 'PodDisruptionBudget').spec.minAvailable, 1);
+  t.equal(podSpec.priorityClassName, 'system-cluster-critical');
+});
+
+t.test('the pod runs locked down, as the restricted Pod Security profile of its namespace demands', async (t) => {
+  t.equal(one(base, 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  t.match(podSpec.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+  t.same(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  t.equal(one(base, 'ServiceAccount').automountServiceAccountToken, false, 'the ServiceAccount mounts no token by default');
+  t.equal(podSpec.automountServiceAccountToken, true, 'the webhook pod asks for one: it watches namespaces');
   t.equal(podSpec.serviceAccountName, one(base, 'ServiceAccount').metadata.name);
-  const pdb = one(base, 'PodDisruptionBudget');
-  t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
-  t.equal(pdb.spec.minAvailable, 1);
 });
 
-t.test('serve is started with the files the pod mounts, whole directories so updates arrive by symlink swap', async (t) => {
-  const args: string[] = container.args;
+t.test('startup, liveness and readiness are probed over HTTPS on the port serve listens on', async (t) => {
+  const https = container.ports.find((p: Any) => p.name === 'https');
+  t.equal(https?.containerPort, Number(flag('port')));
+  const probes: [string, string][] = [['startupProbe', '/healthz'], ['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']];
+  for (const [probe, path] of probes) t.same(container[probe].httpGet, { path, port: 'https', scheme: 'HTTPS' }, probe);
+});
+
+t.test('the grace period outlasts the shutdown delay plus the slowest admission', async (t) => {
+  const needed = Number(flag('shutdown-delay')) + webhook.timeoutSeconds;
+  t.ok(podSpec.terminationGracePeriodSeconds > needed, `${podSpec.terminationGracePeriodSeconds} s > ${needed} s`);
+});
+
+t.test('the container has requests, a memory limit, and a V8 heap that fits under it', async (t) => {
+  t.match(container.resources, { requests: { cpu: String, memory: String }, limits: { memory: /^\d+Mi$/ } });
+  const heap = /--max-old-space-size=(\d+)/.exec(container.env.find((e: Any) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1];
+  t.ok(Number(heap) < parseInt(container.resources.limits.memory, 10), `heap ${heap} MiB below the ${container.resources.limits.memory} limit`);
+  t.equal(container.image, 'ghcr.io/ecr-tenant-webhook/ecr-tenant-webhook:0.1.0', 'the image set by kustomize images:');
+});
+
+t.test('serve is started with flags it knows, on the ports the Service and the container expose', async (t) => {
   t.equal(args[0], 'serve');
-  const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const mounts: Any[] = container.volumeMounts;
-  for (const mount of mounts) {
-    t.equal(mount.subPath, undefined, `${mount.name} is not a subPath mount`);
-    t.equal(mount.readOnly, true);
-  }
-  const mountOf = (file: string | undefined) => mounts.find((m) => file?.startsWith(`${m.mountPath}/`));
-  t.equal(mountOf(flag('policy'))?.name, 'policy');
-  t.equal(mountOf(flag('tls-cert'))?.name, 'tls');
-  t.equal(mountOf(flag('tls-key'))?.name, 'tls');
-  const volumes: Any[] = podSpec.volumes;
-  t.equal(volumes.find((v) => v.name === 'policy')?.configMap.name, one(base, 'ConfigMap').metadata.name);
-  t.equal(volumes.find((v) => v.name === 'tls')?.secret.secretName, 'ecr-tenant-webhook-tls');
-  t.same(container.ports.map((p: Any) => p.containerPort), [Number(flag('port')), Number(flag('metrics-port'))]);
-  const cmd = /^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] as string;
-  t.same(JSON.parse(cmd).slice(0, 4), args.slice(0, 4), "the image's default command uses the same paths");
+  const help = spawnSync(process.execPath, [join(ROOT, 'bin/ecr-tenant-webhook.js'), 'serve', '--help'], { encoding: 'utf8' });
+  t.equal(help.status, 0, help.stderr);
+  for (const arg of args.slice(1)) t.match(help.stdout, new RegExp(`^\\s+${/^--[\w-]+/.exec(arg)?.[0]} <`, 'm'), `${arg} is a serve option`);
+  t.ok(['policy', 'tls-cert', 'tls-key'].every((name) => flag(name) !== undefined), 'the three required options are given');
+  t.same([flag('port'), flag('metrics-port')], ['8443', '9090']);
+  t.same(container.ports.map((p: Any) => [p.name, p.containerPort]), [['https', 8443], ['metrics', 9090]]);
+  t.same(service.spec.ports.map((p: Any) => [p.port, p.targetPort]), [[443, 'https'], [9090, 'metrics']]);
 });
 
-t.test('the policy in the ConfigMap loads, and starts in dry-run', async (t) => {
-  const policy = parsePolicy(one(base, 'ConfigMap').data['policy.yaml'], 'manifests/base/policy.yaml');
+t.test('the files serve reads are whole read-only mounts, so updates arrive by symlink swap', async (t) => {
+  const mounts: Any[] = container.volumeMounts;
+  for (const mount of mounts) t.match(mount, { readOnly: true, subPath: undefined }, `${mount.name} is read-only and not a subPath mount`);
+  const mountOf = (file: string | undefined) => mounts.find((m) => file?.startsWith(`${m.mountPath}/`))?.name;
+  t.same([mountOf(flag('policy')), mountOf(flag('tls-cert')), mountOf(flag('tls-key'))], ['policy', 'tls', 'tls']);
+  t.same([flag('policy'), flag('tls-cert'), flag('tls-key')].map((f) => f?.split('/').at(-1)), ['policy.yaml', 'tls.crt', 'tls.key'], 'the keys of the ConfigMap and the TLS Secret');
+  const volumes: Any[] = podSpec.volumes;
+  t.same(volumes.find((v) => v.name === 'policy')?.configMap, { name: one(base, 'ConfigMap').metadata.name });
+  t.same(volumes.find((v) => v.name === 'tls')?.secret, { secretName: 'ecr-tenant-webhook-tls' });
+  const cmd = /^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '[]';
+  t.same(JSON.parse(cmd), args.slice(0, 4), "the image's default command reads the same paths");
+});
+
+t.test('the policy in the ConfigMap loads with the webhook’s own loader, in dry-run with no tenants', async (t) => {
+  const configMap = one(base, 'ConfigMap');
+  t.same(Object.keys(configMap.data), ['policy.yaml']);
+  const policy = parsePolicy(configMap.data['policy.yaml'], 'manifests/base/policy.yaml');
   t.equal(policy.defaultMode, 'dry-run');
+  t.equal(policy.tenants.size, 0);
+  t.same(policy.warnings, []);
 });
 
 t.test('RBAC grants reading namespaces and nothing else, to the webhook ServiceAccount', async (t) => {
   t.same(one(base, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
   const binding = one(base, 'ClusterRoleBinding');
-  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace }]);
-  t.equal(binding.roleRef.name, one(base, 'ClusterRole').metadata.name);
-  t.match(one(base, 'ServiceAccount').metadata.annotations, { 'eks.amazonaws.com/role-arn': /^arn:aws:iam::\d{12}:role\// });
+  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace: NAMESPACE }]);
+  t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: one(base, 'ClusterRole').metadata.name });
+  t.match(one(base, 'ServiceAccount').metadata.annotations, { 'eks.amazonaws.com/role-arn': /^arn:aws:iam::\d{12}:role\/[\w+=,.@-]+$/ });
 });
 
-t.test('the Service and the NetworkPolicy let the API server reach 8443', async (t) => {
-  t.same(service.spec.selector, deployment.spec.selector.matchLabels);
-  t.match(service.spec.ports.find((p: Any) => p.port === 443), { targetPort: 'https' });
+t.test('the NetworkPolicy admits the API server on 8443 from anywhere, metrics only from labelled namespaces, and limits egress', async (t) => {
   const policy = one(base, 'NetworkPolicy');
   t.same(policy.spec.policyTypes, ['Ingress', 'Egress']);
-  t.ok(policy.spec.ingress.some((rule: Any) => rule.from === undefined && rule.ports.some((p: Any) => p.port === 8443)), '8443 from any source');
-  t.ok(policy.spec.egress.some((rule: Any) => rule.ports.some((p: Any) => p.port === 443)), 'egress to 443 for the API server and AWS');
+  const ingress = (port: number) => policy.spec.ingress.filter((rule: Any) => rule.ports.some((p: Any) => p.port === port));
+  t.same(ingress(8443).map((rule: Any) => rule.from), [undefined], '8443 from any source');
+  t.same(ingress(9090).map((rule: Any) => rule.from), [[{ namespaceSelector: { matchLabels: { 'ecr-tenant-webhook.io/metrics-scraper': 'true' } } }]]);
+  t.equal(policy.spec.ingress.length, 2, 'no other ingress');
+  const anywhere = policy.spec.egress.filter((rule: Any) => rule.to === undefined).flatMap((rule: Any) => rule.ports.map((p: Any) => `${p.port}/${p.protocol}`));
+  t.same(anywhere.sort(), ['443/TCP', '53/TCP', '53/UDP', '6443/TCP'], 'DNS, the API server and AWS, wherever they are');
+  const podIdentity = policy.spec.egress.find((rule: Any) => rule.to !== undefined);
+  t.same(podIdentity, { to: [{ ipBlock: { cidr: '169.254.170.23/32' } }, { ipBlock: { cidr: 'fd00:ec2::23/128' } }], ports: [{ port: 80, protocol: 'TCP' }] }, 'and the node’s EKS Pod Identity credentials endpoint, only there');
 });
 
-t.test('the cert-manager overlay issues the serving certificate into the mounted Secret and injects the CA', async (t) => {
-  const overlay = render(join(ROOT, 'manifests/overlays/cert-manager'));
-  const certificates = overlay.filter((o) => o.kind === 'Certificate') as (KubeObject & Any)[];
-  const serving = certificates.find((c) => c.spec.secretName === 'ecr-tenant-webhook-tls');
-  t.ok(serving, 'a Certificate writes the Secret the Deployment mounts');
-  const svc = `${service.metadata.name}.${namespace}.svc`;
-  t.ok(serving?.spec.dnsNames.includes(svc), `it names ${svc}, the name the API server dials`);
+t.test('the cert-manager overlay chains a self-signed CA to the serving certificate in the mounted Secret', async (t) => {
+  const issuers = overlay.filter((o) => o.kind === 'Issuer');
+  const selfSigned = issuers.find((i) => i.spec.selfSigned !== undefined) as KubeObject;
+  const ca = overlay.find((o) => o.kind === 'Certificate' && o.spec.isCA === true) as KubeObject;
+  const caIssuer = issuers.find((i) => i.spec.ca !== undefined) as KubeObject;
+  const serving = overlay.find((o) => o.kind === 'Certificate' && o.spec.secretName === 'ecr-tenant-webhook-tls') as KubeObject;
+  t.same(ca?.spec.issuerRef, { name: selfSigned?.metadata.name, kind: 'Issuer' }, 'the self-signed issuer signs the CA');
+  t.equal(caIssuer?.spec.ca.secretName, ca?.spec.secretName, 'the CA issuer signs with the CA’s key');
+  t.same(serving?.spec.issuerRef, { name: caIssuer?.metadata.name, kind: 'Issuer' }, 'the CA issuer signs the serving certificate');
+  t.same(serving?.spec.dnsNames, ['ecr-tenant-webhook', `ecr-tenant-webhook.${NAMESPACE}`, `ecr-tenant-webhook.${NAMESPACE}.svc`, `ecr-tenant-webhook.${NAMESPACE}.svc.cluster.local`]);
+  t.ok(serving?.spec.usages.includes('server auth'));
+  for (const object of [...issuers, ca, serving]) t.equal(object?.metadata.namespace, NAMESPACE, `${object?.kind} ${object?.metadata.name} is in the webhook namespace`);
+});
+
+t.test('the cert-manager overlay injects the CA into the base’s webhook configuration and changes nothing else', async (t) => {
   const configuration = one(overlay, 'MutatingWebhookConfiguration');
-  t.equal(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${namespace}/${serving?.metadata.name}`);
-  t.equal(overlay.filter((o) => o.kind !== 'Certificate' && o.kind !== 'Issuer').length, base.length, 'the base is included whole');
-});
-
-t.test('certs/install.sh --write makes an overlay with the Secret and the caBundle of a CA that signed the certificate', async (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'install-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  execFileSync('bash', [join(ROOT, 'certs/install.sh'), '--out', join(work, 'pki'), '--write', join(work, 'overlay')], { stdio: 'pipe' });
-  const rendered = render(join(work, 'overlay'));
-  const secret = one(rendered, 'Secret');
-  t.match(secret, { type: 'kubernetes.io/tls', metadata: { name: 'ecr-tenant-webhook-tls', namespace } });
-  const ca = new X509Certificate(readFileSync(join(work, 'pki/ca.crt')));
-  const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
-  t.ok(leaf.verify(ca.publicKey), 'the serving certificate is signed by the CA');
-  for (const name of ['ecr-tenant-webhook', `ecr-tenant-webhook.${namespace}.svc`, `ecr-tenant-webhook.${namespace}.svc.cluster.local`]) t.match(leaf.subjectAltName, `DNS:${name}`);
-  const bundle = one(rendered, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle;
-  t.equal(Buffer.from(bundle, 'base64').toString(), readFileSync(join(work, 'pki/ca.crt'), 'utf8'));
-
-  execFileSync('bash', [join(ROOT, 'certs/install.sh'), '--out', join(work, 'pki'), '--write', join(work, 'overlay')], { stdio: 'pipe' });
-  const again = render(join(work, 'overlay'));
-  t.equal(one(again, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, bundle, 'a second run keeps the CA, so caBundle does not change');
-  t.not(one(again, 'Secret').data['tls.crt'], secret.data['tls.crt'], 'and renews the serving certificate');
-});
-
-t.test('certs/install.sh refuses an unknown argument and explains itself', async (t) => {
-  const result = (() => {
-    try {
-      execFileSync('bash', [join(ROOT, 'certs/install.sh'), '--bogus'], { stdio: 'pipe', encoding: 'utf8' });
-      return { status: 0, stderr: '' };
-    } catch (error) {
-      return error as { status: number; stderr: string };
-    }
-  })();
-  t.equal(result.status, 2);
-  t.match(result.stderr, 'install.sh: unknown argument: --bogus (see --help)');
+  const serving = overlay.find((o) => o.kind === 'Certificate' && o.spec.secretName === 'ecr-tenant-webhook-tls');
+  t.same(configuration.metadata.annotations, { 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving?.metadata.name}` });
+  const withoutAnnotations = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, annotations: o.kind === 'MutatingWebhookConfiguration' ? undefined : o.metadata.annotations } });
+  const fromBase = overlay.filter((o) => o.apiVersion !== 'cert-manager.io/v1').map(withoutAnnotations);
+  t.same(fromBase, base.map(withoutAnnotations), 'the base is included whole and otherwise unchanged');
 });
