@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { badRequest, createMutateHandler } from './admission/mutate-handler.ts';
+import { badRequest, createMutateHandler, type PullSecretProvisioning } from './admission/mutate-handler.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicySource } from './policy/policy-source.ts';
@@ -21,6 +21,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   /** True once shutdown has begun: /readyz fails so the endpoint is removed while requests in flight finish. */
   readonly draining: () => boolean;
+  /** Writes the pull Secrets admitted pods reference (see MutateDeps). */
+  readonly pullSecrets?: PullSecretProvisioning | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
-import { decide, type Decision } from '../policy/decide.ts';
+import type { ProvisionResult } from '../credentials/pull-secret-provisioner.ts';
+import type { CompiledPolicy, CompiledTenant } from '../policy/compile.ts';
+import { decide, type Decision, type PullSecretNeed } from '../policy/decide.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
 import { clip } from '../text.ts';
@@ -31,6 +33,15 @@ export interface MutateDeps {
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /**
+   * Writes the pull Secrets an admitted pod references before the answer goes back. Absent, the Secrets are
+   * referenced but not written (the offline paths and the unit tests of the decision envelope).
+   */
+  readonly pullSecrets?: PullSecretProvisioning | undefined;
+}
+
+export interface PullSecretProvisioning {
+  provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult>;
 }
 
 /** What a review was, for the decisions metric: the audit decision, or why no decision was made. */
@@ -108,7 +119,9 @@ export function createMutateHandler(deps: MutateDeps) {
       return refuse(uid, 503, `cannot read the labels of namespace ${JSON.stringify(request.namespace)}: ${(error as Error).message}`);
     }
     const started = performance.now();
-    const decision = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy: deps.policy.current(), before });
+    const policy = deps.policy.current();
+    const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before });
+    const decision = await withPullSecrets(decided, request, policy);
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
     deps.log.info(
       {
@@ -134,6 +147,27 @@ export function createMutateHandler(deps: MutateDeps) {
       ...(decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {}),
       ...(decision.tenant === undefined ? {} : { auditAnnotations: auditAnnotations(decision, decision.tenant) }),
     }, decisionLabel(decision));
+  }
+
+  /**
+   * Writes the pod's pull Secrets when enforcement admits it (never for a dryRun request: sideEffects NoneOnDryRun).
+   * When a Secret cannot be made to work, the tenant's onCredentialError decides: deny with every failure named,
+   * or admit with a warning (the pod may then fail to pull).
+   */
+  async function withPullSecrets(decision: Decision, request: AdmissionRequest, policy: CompiledPolicy): Promise<Decision> {
+    const tenant = decision.tenant === undefined ? undefined : policy.tenants.get(decision.tenant);
+    const provisioning = deps.pullSecrets;
+    if (provisioning === undefined || tenant === undefined || request.dryRun || decision.verdict !== 'allow' || decision.mode !== 'enforce') return decision;
+    if (decision.pullSecrets.length === 0) return decision;
+    const { failures } = await provisioning.provision(request.namespace, tenant, decision.pullSecrets);
+    if (failures.length === 0) return decision;
+    const reasons = failures.map((f) => f.message);
+    deps.log.warn({ uid: request.uid, namespace: request.namespace, tenant: tenant.name, failures }, 'pull secrets not ready');
+    if (tenant.onCredentialError === 'allow') {
+      const warnings = failures.map((f) => clip(`pull secret ${f.secret} not ready (${f.code}); admitted by onCredentialError: allow`, 120));
+      return { ...decision, warnings: [...decision.warnings, ...warnings] };
+    }
+    return { ...decision, allowed: false, verdict: 'deny', reasons, changes: { images: [], addPullSecrets: [] } };
   }
 
   return async function handleMutate(body: unknown): Promise<HandlerResult> {

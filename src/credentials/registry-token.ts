@@ -9,7 +9,8 @@ export interface TokenRequest {
   readonly roleArn: string;
   readonly externalId: string | undefined;
   readonly sessionTags: Readonly<Record<string, string>> | undefined;
-  readonly registry: EcrRegistry;
+  /** Tokens are per account and region, whichever host form (FIPS, dual-stack) the pods use. */
+  readonly registry: Pick<EcrRegistry, 'account' | 'region'>;
 }
 
 export interface RegistryToken {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { buildApp, type AppConfig } from '../../src/app.ts';
+import { buildApp, type AppConfig, type AppDeps } from '../../src/app.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -23,10 +23,11 @@ export function logSink() {
   return { lines, log: createLogger({ level: 'info', destination: stream }) };
 }
 
-export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES)) {
+export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets'>> = {}) {
   const sink = logSink();
   const metrics = createMetrics();
   const lifecycle = { draining: false };
-  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics, draining: () => lifecycle.draining });
+  const deps = { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics, draining: () => lifecycle.draining, ...extra };
+  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, deps);
   return { app, logs: sink.lines, namespaces, metrics, lifecycle };
 }

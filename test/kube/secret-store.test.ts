@@ -43,7 +43,7 @@ t.test('a replace at the read version succeeds; at a stale version it is a confl
 
 t.test('ten writers racing for one missing Secret: exactly one creates it, the rest keep it', async (t) => {
   const writer = new PullSecretWriter(store);
-  const outcomes = await Promise.all(Array.from({ length: 10 }, () => writer.ensure({ spec: spec('c'), freshUntil: hours(6), token: async () => token(12) })));
+  const outcomes = await Promise.all(Array.from({ length: 10 }, () => writer.ensure({ spec: spec('c'), now: new Date(), freshUntil: hours(6), token: async () => token(12) })));
   t.equal(outcomes.filter((o) => o === 'created').length, 1);
   t.equal(outcomes.filter((o) => o === 'kept').length, 9);
 });

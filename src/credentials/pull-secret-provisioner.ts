@@ -1,0 +1,89 @@
+import type { CompiledTenant } from '../policy/compile.ts';
+import type { PullSecretNeed } from '../policy/decide.ts';
+import { PullSecretWriter, type EnsureOutcome } from './pull-secret-writer.ts';
+import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
+
+/**
+ * At admission: makes every pull Secret an admitted pod will reference exist and work, within a deadline well
+ * under the webhook's timeout. A Secret that is fresh is left alone (no AWS call, no write); one that is missing
+ * or expiring is written with a token from the cache; when no token can be had a still-valid Secret is kept.
+ * What is left failing is returned, each with a message naming tenant, role and AWS error code, for
+ * `onCredentialError` to decide on.
+ */
+export interface TokenProvider {
+  get(request: TokenRequest): Promise<RegistryToken>;
+}
+
+export interface ProvisionerOptions {
+  readonly writer: PullSecretWriter;
+  readonly tokens: TokenProvider;
+  /** A Secret valid for less than this is renewed at admission. */
+  readonly freshForMs: number;
+  /** The whole provisioning of one pod, Kubernetes writes included. */
+  readonly deadlineMs: number;
+  readonly now: () => number;
+}
+
+export interface ProvisionFailure {
+  readonly secret: string;
+  readonly message: string;
+  readonly code: string;
+}
+
+export interface ProvisionResult {
+  readonly outcomes: Readonly<Record<string, EnsureOutcome>>;
+  readonly failures: readonly ProvisionFailure[];
+}
+
+class DeadlinePassed extends Error {}
+
+function describe(error: unknown, tenant: string, need: PullSecretNeed): ProvisionFailure {
+  const code = error instanceof DeadlinePassed ? 'Timeout' : error instanceof CredentialError ? error.code : 'KubernetesError';
+  const detail = (error as Error).message;
+  return { secret: need.name, code, message: `no ECR credentials for tenant "${tenant}" with role ${need.roleArn} (${code}): ${detail}` };
+}
+
+export class PullSecretProvisioner {
+  readonly #options: ProvisionerOptions;
+
+  constructor(options: ProvisionerOptions) {
+    this.#options = options;
+  }
+
+  async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult> {
+    const outcomes: Record<string, EnsureOutcome> = {};
+    const failures: ProvisionFailure[] = [];
+    const deadline = this.#deadline();
+    await Promise.all(
+      needs.map(async (need) => {
+        try {
+          outcomes[need.name] = await Promise.race([this.#ensure(namespace, tenant, need), deadline.passed]);
+        } catch (error) {
+          failures.push(describe(error, tenant.name, need));
+        }
+      }),
+    );
+    deadline.clear();
+    return { outcomes, failures };
+  }
+
+  #ensure(namespace: string, tenant: CompiledTenant, need: PullSecretNeed): Promise<EnsureOutcome> {
+    const now = this.#options.now();
+    const request: TokenRequest = { tenant: tenant.name, roleArn: need.roleArn, externalId: tenant.externalId, sessionTags: tenant.sessionTags, registry: need };
+    return this.#options.writer.ensure({
+      spec: { name: need.name, namespace, tenant: tenant.name, hosts: need.hosts },
+      now: new Date(now),
+      freshUntil: new Date(now + this.#options.freshForMs),
+      token: () => this.#options.tokens.get(request),
+    });
+  }
+
+  #deadline() {
+    let timer: NodeJS.Timeout | undefined;
+    const passed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlinePassed(`pull secret not ready within ${this.#options.deadlineMs} ms`)), this.#options.deadlineMs);
+    });
+    passed.catch(() => undefined);
+    return { passed, clear: () => clearTimeout(timer) };
+  }
+}
