@@ -30,10 +30,12 @@ async function run(stack: WebhookStack): Promise<boolean> {
     await shell(stack, ['label', 'namespace', namespace, `ecr-tenant-webhook.io/tenant=${tenant}`]);
   }
 
-  say('rewrite: a pod in shop names the old build registry; the API server stores the tenant registry and a pull secret');
+  say('rewrite: a pod in shop names the old build registry; the API server stores the tenant registry, and the pull secret the webhook wrote with the tenant role (STS and ECR emulated by moto)');
   await shell(stack, ['-n', 'shop', 'run', 'checkout', `--image=${OLD_IMAGE}`]);
   const stored = await shell(stack, ['-n', 'shop', 'get', 'pod', 'checkout', '-o', 'jsonpath={.spec.containers[0].image}{"\\n"}{.spec.imagePullSecrets[*].name}{"\\n"}']);
-  const rewritten = stored.stdout.includes(NEW_IMAGE) && stored.stdout.includes('ecr-pull-111111111111-eu-west-1');
+  const secret = await shell(stack, ['-n', 'shop', 'get', 'secret', 'ecr-pull-111111111111-eu-west-1', '-o', 'jsonpath={.type}{"  expires "}{.metadata.annotations.ecr-tenant-webhook\\.io/expires-at}{"\\n"}']);
+  note("(moto's ECR token claims to have expired in 2015; a webhook that cannot believe an expiry trusts the token 15 minutes)");
+  const rewritten = stored.stdout.includes(NEW_IMAGE) && stored.stdout.includes('ecr-pull-111111111111-eu-west-1') && secret.stdout.startsWith('kubernetes.io/dockerconfigjson');
 
   say('denial: a repository outside the grant (paymentsevil/ is not payments/*) is refused with the reason');
   const denied = await shell(stack, ['-n', 'shop', 'run', 'shell', `--image=${UNGRANTED}`]);

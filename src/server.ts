@@ -1,5 +1,11 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
+import { AwsTokenSource } from './aws/aws-token-source.ts';
+import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts';
+import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
+import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
+import { KubeSecretStore } from './kube/secret-store.ts';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
 import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
 import { loadKubeConfig, type KubeConfigSource } from './kube/kube-config.ts';
@@ -22,6 +28,10 @@ export interface ServeConfig {
   readonly shutdownDelayMs: number;
   /** Poll interval of the policy and certificate files, on top of the directory watches. */
   readonly filePollMs: number;
+  /** STS DurationSeconds for tenant roles. */
+  readonly awsSessionSeconds: number;
+  /** Time an admission may spend on its pull secrets (minting included). */
+  readonly credentialDeadlineMs: number;
 }
 
 export interface RunningServer {
@@ -34,6 +44,37 @@ export interface RunningServer {
 const FILE_DEBOUNCE_MS = 200;
 /** Well under the shortest webhook timeout (manifests use 5 s), leaving the decision time to spare. */
 const NAMESPACE_MISS_TIMEOUT_MS = 2_000;
+/** A pull secret valid for less than this is renewed at admission: a pod admitted now pulls within minutes. */
+const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
+
+/** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server. */
+function pullSecretProvisioner(config: ServeConfig, kubeConfig: KubeConfig, log: Logger): { provisioner: PullSecretProvisioner; release: () => void } {
+  const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3 });
+  const tokens = new TokenCache({
+    source,
+    maxEntries: 10_000,
+    refreshFraction: 0.5,
+    suspectTrustMs: 15 * 60 * 1000,
+    mintDeadlineMs: config.credentialDeadlineMs,
+    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
+    now: Date.now,
+    onEvent: (event) => logTokenEvent(event, log),
+  });
+  const provisioner = new PullSecretProvisioner({
+    writer: new PullSecretWriter(new KubeSecretStore(kubeConfig)),
+    tokens,
+    freshForMs: PULL_SECRET_FRESH_FOR_MS,
+    deadlineMs: config.credentialDeadlineMs,
+    now: Date.now,
+  });
+  return { provisioner, release: () => source.destroy() };
+}
+
+function logTokenEvent(event: TokenCacheEvent, log: Logger): void {
+  if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
+  else if (event.kind === 'suspect-expiry') log.warn({ token: event.key, claimed: event.claimed, trustedUntil: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
+  else log.warn({ token: event.key, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
+}
 
 function portOf(server: { address(): unknown }): number {
   return (server.address() as { port: number }).port;
@@ -46,8 +87,9 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   const cleanup: (() => Promise<void> | void)[] = [() => policy.stop()];
   try {
     const tls = await readTlsPair(config.tlsCertPath, config.tlsKeyPath);
+    const kubeConfig = loadKubeConfig(config.kube);
     const namespaces = new InformerNamespaceDirectory({
-      kubeConfig: loadKubeConfig(config.kube),
+      kubeConfig,
       log,
       metrics,
       missTimeoutMs: NAMESPACE_MISS_TIMEOUT_MS,
@@ -58,8 +100,11 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(() => namespaces.stop());
     void namespaces.start();
 
+    const pullSecrets = pullSecretProvisioner(config, kubeConfig, log);
+    cleanup.push(pullSecrets.release);
+
     let draining = false;
-    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining });
+    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner });
     await app.listen({ host: config.address, port: config.port });
     cleanup.push(() => app.close());
     const server = app.server as unknown as HttpsServer;

@@ -5,7 +5,7 @@ import { TlsError } from '../tls/tls-reloader.ts';
 import { runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
-import { LOG_LEVELS, parsePort, parseSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
+import { LOG_LEVELS, parsePort, parseSeconds, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
@@ -60,6 +60,8 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('--shutdown-delay <seconds>', 'on SIGTERM, how long /readyz fails before the listener closes').argParser(parseSeconds).default(5000, '5'))
     .addOption(new Option('--file-poll <seconds>', 'how often the policy and certificate files are re-read besides watching them').argParser(parseSeconds).default(10_000, '10'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--aws-session-duration <seconds>', "STS AssumeRole DurationSeconds for tenant roles (role chaining caps it at 3600)").argParser(parseSessionSeconds).default(3600))
+    .addOption(new Option('--credential-deadline <seconds>', "how long an admission may spend making pull secrets work (keep it under the webhook's timeoutSeconds)").argParser(parseSeconds).default(3000, '3'))
     .action(async (opts) => {
       setExit(await runServe(opts, env));
     });

@@ -17,6 +17,8 @@ export interface ServeOptions {
   readonly shutdownDelay: number;
   readonly filePoll: number;
   readonly logLevel: string;
+  readonly awsSessionDuration: number;
+  readonly credentialDeadline: number;
 }
 
 /** What serve takes from the process: the in-cluster hint and the signals it stops on. */
@@ -50,6 +52,13 @@ export function parseSeconds(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+/** commander argument parser for STS DurationSeconds, which AWS accepts from 900 to 43,200. */
+export function parseSessionSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 900 || seconds > 43_200) throw new InvalidArgumentError('must be whole seconds from 900 to 43200 (what STS accepts)');
+  return seconds;
+}
+
 export function serveConfig(options: ServeOptions, env: ServeEnvironment): ServeConfig {
   return Object.freeze({
     policyPath: options.policy,
@@ -61,6 +70,8 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     kube: options.kubeconfig === undefined ? { inCluster: { host: env.kubernetesServiceHost, port: env.kubernetesServicePort } } : { kubeconfigPath: options.kubeconfig },
     shutdownDelayMs: options.shutdownDelay,
     filePollMs: Math.max(options.filePoll, 100),
+    awsSessionSeconds: options.awsSessionDuration,
+    credentialDeadlineMs: Math.max(options.credentialDeadline, 100),
   });
 }
 

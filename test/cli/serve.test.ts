@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
 import { fixture } from './run-cli.ts';
 
@@ -42,6 +42,10 @@ const cases: { name: string; args: string[]; stderr: RegExp }[] = [
   { name: 'a port above 65535 is refused', args: [...base, '--metrics-port', '70000'], stderr: /must be a port number from 0 to 65535/ },
   { name: 'a negative shutdown delay is refused', args: [...base, '--shutdown-delay', '-1'], stderr: /must be a number of seconds from 0 to 3600/ },
   { name: 'an empty file poll interval is refused', args: [...base, '--file-poll', ' '], stderr: /must be a number of seconds from 0 to 3600/ },
+  { name: 'an STS session shorter than 900 seconds is refused', args: [...base, '--aws-session-duration', '600'], stderr: /must be whole seconds from 900 to 43200 \(what STS accepts\)/ },
+  { name: 'an STS session longer than 12 hours is refused', args: [...base, '--aws-session-duration', '50000'], stderr: /must be whole seconds from 900 to 43200/ },
+  { name: 'an STS session that is not whole seconds is refused', args: [...base, '--aws-session-duration', '1h'], stderr: /must be whole seconds from 900 to 43200/ },
+  { name: 'a credential deadline that is not a number is refused', args: [...base, '--credential-deadline', 'soon'], stderr: /must be a number of seconds from 0 to 3600/ },
   { name: 'an unknown log level is refused with the choices', args: [...base, '--log-level', 'loud'], stderr: /Allowed choices are fatal, error, warn, info, debug, trace/ },
   { name: 'a policy that does not load stops the start, naming file, path and problem', args: ['serve', '--policy', BROKEN_POLICY, '--tls-cert', CERT, '--tls-key', KEY], stderr: /^error: .*unknown-field\.yaml: .*unknown field/ },
   { name: 'a missing certificate stops the start, naming the file', args: ['serve', '--policy', POLICY, '--tls-cert', join(dir, 'none.crt'), '--tls-key', KEY], stderr: /^error: cannot read the TLS certificate or key: .*none\.crt/ },
@@ -61,11 +65,14 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info' };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
   t.equal(config.filePollMs, 100, 'the poll never spins faster than every 100 ms');
+  t.equal(config.awsSessionSeconds, 3600);
+  t.equal(parseSessionSeconds('43200'), 43_200, 'the longest session STS grants is accepted');
+  t.equal(serveConfig({ ...options, credentialDeadline: 0 }, outsideCluster).credentialDeadlineMs, 100, 'never a zero deadline');
   t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
 });
 

@@ -64,6 +64,7 @@ t.test("the webhook's ServiceAccount can do exactly what serve needs, no more", 
     (await cp.kubectl(['auth', 'can-i', verb, resource, '--as=system:serviceaccount:ecr-tenant-webhook:ecr-tenant-webhook'])).stdout.trim();
   for (const verb of ['get', 'list', 'watch']) t.equal(await can(verb, 'namespaces'), 'yes', `${verb} namespaces`);
   t.equal(await can('patch', 'namespaces'), 'no');
-  t.equal(await can('get', 'secrets'), 'no');
+  for (const verb of ['get', 'create', 'update']) t.equal(await can(verb, 'secrets'), 'yes', `${verb} secrets (pull secrets)`);
+  for (const verb of ['list', 'watch', 'delete']) t.equal(await can(verb, 'secrets'), 'no', `${verb} secrets`);
   t.equal(await can('create', 'pods'), 'no');
 });

@@ -36,6 +36,22 @@ spec:
       grants:
         - registry: ${ANALYTICS}
           repositories: ["analytics/**"]
+    burst:
+      roleArn: arn:aws:iam::111111111111:role/ecr-pull-burst
+      grants:
+        - registry: ${TARGET}
+          repositories: ["burst/*"]
+    locked:
+      roleArn: arn:aws:iam::111111111111:role/ecr-pull-locked
+      grants:
+        - registry: ${TARGET}
+          repositories: ["locked/*"]
+    lenient:
+      onCredentialError: allow
+      roleArn: arn:aws:iam::111111111111:role/ecr-pull-lenient
+      grants:
+        - registry: ${TARGET}
+          repositories: ["lenient/*"]
 `;
 
 const stack = await startWebhookStack({ policy: POLICY, log: (line) => t.comment(line) });
@@ -74,6 +90,50 @@ t.test('a pod in a tenant namespace is stored with its image rewritten and the p
   t.same(stored?.spec.imagePullSecrets, [{ name: 'ecr-pull-111111111111-eu-west-1' }]);
   const got = JSON.parse(await stack.kubectlOk(['get', 'pod', '-n', 'shop', stored!.metadata.name, '-o', 'json']));
   t.equal(got.spec.containers[0].image, `${TARGET}/payments/api:1.2`, 'what was stored is what was answered');
+});
+
+t.test('the pull Secret the pod references is stored in its namespace and decodes to ECR credentials for the registry host', async (t) => {
+  const secret = JSON.parse(await stack.kubectlOk(['-n', 'shop', 'get', 'secret', 'ecr-pull-111111111111-eu-west-1', '-o', 'json']));
+  t.equal(secret.type, 'kubernetes.io/dockerconfigjson');
+  t.match(secret.metadata.labels, { 'app.kubernetes.io/managed-by': 'ecr-tenant-webhook', [TENANT]: 'payments' });
+  t.ok(Date.parse(secret.metadata.annotations['ecr-tenant-webhook.io/expires-at']) > Date.now(), 'its declared expiry is in the future');
+  const config = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'], 'base64').toString());
+  t.same(Object.keys(config.auths), [TARGET]);
+  t.same(config.auths[TARGET], { username: 'AWS', password: '111111111111-auth-token', auth: Buffer.from('AWS:111111111111-auth-token').toString('base64') }, "moto's token for the role's account");
+});
+
+t.test('ten pods admitted at once for a tenant whose role has no token yet make exactly one AssumeRole and one GetAuthorizationToken', async (t) => {
+  await stack.namespace('burst', { [TENANT]: 'burst' });
+  stack.moto.resetCalls();
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => stack.kubectl(['create', '-f', '-'], pod('burst', `${TARGET}/burst/app:${i}`, `b${i}`))));
+  t.same(results.map((r) => r.code), Array(10).fill(0), results.map((r) => r.stderr).join(''));
+  t.same(stack.moto.calls(), { AssumeRole: 1, GetAuthorizationToken: 1 });
+  t.match(new URLSearchParams(stack.moto.lastBody('AssumeRole')).get('RoleArn'), 'arn:aws:iam::111111111111:role/ecr-pull-burst');
+  const pods = JSON.parse(await stack.kubectlOk(['-n', 'burst', 'get', 'pods', '-o', 'json'])).items;
+  t.ok(pods.every((p: { spec: { imagePullSecrets: unknown } }) => JSON.stringify(p.spec.imagePullSecrets) === '[{"name":"ecr-pull-111111111111-eu-west-1"}]'), 'every pod references the one Secret');
+});
+
+t.test('a server-side dry run of a pod writes no Secret', async (t) => {
+  await stack.namespace('dry-secrets', { [TENANT]: 'burst' });
+  const result = await create('dry-secrets', `${TARGET}/burst/app:1`, ['--dry-run=server']);
+  t.equal(result.code, 0, result.stderr);
+  const secret = await stack.kubectl(['-n', 'dry-secrets', 'get', 'secret', 'ecr-pull-111111111111-eu-west-1']);
+  t.equal(secret.code, 1, 'sideEffects: NoneOnDryRun holds');
+});
+
+t.test('with AWS refusing the role, a new tenant’s pod is denied with tenant, role and AWS code, and a lenient tenant is admitted with a warning', async (t) => {
+  stack.moto.setFault('AssumeRole', { kind: 'error', status: 403, code: 'AccessDenied', message: 'not authorized to perform sts:AssumeRole' });
+  t.teardown(() => stack.moto.setFault('AssumeRole', undefined));
+  await stack.namespace('vault', { [TENANT]: 'locked' });
+  const denied = await create('vault', `${TARGET}/locked/app:1`);
+  t.equal(denied.code, 1);
+  t.match(denied.stderr, 'denied the request: no ECR credentials for tenant "locked" with role arn:aws:iam::111111111111:role/ecr-pull-locked (AccessDenied)');
+  await stack.namespace('soft', { [TENANT]: 'lenient' });
+  const admitted = await create('soft', `${TARGET}/lenient/app:1`);
+  t.equal(admitted.code, 0, admitted.stderr);
+  t.match(admitted.stderr, /Warning: pull secret ecr-pull-111111111111-eu-west-1 not ready \(AccessDenied\); admitted by onCredentialError: allow/);
+  const existing = await create('shop', `${SOURCE}/payments/during-outage:1`);
+  t.equal(existing.code, 0, 'a namespace whose Secret is fresh needs no AWS call and keeps admitting');
 });
 
 t.test("a pod with an image its tenant has no grant for is refused, and kubectl shows the webhook's reason", async (t) => {

@@ -141,8 +141,11 @@ t.test('the policy in the ConfigMap loads with the webhook’s own loader, in dr
   t.same(policy.warnings, []);
 });
 
-t.test('RBAC grants reading namespaces and nothing else, to the webhook ServiceAccount', async (t) => {
-  t.same(one(base, 'ClusterRole').rules, [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
+t.test('RBAC grants reading namespaces and writing Secrets, nothing else, to the webhook ServiceAccount', async (t) => {
+  t.same(one(base, 'ClusterRole').rules, [
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
+  ]);
   const binding = one(base, 'ClusterRoleBinding');
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace: NAMESPACE }]);
   t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: one(base, 'ClusterRole').metadata.name });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../control-plane/control-plane.ts';
+import { startMoto, type MotoServer } from '../../moto/moto-server.ts';
 import { writeProjected } from '../../support/projected-dir.ts';
 import { httpsGet, startServe, waitUntil, type ServeProcess } from './serve-process.ts';
 
@@ -26,6 +27,8 @@ export type KubeObject = {
 
 export interface WebhookStack {
   readonly cp: ControlPlane;
+  /** AWS (STS, ECR) for serve: moto behind the counting proxy. */
+  readonly moto: MotoServer;
   readonly serve: ServeProcess;
   /** The CA that signs the webhook's serving certificate (what caBundle holds). */
   readonly webhookCa: string;
@@ -42,6 +45,11 @@ export interface WebhookStack {
   /** A new serving certificate from the same CA, swapped in like a Secret update. */
   rotateCertificate(): void;
   stop(): Promise<void>;
+}
+
+/** What points the SDK's default chain and endpoints at the emulator, as an operator's environment would. */
+export function awsEnvironment(endpoint: string): Record<string, string> {
+  return { AWS_ENDPOINT_URL_STS: endpoint, AWS_ENDPOINT_URL_ECR: endpoint, AWS_ACCESS_KEY_ID: 'AKIDWEBHOOK', AWS_SECRET_ACCESS_KEY: 'webhook-secret', AWS_REGION: 'us-east-1' };
 }
 
 export function parseObjects(text: string): KubeObject[] {
@@ -81,14 +89,19 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
   const webhookCa = readFileSync(join(certOut, 'ca.crt'), 'utf8');
 
   let cp: ControlPlane | undefined;
+  let moto: MotoServer | undefined;
   let serve: ServeProcess | undefined;
   const stop = async () => {
     await serve?.stop('SIGTERM');
     await cp?.stop();
+    await moto?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     cp = await startControlPlane({ log });
+    moto = await startMoto();
+    const aws = moto;
+    log(`AWS (STS, ECR) emulated by moto at ${aws.endpoint}`);
     const controlPlane = cp;
     const kubectl = (args: readonly string[], input?: string) => controlPlane.kubectl(args, input === undefined ? {} : { input });
     const kubectlOk = async (args: readonly string[], input?: string) => {
@@ -111,7 +124,7 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
       '--address', '127.0.0.1', '--port', '0', '--metrics-port', '0',
       '--kubeconfig', kubeconfig,
       '--shutdown-delay', '0', '--file-poll', '1',
-    ]);
+    ], { env: { ...process.env, ...awsEnvironment(aws.endpoint) } });
     const port = serve.port;
     await waitUntil(async () => (await httpsGet(port, '/readyz', webhookCa)).status === 200, 'serve to be ready');
     const configuration = localWebhookConfiguration(manifests, port, webhookCa);
@@ -121,6 +134,7 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
     const running = serve;
     return {
       cp,
+      moto: aws,
       serve: running,
       webhookCa,
       manifests,
