@@ -1,5 +1,5 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import type { SecretObject, WritableSecret } from '../credentials/pull-secret.ts';
+import { isManaged, MANAGED_BY, MANAGED_BY_LABEL, type SecretObject, type WritableSecret } from '../credentials/pull-secret.ts';
 
 /**
  * Reading and writing Secrets, with the API server's optimistic concurrency made explicit: a create that finds
@@ -13,6 +13,16 @@ export interface SecretStore {
   replace(secret: WritableSecret, resourceVersion: string): Promise<'replaced' | 'conflict'>;
 }
 
+/** What the refresher needs on top: finding every managed Secret, and removing one. */
+export interface ManagedSecretStore extends SecretStore {
+  /** Every Secret the webhook manages, in all namespaces (selected by the managed-by label). */
+  listManaged(): Promise<SecretObject[]>;
+  /** Deletes the Secret only if it is still at `resourceVersion`; a Secret already gone counts as deleted. */
+  delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'>;
+}
+
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
 function codeOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
@@ -23,7 +33,7 @@ function failure(action: string, secret: { namespace: string; name: string }, er
   return new Error(`${action} Secret ${secret.namespace}/${secret.name} failed: ${what}`);
 }
 
-export class KubeSecretStore implements SecretStore {
+export class KubeSecretStore implements ManagedSecretStore {
   readonly #api: CoreV1Api;
 
   constructor(kubeConfig: KubeConfig) {
@@ -60,10 +70,34 @@ export class KubeSecretStore implements SecretStore {
       throw failure('replacing', secret.metadata, error);
     }
   }
+
+  async listManaged(): Promise<SecretObject[]> {
+    const items: SecretObject[] = [];
+    let next: string | undefined;
+    do {
+      const page = await this.#api.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: 500, _continue: next }).catch((error: unknown) => {
+        throw failure('listing managed', { namespace: '*', name: '*' }, error);
+      });
+      items.push(...(page.items as SecretObject[]));
+      next = page.metadata?._continue || undefined;
+    } while (next !== undefined);
+    return items;
+  }
+
+  async delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'> {
+    try {
+      await this.#api.deleteNamespacedSecret({ namespace, name, body: { preconditions: { resourceVersion } } });
+      return 'deleted';
+    } catch (error) {
+      if (codeOf(error) === 404) return 'deleted';
+      if (codeOf(error) === 409) return 'conflict';
+      throw failure('deleting', { namespace, name }, error);
+    }
+  }
 }
 
 /** The same contract in memory, for unit tests of what sits on top. */
-export class InMemorySecretStore implements SecretStore {
+export class InMemorySecretStore implements ManagedSecretStore {
   readonly secrets = new Map<string, WritableSecret & { readonly metadata: { readonly resourceVersion: string } }>();
   #version = 0;
 
@@ -83,6 +117,18 @@ export class InMemorySecretStore implements SecretStore {
     if (this.secrets.get(key)?.metadata.resourceVersion !== resourceVersion) return 'conflict';
     this.#store(key, secret);
     return 'replaced';
+  }
+
+  async listManaged(): Promise<SecretObject[]> {
+    return [...this.secrets.values()].filter(isManaged);
+  }
+
+  async delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'> {
+    const stored = this.secrets.get(`${namespace}/${name}`);
+    if (stored === undefined) return 'deleted';
+    if (stored.metadata.resourceVersion !== resourceVersion) return 'conflict';
+    this.secrets.delete(`${namespace}/${name}`);
+    return 'deleted';
   }
 
   #store(key: string, secret: WritableSecret): void {

@@ -109,3 +109,12 @@ for (const c of notUsable) {
     await t.rejects(new PullSecretWriter(store).ensure({ spec, now: hours(0), freshUntil: hours(6), token: async () => Promise.reject(new Error('AccessDenied')) }), { message: 'AccessDenied' });
   });
 }
+
+t.test('the in-memory store deletes only at the version read, and a missing Secret counts as deleted', async (t) => {
+  const store = new InMemorySecretStore();
+  await store.create(buildPullSecret(spec, token(1)));
+  t.equal(await store.delete('shop', spec.name, '9'), 'conflict');
+  t.equal(await store.delete('shop', spec.name, '1'), 'deleted');
+  t.equal(await store.delete('shop', spec.name, '1'), 'deleted');
+  t.same(await store.listManaged(), []);
+});

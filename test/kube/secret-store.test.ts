@@ -54,6 +54,19 @@ t.test('the stored Secret decodes to the registry credentials a kubelet would us
   t.same(config.auths[HOST], { username: 'AWS', password: 'pw-12', auth: Buffer.from('AWS:pw-12').toString('base64') });
 });
 
+t.test('listing finds only the managed Secrets of every namespace, and delete honours the version read', async (t) => {
+  await cp.kubectl(['create', 'namespace', 'other']);
+  await store.create(buildPullSecret({ ...spec('e'), namespace: 'other' }, token(12)));
+  await cp.kubectl(['-n', 'shop', 'create', 'secret', 'generic', 'not-ours', '--from-literal=a=b']);
+  const managed = await store.listManaged();
+  t.same(managed.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`).sort(), ['other/e', 'shop/a', 'shop/b', 'shop/c']);
+  const e = managed.find((s) => s.metadata?.name === 'e')!;
+  t.equal(await store.delete('other', 'e', '1'), 'conflict', 'a stale version deletes nothing');
+  t.equal(await store.delete('other', 'e', e.metadata?.resourceVersion as string), 'deleted');
+  t.equal(await store.read('other', 'e'), undefined);
+  t.equal(await store.delete('other', 'e', e.metadata?.resourceVersion as string), 'deleted', 'already gone counts as deleted');
+});
+
 t.test('an identity without RBAC on Secrets gets a message naming the Secret and the HTTP code', async (t) => {
   const denied = new KubeConfig();
   denied.loadFromFile(await cp.serviceAccountKubeconfig('default', 'no-secrets'));
@@ -61,6 +74,8 @@ t.test('an identity without RBAC on Secrets gets a message naming the Secret and
   await t.rejects(weak.read('shop', 'a'), { message: 'reading Secret shop/a failed: HTTP 403 from the API server' });
   await t.rejects(weak.create(buildPullSecret(spec('d'), token(1))), { message: 'creating Secret shop/d failed: HTTP 403 from the API server' });
   await t.rejects(weak.replace(buildPullSecret(spec('a'), token(1)), '1'), { message: 'replacing Secret shop/a failed: HTTP 403 from the API server' });
+  await t.rejects(weak.listManaged(), { message: 'listing managed Secret */* failed: HTTP 403 from the API server' });
+  await t.rejects(weak.delete('shop', 'a', '1'), { message: 'deleting Secret shop/a failed: HTTP 403 from the API server' });
 });
 
 t.test('an unreachable API server is reported as such, not as a missing Secret', async (t) => {
