@@ -5,7 +5,10 @@ import { AwsTokenSource } from './aws/aws-token-source.ts';
 import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
 import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
+import { Refresher } from './credentials/refresher.ts';
+import { LeaseElector } from './kube/lease-elector.ts';
 import { KubeSecretStore } from './kube/secret-store.ts';
+import type { PolicySource } from './policy/policy-source.ts';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
 import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
 import { loadKubeConfig, type KubeConfigSource } from './kube/kube-config.ts';
@@ -32,6 +35,12 @@ export interface ServeConfig {
   readonly awsSessionSeconds: number;
   /** Time an admission may spend on its pull secrets (minting included). */
   readonly credentialDeadlineMs: number;
+  readonly refresher: {
+    readonly leaseNamespace: string;
+    readonly identity: string;
+    readonly intervalMs: number;
+    readonly leaseDurationMs: number;
+  };
 }
 
 export interface RunningServer {
@@ -46,9 +55,12 @@ const FILE_DEBOUNCE_MS = 200;
 const NAMESPACE_MISS_TIMEOUT_MS = 2_000;
 /** A pull secret valid for less than this is renewed at admission: a pod admitted now pulls within minutes. */
 const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
+/** The refresher renews Secrets this close to expiry: half an ECR token's 12 hours, as the token cache refreshes. */
+const REFRESH_WITHIN_MS = 6 * 60 * 60 * 1000;
+const LEASE_NAME = 'ecr-tenant-webhook-refresher';
 
-/** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server. */
-function pullSecretProvisioner(config: ServeConfig, kubeConfig: KubeConfig, log: Logger): { provisioner: PullSecretProvisioner; release: () => void } {
+/** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server, the refresher. */
+function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger) {
   const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3 });
   const tokens = new TokenCache({
     source,
@@ -60,14 +72,20 @@ function pullSecretProvisioner(config: ServeConfig, kubeConfig: KubeConfig, log:
     now: Date.now,
     onEvent: (event) => logTokenEvent(event, log),
   });
-  const provisioner = new PullSecretProvisioner({
-    writer: new PullSecretWriter(new KubeSecretStore(kubeConfig)),
-    tokens,
-    freshForMs: PULL_SECRET_FRESH_FOR_MS,
-    deadlineMs: config.credentialDeadlineMs,
-    now: Date.now,
-  });
-  return { provisioner, release: () => source.destroy() };
+  const store = new KubeSecretStore(kubeConfig);
+  const writer = new PullSecretWriter(store);
+  const provisioner = new PullSecretProvisioner({ writer, tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: config.credentialDeadlineMs, now: Date.now });
+  const { leaseNamespace, identity, intervalMs, leaseDurationMs } = config.refresher;
+  const elector = new LeaseElector({ kubeConfig, namespace: leaseNamespace, name: LEASE_NAME, identity, leaseDurationMs, renewEveryMs: Math.round(leaseDurationMs / 3), log, now: Date.now });
+  const refresher = new Refresher({ store, writer, tokens, policy, isLeader: () => elector.isLeader(), everyMs: intervalMs, renewWithinMs: REFRESH_WITHIN_MS, now: Date.now, log });
+  elector.start();
+  refresher.start();
+  const release = async () => {
+    refresher.stop();
+    await elector.stop();
+    source.destroy();
+  };
+  return { provisioner, release };
 }
 
 function logTokenEvent(event: TokenCacheEvent, log: Logger): void {
@@ -100,7 +118,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(() => namespaces.stop());
     void namespaces.start();
 
-    const pullSecrets = pullSecretProvisioner(config, kubeConfig, log);
+    const pullSecrets = pullSecretChain(config, kubeConfig, policy, log);
     cleanup.push(pullSecrets.release);
 
     let draining = false;

@@ -61,6 +61,10 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('--file-poll <seconds>', 'how often the policy and certificate files are re-read besides watching them').argParser(parseSeconds).default(10_000, '10'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--aws-session-duration <seconds>', "STS AssumeRole DurationSeconds for tenant roles (role chaining caps it at 3600)").argParser(parseSessionSeconds).default(3600))
+    .option('--lease-namespace <name>', 'namespace of the Lease that elects the refresher (default: $POD_NAMESPACE, else ecr-tenant-webhook)')
+    .option('--identity <name>', 'this replica in the Lease (default: $POD_NAME, else the host name)')
+    .addOption(new Option('--refresh-interval <seconds>', 'how often the elected replica renews and cleans up pull secrets').argParser(parseSeconds).default(60_000, '60'))
+    .addOption(new Option('--lease-duration <seconds>', 'how long a silent leader keeps the refresher Lease').argParser(parseSeconds).default(15_000, '15'))
     .addOption(new Option('--credential-deadline <seconds>', "how long an admission may spend making pull secrets work (keep it under the webhook's timeoutSeconds)").argParser(parseSeconds).default(3000, '3'))
     .action(async (opts) => {
       setExit(await runServe(opts, env));

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { hostname } from 'node:os';
 import { createLogger } from '../log.ts';
 import { startServer, type ServeConfig } from '../server.ts';
 
@@ -19,22 +20,36 @@ export interface ServeOptions {
   readonly logLevel: string;
   readonly awsSessionDuration: number;
   readonly credentialDeadline: number;
+  readonly leaseNamespace?: string | undefined;
+  readonly identity?: string | undefined;
+  readonly refreshInterval: number;
+  readonly leaseDuration: number;
 }
 
 /** What serve takes from the process: the in-cluster hint and the signals it stops on. */
 export interface ServeEnvironment {
   readonly kubernetesServiceHost: string | undefined;
   readonly kubernetesServicePort: string | undefined;
+  /** The pod's namespace and name (the Deployment passes them through the downward API), and the host name. */
+  readonly podNamespace: string | undefined;
+  readonly podName: string | undefined;
+  readonly hostname: string;
   readonly onStopSignal: (stop: (signal: string) => void) => void;
 }
 
 export const processEnvironment: ServeEnvironment = {
   kubernetesServiceHost: process.env.KUBERNETES_SERVICE_HOST,
   kubernetesServicePort: process.env.KUBERNETES_SERVICE_PORT,
+  podNamespace: process.env.POD_NAMESPACE,
+  podName: process.env.POD_NAME,
+  hostname: hostname(),
   onStopSignal(stop) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(signal));
   },
 };
+
+/** Where manifests/ installs the webhook, and so where its Lease lives unless told otherwise. */
+const DEFAULT_NAMESPACE = 'ecr-tenant-webhook';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
@@ -72,6 +87,12 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     filePollMs: Math.max(options.filePoll, 100),
     awsSessionSeconds: options.awsSessionDuration,
     credentialDeadlineMs: Math.max(options.credentialDeadline, 100),
+    refresher: {
+      leaseNamespace: options.leaseNamespace ?? env.podNamespace ?? DEFAULT_NAMESPACE,
+      identity: options.identity ?? env.podName ?? env.hostname,
+      intervalMs: Math.max(options.refreshInterval, 100),
+      leaseDurationMs: Math.max(options.leaseDuration, 1000),
+    },
   });
 }
 

@@ -23,6 +23,9 @@ writeFileSync(NOT_A_KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: []\ncon
 const outsideCluster: ServeEnvironment = {
   kubernetesServiceHost: undefined,
   kubernetesServicePort: undefined,
+  podNamespace: undefined,
+  podName: undefined,
+  hostname: 'node-1',
   onStopSignal: () => {
     throw new Error('serve must not wait for a signal when it cannot start');
   },
@@ -65,13 +68,18 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000 };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
   t.equal(config.filePollMs, 100, 'the poll never spins faster than every 100 ms');
   t.equal(config.awsSessionSeconds, 3600);
   t.equal(parseSessionSeconds('43200'), 43_200, 'the longest session STS grants is accepted');
+  t.same(config.refresher, { leaseNamespace: 'ecr-tenant-webhook', identity: 'node-1', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'outside a pod: the default namespace and the host name');
+  const inPod = serveConfig(options, { ...outsideCluster, podNamespace: 'webhooks', podName: 'ecr-tenant-webhook-7d9f-x2' });
+  t.same(inPod.refresher, { leaseNamespace: 'webhooks', identity: 'ecr-tenant-webhook-7d9f-x2', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'in a pod: the downward API values');
+  const flagged = serveConfig({ ...options, leaseNamespace: 'ns', identity: 'me', refreshInterval: 0, leaseDuration: 0 }, outsideCluster);
+  t.same(flagged.refresher, { leaseNamespace: 'ns', identity: 'me', intervalMs: 100, leaseDurationMs: 1000 }, 'flags win; intervals have floors');
   t.equal(serveConfig({ ...options, credentialDeadline: 0 }, outsideCluster).credentialDeadlineMs, 100, 'never a zero deadline');
   t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
 });

@@ -35,7 +35,7 @@ t.test('kubectl apply -k manifests/ creates every object of the base', async (t)
   const applied = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests')]);
   t.equal(applied.code, 0, applied.stderr);
   for (const line of applied.stdout.trim().split('\n')) t.match(line, / created$/);
-  t.equal(applied.stdout.trim().split('\n').length, 10);
+  t.equal(applied.stdout.trim().split('\n').length, 12);
 });
 
 t.test('certs/install.sh creates the TLS Secret and fills in caBundle with the CA that signed it', async (t) => {
@@ -60,11 +60,13 @@ t.test('running certs/install.sh again renews the serving certificate and keeps 
 });
 
 t.test("the webhook's ServiceAccount can do exactly what serve needs, no more", async (t) => {
-  const can = async (verb: string, resource: string) =>
-    (await cp.kubectl(['auth', 'can-i', verb, resource, '--as=system:serviceaccount:ecr-tenant-webhook:ecr-tenant-webhook'])).stdout.trim();
+  const can = async (verb: string, resource: string, ...where: string[]) =>
+    (await cp.kubectl(['auth', 'can-i', verb, resource, ...where, '--as=system:serviceaccount:ecr-tenant-webhook:ecr-tenant-webhook'])).stdout.trim();
   for (const verb of ['get', 'list', 'watch']) t.equal(await can(verb, 'namespaces'), 'yes', `${verb} namespaces`);
   t.equal(await can('patch', 'namespaces'), 'no');
-  for (const verb of ['get', 'create', 'update']) t.equal(await can(verb, 'secrets'), 'yes', `${verb} secrets (pull secrets)`);
-  for (const verb of ['list', 'watch', 'delete']) t.equal(await can(verb, 'secrets'), 'no', `${verb} secrets`);
+  for (const verb of ['get', 'list', 'create', 'update', 'delete']) t.equal(await can(verb, 'secrets'), 'yes', `${verb} secrets (pull secrets)`);
+  for (const verb of ['watch', 'patch']) t.equal(await can(verb, 'secrets'), 'no', `${verb} secrets`);
+  for (const verb of ['get', 'create', 'update']) t.equal(await can(verb, 'leases', '-n', 'ecr-tenant-webhook'), 'yes', `${verb} its Lease`);
+  t.equal(await can('get', 'leases', '-n', 'kube-system'), 'no', 'no Leases elsewhere');
   t.equal(await can('create', 'pods'), 'no');
 });

@@ -24,7 +24,7 @@ const args: string[] = container.args;
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 t.test('the base holds every object an install needs, namespaced ones in the webhook namespace', async (t) => {
-  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
   t.equal(one(base, 'Namespace').metadata.name, NAMESPACE);
   for (const object of base) {
     t.equal(object.metadata.namespace, CLUSTER_SCOPED.has(object.kind) ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
@@ -141,11 +141,15 @@ t.test('the policy in the ConfigMap loads with the webhook’s own loader, in dr
   t.same(policy.warnings, []);
 });
 
-t.test('RBAC grants reading namespaces and writing Secrets, nothing else, to the webhook ServiceAccount', async (t) => {
+t.test('RBAC grants reading namespaces, managing Secrets and the refresher Lease, nothing else, to the webhook ServiceAccount', async (t) => {
   t.same(one(base, 'ClusterRole').rules, [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
   ]);
+  t.same(one(base, 'Role').rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  t.same(one(base, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace: NAMESPACE }]);
+  t.same(one(base, 'RoleBinding').roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: one(base, 'Role').metadata.name });
+  t.match(container.env, [{ name: 'NODE_OPTIONS' }, { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]);
   const binding = one(base, 'ClusterRoleBinding');
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace: NAMESPACE }]);
   t.same(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: one(base, 'ClusterRole').metadata.name });

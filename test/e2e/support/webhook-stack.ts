@@ -35,6 +35,9 @@ export interface WebhookStack {
   /** The manifests/ objects as `kubectl kustomize` renders them. */
   readonly manifests: readonly KubeObject[];
   readonly webhookConfigurationName: string;
+  /** serve's arguments and environment, so a test can start a second replica beside it. */
+  readonly serveArgs: readonly string[];
+  readonly serveEnv: NodeJS.ProcessEnv;
   kubectl(args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** kubectl that must succeed; throws with its stderr otherwise. */
   kubectlOk(args: readonly string[], input?: string): Promise<string>;
@@ -117,14 +120,17 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
     const kubeconfig = await controlPlane.serviceAccountKubeconfig(account.metadata.namespace ?? 'default', account.metadata.name);
     log(`serve authenticates as system:serviceaccount:${account.metadata.namespace}:${account.metadata.name}`);
 
-    serve = await startServe([
+    const serveArgs = [
       '--policy', join(policyDir, 'policy.yaml'),
       '--tls-cert', join(tlsDir, 'tls.crt'),
       '--tls-key', join(tlsDir, 'tls.key'),
       '--address', '127.0.0.1', '--port', '0', '--metrics-port', '0',
       '--kubeconfig', kubeconfig,
       '--shutdown-delay', '0', '--file-poll', '1',
-    ], { env: { ...process.env, ...awsEnvironment(aws.endpoint) } });
+      '--refresh-interval', '1', '--lease-duration', '3',
+    ];
+    const serveEnv = { ...process.env, ...awsEnvironment(aws.endpoint) };
+    serve = await startServe([...serveArgs, '--identity', 'replica-a'], { env: serveEnv });
     const port = serve.port;
     await waitUntil(async () => (await httpsGet(port, '/readyz', webhookCa)).status === 200, 'serve to be ready');
     const configuration = localWebhookConfiguration(manifests, port, webhookCa);
@@ -139,6 +145,8 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
       webhookCa,
       manifests,
       webhookConfigurationName: configuration.metadata.name,
+      serveArgs,
+      serveEnv,
       kubectl,
       kubectlOk,
       async namespace(name, labels = {}) {
