@@ -35,6 +35,8 @@ export interface ServeConfig {
   readonly awsSessionSeconds: number;
   /** Time an admission may spend on its pull secrets (minting included). */
   readonly credentialDeadlineMs: number;
+  /** Fraction of a token's trusted life after which the cache refreshes it. */
+  readonly tokenRefreshFraction: number;
   readonly refresher: {
     readonly leaseNamespace: string;
     readonly identity: string;
@@ -65,7 +67,7 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   const tokens = new TokenCache({
     source,
     maxEntries: 10_000,
-    refreshFraction: 0.5,
+    refreshFraction: config.tokenRefreshFraction,
     suspectTrustMs: 15 * 60 * 1000,
     mintDeadlineMs: config.credentialDeadlineMs,
     failureBackoff: { initialMs: 1000, maxMs: 60_000 },

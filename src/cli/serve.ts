@@ -24,6 +24,7 @@ export interface ServeOptions {
   readonly identity?: string | undefined;
   readonly refreshInterval: number;
   readonly leaseDuration: number;
+  readonly tokenRefreshAt: number;
 }
 
 /** What serve takes from the process: the in-cluster hint and the signals it stops on. */
@@ -74,6 +75,13 @@ export function parseSessionSeconds(value: string): number {
   return seconds;
 }
 
+/** commander argument parser for the fraction of a token's life after which it is refreshed. */
+export function parseFraction(value: string): number {
+  const fraction = Number(value);
+  if (value.trim() === '' || !(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError('must be a fraction above 0 and at most 1, e.g. 0.5');
+  return fraction;
+}
+
 export function serveConfig(options: ServeOptions, env: ServeEnvironment): ServeConfig {
   return Object.freeze({
     policyPath: options.policy,
@@ -87,6 +95,7 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     filePollMs: Math.max(options.filePoll, 100),
     awsSessionSeconds: options.awsSessionDuration,
     credentialDeadlineMs: Math.max(options.credentialDeadline, 100),
+    tokenRefreshFraction: options.tokenRefreshAt,
     refresher: {
       leaseNamespace: options.leaseNamespace ?? env.podNamespace ?? DEFAULT_NAMESPACE,
       identity: options.identity ?? env.podName ?? env.hostname,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { parseFraction, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
 import { fixture } from './run-cli.ts';
 
@@ -49,6 +49,9 @@ const cases: { name: string; args: string[]; stderr: RegExp }[] = [
   { name: 'an STS session longer than 12 hours is refused', args: [...base, '--aws-session-duration', '50000'], stderr: /must be whole seconds from 900 to 43200/ },
   { name: 'an STS session that is not whole seconds is refused', args: [...base, '--aws-session-duration', '1h'], stderr: /must be whole seconds from 900 to 43200/ },
   { name: 'a credential deadline that is not a number is refused', args: [...base, '--credential-deadline', 'soon'], stderr: /must be a number of seconds from 0 to 3600/ },
+  { name: 'a token refresh point of 0 is refused', args: [...base, '--token-refresh-at', '0'], stderr: /must be a fraction above 0 and at most 1/ },
+  { name: 'a token refresh point above 1 is refused', args: [...base, '--token-refresh-at', '1.5'], stderr: /must be a fraction above 0 and at most 1/ },
+  { name: 'an empty token refresh point is refused', args: [...base, '--token-refresh-at', ' '], stderr: /must be a fraction above 0 and at most 1/ },
   { name: 'an unknown log level is refused with the choices', args: [...base, '--log-level', 'loud'], stderr: /Allowed choices are fatal, error, warn, info, debug, trace/ },
   { name: 'a policy that does not load stops the start, naming file, path and problem', args: ['serve', '--policy', BROKEN_POLICY, '--tls-cert', CERT, '--tls-key', KEY], stderr: /^error: .*unknown-field\.yaml: .*unknown field/ },
   { name: 'a missing certificate stops the start, naming the file', args: ['serve', '--policy', POLICY, '--tls-cert', join(dir, 'none.crt'), '--tls-key', KEY], stderr: /^error: cannot read the TLS certificate or key: .*none\.crt/ },
@@ -68,13 +71,15 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000 };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
   t.equal(config.filePollMs, 100, 'the poll never spins faster than every 100 ms');
   t.equal(config.awsSessionSeconds, 3600);
   t.equal(parseSessionSeconds('43200'), 43_200, 'the longest session STS grants is accepted');
+  t.equal(parseFraction('0.75'), 0.75);
+  t.equal(config.tokenRefreshFraction, 0.5);
   t.same(config.refresher, { leaseNamespace: 'ecr-tenant-webhook', identity: 'node-1', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'outside a pod: the default namespace and the host name');
   const inPod = serveConfig(options, { ...outsideCluster, podNamespace: 'webhooks', podName: 'ecr-tenant-webhook-7d9f-x2' });
   t.same(inPod.refresher, { leaseNamespace: 'webhooks', identity: 'ecr-tenant-webhook-7d9f-x2', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'in a pod: the downward API values');
