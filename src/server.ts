@@ -8,6 +8,7 @@ import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
 import { Refresher } from './credentials/refresher.ts';
 import { LeaseElector } from './kube/lease-elector.ts';
 import { KubeSecretStore } from './kube/secret-store.ts';
+import { WatchedSecretStore } from './kube/watched-secret-store.ts';
 import type { PolicySource } from './policy/policy-source.ts';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
 import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
@@ -74,7 +75,8 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
     now: Date.now,
     onEvent: (event) => logTokenEvent(event, log),
   });
-  const store = new KubeSecretStore(kubeConfig);
+  const store = new WatchedSecretStore(new KubeSecretStore(kubeConfig), kubeConfig, log);
+  void store.start();
   const writer = new PullSecretWriter(store);
   const provisioner = new PullSecretProvisioner({ writer, tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: config.credentialDeadlineMs, now: Date.now });
   const { leaseNamespace, identity, intervalMs, leaseDurationMs } = config.refresher;
@@ -85,6 +87,7 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   const release = async () => {
     refresher.stop();
     await elector.stop();
+    await store.stop();
     source.destroy();
   };
   return { provisioner, release };

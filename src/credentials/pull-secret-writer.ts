@@ -41,7 +41,7 @@ export class PullSecretWriter {
   async ensure(request: EnsureRequest): Promise<EnsureOutcome> {
     const { spec } = request;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const existing = await this.#store.read(spec.namespace, spec.name);
+      const existing = await this.#store.read(spec.namespace, spec.name, round > 0);
       const verdict = judgeExisting(existing, spec, request.freshUntil);
       if (verdict.action === 'keep' || verdict.action === 'conflict') return verdict.action === 'keep' ? 'kept' : 'conflict';
       const hosts = verdict.action === 'update' ? verdict.hosts : spec.hosts;

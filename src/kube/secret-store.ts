@@ -7,7 +7,8 @@ import { isManaged, MANAGED_BY, MANAGED_BY_LABEL, type SecretObject, type Writab
  * and decide again. Any other failure rejects with the API server's code in the message.
  */
 export interface SecretStore {
-  read(namespace: string, name: string): Promise<SecretObject | undefined>;
+  /** `fresh`: the caller lost a write race and needs what the API server holds now, not a cached copy. */
+  read(namespace: string, name: string, fresh?: boolean): Promise<SecretObject | undefined>;
   create(secret: WritableSecret): Promise<'created' | 'exists'>;
   /** Replaces the Secret only if it is still at `resourceVersion`. */
   replace(secret: WritableSecret, resourceVersion: string): Promise<'replaced' | 'conflict'>;
