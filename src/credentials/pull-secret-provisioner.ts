@@ -1,5 +1,6 @@
 import type { CompiledTenant } from '../policy/compile.ts';
 import type { PullSecretNeed } from '../policy/decide.ts';
+import { withDeadline, DeadlineError } from '../deadline.ts';
 import { PullSecretWriter, type EnsureOutcome } from './pull-secret-writer.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
 
@@ -35,10 +36,8 @@ export interface ProvisionResult {
   readonly failures: readonly ProvisionFailure[];
 }
 
-class DeadlinePassed extends Error {}
-
 function describe(error: unknown, tenant: string, need: PullSecretNeed): ProvisionFailure {
-  const code = error instanceof DeadlinePassed ? 'Timeout' : error instanceof CredentialError ? error.code : 'KubernetesError';
+  const code = error instanceof DeadlineError ? 'Timeout' : error instanceof CredentialError ? error.code : 'KubernetesError';
   const detail = (error as Error).message;
   return { secret: need.name, code, message: `no ECR credentials for tenant "${tenant}" with role ${need.roleArn} (${code}): ${detail}` };
 }
@@ -53,17 +52,16 @@ export class PullSecretProvisioner {
   async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult> {
     const outcomes: Record<string, EnsureOutcome> = {};
     const failures: ProvisionFailure[] = [];
-    const deadline = this.#deadline();
+    // All needs start together, so one deadline each bounds the whole pod's provisioning by the same time.
     await Promise.all(
       needs.map(async (need) => {
         try {
-          outcomes[need.name] = await Promise.race([this.#ensure(namespace, tenant, need), deadline.passed]);
+          outcomes[need.name] = await withDeadline(this.#ensure(namespace, tenant, need), this.#options.deadlineMs, 'pull secret');
         } catch (error) {
           failures.push(describe(error, tenant.name, need));
         }
       }),
     );
-    deadline.clear();
     return { outcomes, failures };
   }
 
@@ -76,14 +74,5 @@ export class PullSecretProvisioner {
       freshUntil: new Date(now + this.#options.freshForMs),
       token: () => this.#options.tokens.get(request),
     });
-  }
-
-  #deadline() {
-    let timer: NodeJS.Timeout | undefined;
-    const passed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeadlinePassed(`pull secret not ready within ${this.#options.deadlineMs} ms`)), this.#options.deadlineMs);
-    });
-    passed.catch(() => undefined);
-    return { passed, clear: () => clearTimeout(timer) };
   }
 }

@@ -1,5 +1,6 @@
 import { ApiException, CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { withDeadline } from '../deadline.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Labels, NamespaceDirectory } from './namespace-directory.ts';
 
@@ -44,14 +45,6 @@ export function labelsOfNamespace(namespace: V1Namespace): Labels {
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiException) return `HTTP ${error.code} from the API server`;
   return error instanceof Error ? error.message : String(error);
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 export class InformerNamespaceDirectory implements NamespaceDirectory {
