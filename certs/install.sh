@@ -8,8 +8,8 @@
 #                                        # a caBundle patch), then `kubectl apply -k DIR`
 #
 # Options: --out DIR (where keys and certificates are kept, default certs/out; keep it private: it holds the CA key),
-# --namespace NS and --service NAME (default ecr-tenant-webhook), --webhook NAME (the MutatingWebhookConfiguration,
-# default ecr-tenant-webhook). KUBECTL names the kubectl binary; KUBECONFIG is honoured as kubectl does.
+# --namespace NS and --service NAME (default ecr-tenant-webhook), --webhook NAME (the Mutating- and
+# ValidatingWebhookConfiguration, default ecr-tenant-webhook). KUBECTL names the kubectl binary; KUBECONFIG is honoured as kubectl does.
 # Re-running renews the serving certificate and keeps the CA, so caBundle stays the same.
 set -euo pipefail
 
@@ -88,20 +88,29 @@ data:
 EOF
 }
 
-install_live() {
-  # Server-side apply: unlike client-side apply it keeps no copy of the private key in an annotation.
-  secret_manifest | "$kubectl" apply --server-side --force-conflicts --field-manager=ecr-tenant-webhook-install -f - >&2
-  local names patch="" i=0 ca_bundle
+# Sets caBundle on every webhook of one configuration ($1: mutating or validating); echoes how many.
+set_ca_bundle() {
+  local resource="${1}webhookconfiguration" names patch="" i=0 ca_bundle
   ca_bundle="$(b64 "$out/ca.crt")"
-  names="$("$kubectl" get mutatingwebhookconfiguration "$webhook" -o jsonpath='{range .webhooks[*]}{.name}{"\n"}{end}')"
+  names="$("$kubectl" get "$resource" "$webhook" -o jsonpath='{range .webhooks[*]}{.name}{"\n"}{end}')"
   while IFS= read -r name; do
     [[ -n "$name" ]] || continue
     patch+="${patch:+,}{\"op\":\"add\",\"path\":\"/webhooks/$i/clientConfig/caBundle\",\"value\":\"$ca_bundle\"}"
     i=$((i + 1))
   done <<<"$names"
-  [[ $i -gt 0 ]] || die "MutatingWebhookConfiguration $webhook has no webhooks to set caBundle on"
-  "$kubectl" patch mutatingwebhookconfiguration "$webhook" --type=json -p "[$patch]" >&2
-  echo "install.sh: Secret $namespace/$secret written and caBundle set on $i webhook(s) of $webhook" >&2
+  [[ $i -gt 0 ]] || die "$resource $webhook has no webhooks to set caBundle on"
+  "$kubectl" patch "$resource" "$webhook" --type=json -p "[$patch]" >&2
+  echo "$i"
+}
+
+install_live() {
+  # Server-side apply: unlike client-side apply it keeps no copy of the private key in an annotation.
+  secret_manifest | "$kubectl" apply --server-side --force-conflicts --field-manager=ecr-tenant-webhook-install -f - >&2
+  local mutating validating=0
+  mutating="$(set_ca_bundle mutating)"
+  # Installs older than the namespace-label guard have no validating configuration.
+  if exists validatingwebhookconfiguration "$webhook"; then validating="$(set_ca_bundle validating)"; fi
+  echo "install.sh: Secret $namespace/$secret written and caBundle set on $((mutating + validating)) webhook(s) of $webhook" >&2
 }
 
 write_overlay() {
@@ -136,16 +145,33 @@ patches:
       - op: add
         path: /webhooks/0/clientConfig/caBundle
         value: $(b64 "$out/ca.crt")
+  - target:
+      group: admissionregistration.k8s.io
+      kind: ValidatingWebhookConfiguration
+      name: $webhook
+    patch: |-
+      - op: add
+        path: /webhooks/0/clientConfig/caBundle
+        value: $(b64 "$out/ca.crt")
+      - op: add
+        path: /webhooks/1/clientConfig/caBundle
+        value: $(b64 "$out/ca.crt")
 # The namespace above moves metadata.namespace only; these carry it into the references kustomize leaves alone.
 replacements:
   - source: { kind: Service, name: ecr-tenant-webhook, fieldPath: metadata.namespace }
     targets:
       - select: { kind: ClusterRoleBinding, name: ecr-tenant-webhook }
         fieldPaths: ["subjects.[name=ecr-tenant-webhook].namespace"]
+      - select: { kind: RoleBinding, name: ecr-tenant-webhook-refresher-lease }
+        fieldPaths: ["subjects.[name=ecr-tenant-webhook].namespace"]
       - select: { kind: MutatingWebhookConfiguration, name: $webhook }
         fieldPaths:
           - webhooks.*.clientConfig.service.namespace
           - webhooks.*.namespaceSelector.matchExpressions.[key=kubernetes.io/metadata.name].values.0
+      - select: { kind: ValidatingWebhookConfiguration, name: $webhook }
+        fieldPaths:
+          - webhooks.*.clientConfig.service.namespace
+          - webhooks.[name=workloads.ecr-tenant-webhook.io].namespaceSelector.matchExpressions.[key=kubernetes.io/metadata.name].values.0
 EOF
   echo "install.sh: wrote $write/kustomization.yaml (with the private key $write/tls.key); apply it with: kubectl apply -k $write" >&2
 }

@@ -1,6 +1,9 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { badRequest, createMutateHandler, type PullSecretProvisioning } from './admission/mutate-handler.ts';
+import { badRequest, type HandlerResult } from './admission/answers.ts';
+import { createMutateHandler, type PullSecretProvisioning } from './admission/mutate-handler.ts';
+import { createNamespaceHandler } from './admission/namespace-handler.ts';
+import { createWorkloadHandler } from './admission/workload-handler.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicySource } from './policy/policy-source.ts';
@@ -59,7 +62,11 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: TLS_MIN_VERSION } }),
   }) as unknown as FastifyInstance;
-  const mutate = createMutateHandler(deps);
+  const handlers: Readonly<Record<string, { resource: string; handle: (body: unknown) => Promise<HandlerResult> }>> = {
+    '/mutate': { resource: 'pods', handle: createMutateHandler(deps) },
+    '/validate/namespaces': { resource: 'namespaces', handle: createNamespaceHandler(deps) },
+    '/validate/workloads': { resource: 'workloads', handle: createWorkloadHandler(deps) },
+  };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -73,13 +80,17 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     reply.code(404).send(status(404, 'NotFound', `no route ${request.method} ${request.url.slice(0, 200)}`));
   });
 
-  app.post('/mutate', async (request, reply) => {
-    const result = await mutate(request.body);
-    return reply.code(result.statusCode).send(result.body);
-  });
+  for (const [url, { handle }] of Object.entries(handlers)) {
+    app.post(url, async (request, reply) => {
+      const result = await handle(request.body);
+      return reply.code(result.statusCode).send(result.body);
+    });
+  }
   // Timed in onResponse so that bodies Fastify refuses before the handler (bad JSON, too large) count too.
   app.addHook('onResponse', async (request, reply) => {
-    if (request.routeOptions.url === '/mutate') deps.metrics.admissionSeconds.observe({ outcome: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const url = request.routeOptions.url;
+    if (url === undefined || !Object.hasOwn(handlers, url)) return;
+    deps.metrics.admissionSeconds.observe({ resource: handlers[url]!.resource, outcome: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

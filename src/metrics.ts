@@ -6,10 +6,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export interface Metrics {
   readonly registry: Registry;
-  /** decision: allow | deny | dry-run:allow | dry-run:would-deny | untouched | invalid | unavailable */
-  readonly decisions: Counter<'decision'>;
-  /** outcome: the HTTP status code the webhook answered with */
-  readonly admissionSeconds: Histogram<'outcome'>;
+  /**
+   * resource: pods | namespaces | workloads (the endpoint);
+   * decision: allow | deny | dry-run:allow | dry-run:would-deny | untouched | invalid | unavailable
+   */
+  readonly decisions: Counter<'resource' | 'decision'>;
+  /** resource as above; outcome: the HTTP status code the webhook answered with */
+  readonly admissionSeconds: Histogram<'resource' | 'outcome'>;
   /** result: success | failure */
   readonly policyReloads: Counter<'result'>;
   /** 1 while the policy in force is the file's current content, 0 after a rejected reload. */
@@ -29,11 +32,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const registers = [registry];
   return {
     registry,
-    decisions: new Counter({ name: `${PREFIX}admission_decisions_total`, help: 'Admission reviews answered, by decision.', labelNames: ['decision'], registers }),
+    decisions: new Counter({ name: `${PREFIX}admission_decisions_total`, help: 'Admission reviews answered, by resource (pods, namespaces, workloads) and decision.', labelNames: ['resource', 'decision'], registers }),
     admissionSeconds: new Histogram({
       name: `${PREFIX}admission_duration_seconds`,
-      help: 'Time from receiving an AdmissionReview to answering it, by HTTP status.',
-      labelNames: ['outcome'],
+      help: 'Time from receiving an AdmissionReview to answering it, by resource and HTTP status.',
+      labelNames: ['resource', 'outcome'],
       // Admission is on the API server's critical path with a timeout of a few seconds: resolve the low end finely.
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,

@@ -8,9 +8,10 @@ import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
 import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
-import { readPodSpec, type PodSpecView } from '../workload/pod-spec.ts';
 import { buildPatch } from './patch.ts';
-import { readAdmissionReview, reviewOf, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+import { readSpecs } from './object-specs.ts';
+import { answer, badRequest, decisionLabel, denialMessage, refuse, type HandlerResult } from './answers.ts';
+import { readAdmissionReview, type AdmissionRequest } from './review.ts';
 
 /**
  * POST /mutate — what each request gets back:
@@ -44,41 +45,7 @@ export interface PullSecretProvisioning {
   provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult>;
 }
 
-/** What a review was, for the decisions metric: the audit decision, or why no decision was made. */
-export type DecisionLabel = 'allow' | 'deny' | 'dry-run:allow' | 'dry-run:would-deny' | 'untouched' | 'invalid' | 'unavailable';
-
-export interface HandlerResult {
-  readonly statusCode: number;
-  readonly body: unknown;
-  readonly decision: DecisionLabel;
-}
-
-const MAX_REASONS_IN_MESSAGE = 10;
 const SERVED_SUBRESOURCES = new Set(['', 'ephemeralcontainers']);
-
-export function badRequest(message: string): HandlerResult {
-  return { statusCode: 400, body: { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'BadRequest', code: 400, message }, decision: 'invalid' };
-}
-
-function answer(response: AdmissionResponse, decision: DecisionLabel): HandlerResult {
-  return { statusCode: 200, body: reviewOf(response), decision };
-}
-
-function refuse(uid: string, code: number, message: string): HandlerResult {
-  return answer({ uid, allowed: false, status: { code, message } }, code === 503 ? 'unavailable' : 'invalid');
-}
-
-function decisionLabel(decision: Decision): DecisionLabel {
-  if (decision.verdict === 'untouched') return 'untouched';
-  if (decision.mode === 'dry-run') return decision.verdict === 'allow' ? 'dry-run:allow' : 'dry-run:would-deny';
-  return decision.verdict === 'allow' ? 'allow' : 'deny';
-}
-
-export function denialMessage(reasons: readonly string[]): string {
-  const shown = reasons.slice(0, MAX_REASONS_IN_MESSAGE).join('; ');
-  const more = reasons.length - MAX_REASONS_IN_MESSAGE;
-  return more > 0 ? `${shown}; and ${more} more` : shown;
-}
 
 function auditAnnotations(decision: Decision, tenant: string): Record<string, string> {
   const rewrites = decision.images.filter((i) => i.to !== i.from).map((i) => `${i.path}: ${i.from} -> ${i.to}`);
@@ -103,14 +70,8 @@ export function createMutateHandler(deps: MutateDeps) {
       return refuse(uid, 400, `this webhook mutates core/v1 Pods only, not ${group === '' ? 'core' : group}/${version} ${kind}; check the webhook's rules`);
     }
     if (request.namespace === '') return refuse(uid, 400, 'request.namespace is empty; pods are namespaced');
-    const pod = readPodSpec(request.object, ['spec']);
-    if (!pod.ok) return refuse(uid, 400, `pod ${pod.problem}`);
-    let before: PodSpecView | undefined;
-    if (request.operation === 'UPDATE') {
-      const old = readPodSpec(request.oldObject, ['spec']);
-      if (!old.ok) return refuse(uid, 400, `oldObject ${old.problem}`);
-      before = old.view;
-    }
+    const pod = readSpecs(request, ['spec'], 'pod');
+    if (!pod.ok) return refuse(uid, 400, pod.problem);
     let labels;
     try {
       labels = await deps.namespaces.labelsOf(request.namespace);
@@ -120,7 +81,7 @@ export function createMutateHandler(deps: MutateDeps) {
     }
     const started = performance.now();
     const policy = deps.policy.current();
-    const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before });
+    const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before: pod.before });
     const decision = await withPullSecrets(decided, request, policy);
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
     deps.log.info(
@@ -173,7 +134,7 @@ export function createMutateHandler(deps: MutateDeps) {
   return async function handleMutate(body: unknown): Promise<HandlerResult> {
     const read = readAdmissionReview(body);
     const result = read.ok ? await review(read.request) : badRequest(`invalid AdmissionReview: ${read.problem}`);
-    deps.metrics.decisions.inc({ decision: result.decision });
+    deps.metrics.decisions.inc({ resource: 'pods', decision: result.decision });
     return result;
   };
 }

@@ -20,6 +20,13 @@ export interface AdmissionRequest {
   readonly object: unknown;
   readonly oldObject: unknown;
   readonly dryRun: boolean;
+  /** Who asked, as the API server authenticated them; absent or malformed reads as undefined. */
+  readonly userInfo: UserInfo | undefined;
+}
+
+export interface UserInfo {
+  readonly username: string;
+  readonly groups: readonly string[];
 }
 
 export interface AdmissionResponse {
@@ -47,6 +54,12 @@ function readKind(value: unknown): GroupVersionKind | undefined {
 
 function optionalString(value: unknown): string | undefined {
   return value === undefined || value === null ? '' : typeof value === 'string' ? value : undefined;
+}
+
+function readUserInfo(value: unknown): UserInfo | undefined {
+  if (!isPlainObject(value) || typeof value.username !== 'string') return undefined;
+  const groups = Array.isArray(value.groups) ? value.groups.filter((group): group is string => typeof group === 'string') : [];
+  return { username: value.username, groups };
 }
 
 export function readAdmissionReview(body: unknown): ReviewRead {
@@ -82,6 +95,7 @@ export function readAdmissionReview(body: unknown): ReviewRead {
       object: request.object,
       oldObject: request.oldObject,
       dryRun: request.dryRun === true,
+      userInfo: readUserInfo(request.userInfo),
     },
   };
 }

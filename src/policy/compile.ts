@@ -138,6 +138,10 @@ export function compilePolicy(document: PolicyDocument, source: string): Compile
       }),
     );
   }
+  const admins = document.spec.labelAdmins;
+  if (admins.users.length + admins.groups.length + admins.serviceAccounts.length === 0) {
+    warnings.push('spec.labelAdmins names nobody: no one can add, change or remove the tenant and mode labels of a namespace');
+  }
   if (problems.length > 0) throw new PolicyError(source, [...new Set(problems)]);
   return Object.freeze({ document, defaultMode: document.spec.defaults.mode, tenants, warnings });
 }

@@ -68,6 +68,11 @@ export interface DecisionInput {
   readonly policy: CompiledPolicy;
   /** On UPDATE: the pod before. Only images that changed are judged, and pull secrets cannot be added. */
   readonly before?: PodSpecView | undefined;
+  /**
+   * The spec is a workload's pod template: its pods are created (and get their pull secrets) later, so an UPDATE
+   * may need new pull secrets, which a pod UPDATE may not.
+   */
+  readonly template?: boolean | undefined;
 }
 
 const NO_CHANGES = Object.freeze({ images: [], addPullSecrets: [] });
@@ -156,7 +161,7 @@ class Judge {
     const pullSecrets: PullSecretNeed[] = [...this.secrets.values()].map((s) => ({ ...s, hosts: [...s.hosts].sort() }));
     const have = new Set(this.input.pod.imagePullSecrets);
     const addPullSecrets = pullSecrets.map((s) => s.name).filter((name) => !have.has(name));
-    if (this.input.before !== undefined) this.refuseNewSecretsOnUpdate(addPullSecrets);
+    if (this.input.before !== undefined && this.input.template !== true) this.refuseNewSecretsOnUpdate(addPullSecrets);
     const canAdd = this.input.before === undefined;
     return { images: this.images, reasons: this.reasons, changes: this.changes, pullSecrets, addPullSecrets: canAdd ? addPullSecrets : [] };
   }

@@ -101,6 +101,22 @@ const defaults = z.strictObject({
   onCredentialError: onCredentialError.default('deny'),
 });
 
+/** A Kubernetes ServiceAccount as NAMESPACE/NAME; the API server names it system:serviceaccount:NAMESPACE:NAME. */
+const SERVICE_ACCOUNT = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+export const DEFAULT_LABEL_ADMIN_GROUPS = ['system:masters'] as const;
+
+/**
+ * Who may add, change or remove the tenant and mode labels of a namespace (the namespace-label guard). Groups
+ * default to system:masters when not given; a list given replaces the default.
+ */
+const labelAdmins = z.strictObject({
+  users: z.array(z.string().min(1)).default([]),
+  groups: z.array(z.string().min(1)).default([...DEFAULT_LABEL_ADMIN_GROUPS]),
+  serviceAccounts: z
+    .array(z.string().regex(SERVICE_ACCOUNT, { error: 'service account must be NAMESPACE/NAME, e.g. argocd/argocd-application-controller' }))
+    .default([]),
+});
+
 export const policySchema = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal(KIND),
@@ -109,6 +125,7 @@ export const policySchema = z.strictObject({
     defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }),
     rewrites: z.array(rewrite).default([]),
     tenants: z.record(tenantName, tenant).default({}),
+    labelAdmins: labelAdmins.default({ users: [], groups: [...DEFAULT_LABEL_ADMIN_GROUPS], serviceAccounts: [] }),
   }),
 });
 
@@ -116,3 +133,4 @@ export type PolicyDocument = z.infer<typeof policySchema>;
 export type TenantSpec = z.infer<typeof tenant>;
 export type GrantSpec = z.infer<typeof grant>;
 export type RewriteSpec = z.infer<typeof rewrite>;
+export type LabelAdmins = z.infer<typeof labelAdmins>;

@@ -120,7 +120,7 @@ t.test('admission latency is recorded by HTTP status, whatever the query string 
   await app.inject({ method: 'POST', url: '/mutate?timeout=5s', payload: '{', headers: { 'content-type': 'application/json' } });
   await app.inject({ method: 'GET', url: '/healthz' });
   const text = await metrics.registry.getSingleMetricAsString('ecr_tenant_webhook_admission_duration_seconds');
-  t.match(text, /_count\{outcome="400"\} 1/);
+  t.match(text, /_count\{resource="pods",outcome="400"\} 1/);
   t.notMatch(text, /outcome="200"/, 'health checks are not admissions');
 });
 

@@ -4,7 +4,8 @@ import t from 'tap';
 import { testApp } from './harness.ts';
 
 /**
- * Golden AdmissionReview → AdmissionReview pairs in test/fixtures/reviews. The stored response keeps the patch
+ * Golden AdmissionReview → AdmissionReview pairs in test/fixtures/reviews, posted to /mutate unless a fixture names
+ * another endpoint in `url`. The stored response keeps the patch
  * decoded (a list of operations) so a reviewer can read it; the test decodes the real base64 patch to compare.
  */
 const dir = new URL('../fixtures/reviews/', import.meta.url);
@@ -22,12 +23,17 @@ t.ok(fixtures.length >= 15, 'the golden set holds at least 15 reviews');
 for (const fixture of fixtures) {
   t.test(`${fixture.file}: ${fixture.description}`, async (t) => {
     const { app } = testApp();
-    const res = await app.inject({ method: 'POST', url: '/mutate', payload: fixture.request });
+    const url: string = fixture.url ?? '/mutate';
+    const res = await app.inject({ method: 'POST', url, payload: fixture.request });
     t.equal(res.statusCode, 200);
     t.same(decoded(res.json()), fixture.response);
     t.equal(res.json().response.uid, fixture.request.request.uid, 'the uid is echoed');
 
     const patch: Operation[] | undefined = fixture.response.response.patch;
+    if (url !== '/mutate') {
+      t.equal(res.json().response.patch, undefined, 'validating endpoints never patch');
+      return;
+    }
     if (patch === undefined || fixture.request.request.operation !== 'CREATE') return;
     // Reinvocation (reinvocationPolicy IfNeeded): the mutated pod admitted again needs no further patch.
     const mutated = fastJsonPatch.applyPatch(structuredClone(fixture.request.request.object), patch).newDocument;

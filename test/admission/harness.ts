@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { buildApp, type AppConfig, type AppDeps } from '../../src/app.ts';
-import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
+import { InMemoryNamespaceDirectory, type NamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
@@ -23,7 +23,7 @@ export function logSink() {
   return { lines, log: createLogger({ level: 'info', destination: stream }) };
 }
 
-export function testApp(config: Partial<AppConfig> = {}, namespaces = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets'>> = {}) {
+export function testApp(config: Partial<AppConfig> = {}, namespaces: NamespaceDirectory = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets'>> = {}) {
   const sink = logSink();
   const metrics = createMetrics();
   const lifecycle = { draining: false };

@@ -28,13 +28,25 @@ for (const c of invalid) {
 
 t.test('a complete review is read with defaults for the optional fields', async (t) => {
   const read = readAdmissionReview(envelope({ ...request, name: null, dryRun: null }));
-  t.same(read, { ok: true, request: { uid: 'u', kind: request.kind, subResource: '', operation: 'CREATE', name: '', namespace: 'ns', object: {}, oldObject: undefined, dryRun: false } });
+  t.same(read, { ok: true, request: { uid: 'u', kind: request.kind, subResource: '', operation: 'CREATE', name: '', namespace: 'ns', object: {}, oldObject: undefined, dryRun: false, userInfo: undefined } });
 });
 
 t.test('dryRun true is carried through', async (t) => {
   const read = readAdmissionReview(envelope({ ...request, dryRun: true, subResource: 'ephemeralcontainers', name: 'p' }));
   t.match(read, { ok: true, request: { dryRun: true, subResource: 'ephemeralcontainers', name: 'p' } });
 });
+
+const userInfoCases = [
+  { name: 'the requesting user and groups are read', userInfo: { username: 'alice', groups: ['dev', 7, 'ops'], uid: 'x' }, expected: { username: 'alice', groups: ['dev', 'ops'] } },
+  { name: 'a user without groups has none', userInfo: { username: 'alice', groups: 'dev' }, expected: { username: 'alice', groups: [] } },
+  { name: 'a userInfo without a user name reads as no userInfo', userInfo: { groups: ['system:masters'] }, expected: undefined },
+];
+for (const c of userInfoCases) {
+  t.test(c.name, async (t) => {
+    const read = readAdmissionReview(envelope({ ...request, userInfo: c.userInfo }));
+    t.same(read.ok ? read.request.userInfo : 'not read', c.expected);
+  });
+}
 
 t.test('the response is wrapped in an admission.k8s.io/v1 AdmissionReview', async (t) => {
   t.same(reviewOf({ uid: 'u', allowed: true }), { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u', allowed: true } });

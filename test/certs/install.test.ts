@@ -42,9 +42,12 @@ case "$1 $2" in
   "get mutatingwebhookconfiguration")
     [[ -n "\${FAKE_WEBHOOKS:-}" ]] || exit 0
     if [[ " $* " == *" --ignore-not-found "* ]]; then echo "mutatingwebhookconfiguration.admissionregistration.k8s.io/$3"; else tr ' ' '\\n' <<<"$FAKE_WEBHOOKS"; fi ;;
+  "get validatingwebhookconfiguration")
+    [[ -n "\${FAKE_VALIDATING_WEBHOOKS:-}" ]] || exit 0
+    if [[ " $* " == *" --ignore-not-found "* ]]; then echo "validatingwebhookconfiguration.admissionregistration.k8s.io/$3"; else tr ' ' '\\n' <<<"$FAKE_VALIDATING_WEBHOOKS"; fi ;;
   "get namespace") [[ " \${FAKE_NAMESPACES:-} " != *" $3 "* ]] || echo "namespace/$3" ;;
   "apply -"*|"apply --"*) cat >"$FAKE_DIR/call-$n.stdin"; echo "secret/ecr-tenant-webhook-tls serverside-applied" ;;
-  "patch mutatingwebhookconfiguration") echo "mutatingwebhookconfiguration.admissionregistration.k8s.io/$3 patched" ;;
+  "patch mutatingwebhookconfiguration"|"patch validatingwebhookconfiguration") echo "$2.admissionregistration.k8s.io/$3 patched" ;;
   *) echo "unexpected: $*" >&2; exit 3 ;;
 esac
 `;
@@ -102,6 +105,8 @@ t.test('the caBundle patched into the webhook configuration is exactly the CA ce
   t.equal(bundle, readFileSync(join(work, 'write-pki/ca.crt'), 'utf8'));
   t.equal(Buffer.from(one(rendered, 'Secret').data['ca.crt'], 'base64').toString(), bundle, 'the Secret carries the same CA');
   t.same(configuration.webhooks[0].clientConfig.service, { name: 'ecr-tenant-webhook', namespace: 'ecr-tenant-webhook', path: '/mutate', port: 443 }, 'the Service reference is kept');
+  const validating = one(rendered, 'ValidatingWebhookConfiguration').webhooks;
+  t.same(validating.map((w: Any) => [w.clientConfig.service.path, Buffer.from(w.clientConfig.caBundle, 'base64').toString() === bundle]), [['/validate/namespaces', true], ['/validate/workloads', true]], 'both validating webhooks trust the same CA');
 });
 
 t.test('running --write again renews the serving certificate and keeps the CA, so caBundle stays put', async (t) => {
@@ -123,6 +128,10 @@ t.test('--write --namespace moves every reference to the namespace and names it 
   t.equal(webhook.clientConfig.service.namespace, 'platform-webhooks');
   t.same(webhook.namespaceSelector.matchExpressions[1].values, ['platform-webhooks', 'kube-system']);
   t.equal(one(rendered, 'ClusterRoleBinding').subjects[0].namespace, 'platform-webhooks');
+  t.equal(one(rendered, 'RoleBinding').subjects[0].namespace, 'platform-webhooks');
+  const [labels, workloads] = one(rendered, 'ValidatingWebhookConfiguration').webhooks;
+  t.same([labels.clientConfig.service.namespace, workloads.clientConfig.service.namespace], ['platform-webhooks', 'platform-webhooks']);
+  t.same(workloads.namespaceSelector.matchExpressions[1].values, ['platform-webhooks', 'kube-system']);
   const leaf = new X509Certificate(Buffer.from(one(rendered, 'Secret').data['tls.crt'], 'base64'));
   t.same(leaf.subjectAltName?.split(', ').sort(), serviceNames('platform-webhooks').map((n) => `DNS:${n}`).sort());
 });
@@ -130,10 +139,10 @@ t.test('--write --namespace moves every reference to the namespace and names it 
 t.test('in a cluster it server-side applies the Secret and sets caBundle on every webhook, through KUBECTL and KUBECONFIG', async (t) => {
   const dir = fresh('live');
   const pki = join(dir, 'pki');
-  const env = { KUBECTL: fakeKubectl, KUBECONFIG: join(dir, 'kubeconfig'), FAKE_DIR: dir, FAKE_WEBHOOKS: 'pods.ecr-tenant-webhook.io second.ecr-tenant-webhook.io', FAKE_NAMESPACES: 'ecr-tenant-webhook' };
+  const env = { KUBECTL: fakeKubectl, KUBECONFIG: join(dir, 'kubeconfig'), FAKE_DIR: dir, FAKE_WEBHOOKS: 'pods.ecr-tenant-webhook.io second.ecr-tenant-webhook.io', FAKE_VALIDATING_WEBHOOKS: 'namespace-labels.ecr-tenant-webhook.io workloads.ecr-tenant-webhook.io', FAKE_NAMESPACES: 'ecr-tenant-webhook' };
   const result = install(['--out', pki], env);
   t.equal(result.status, 0, result.stderr);
-  t.match(result.stderr, 'install.sh: Secret ecr-tenant-webhook/ecr-tenant-webhook-tls written and caBundle set on 2 webhook(s) of ecr-tenant-webhook');
+  t.match(result.stderr, 'install.sh: Secret ecr-tenant-webhook/ecr-tenant-webhook-tls written and caBundle set on 4 webhook(s) of ecr-tenant-webhook');
 
   const made = calls(dir);
   t.ok(made.every((call) => call.kubeconfig === env.KUBECONFIG), 'every kubectl call sees KUBECONFIG');
@@ -143,10 +152,18 @@ t.test('in a cluster it server-side applies the Secret and sets caBundle on ever
   t.match(secret, { kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'ecr-tenant-webhook-tls', namespace: 'ecr-tenant-webhook' } });
   for (const key of ['tls.crt', 'tls.key', 'ca.crt']) t.equal(Buffer.from(secret.data[key], 'base64').toString(), readFileSync(join(pki, key), 'utf8'), key);
 
-  const patch = made.find((call) => call.args[0] === 'patch');
-  t.same(patch?.args.slice(0, 4), ['patch', 'mutatingwebhookconfiguration', 'ecr-tenant-webhook', '--type=json']);
+  const patches = made.filter((call) => call.args[0] === 'patch');
+  t.same(patches.map((patch) => patch.args.slice(0, 4)), ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].map((kind) => ['patch', kind, 'ecr-tenant-webhook', '--type=json']));
   const caBundle = readFileSync(join(pki, 'ca.crt')).toString('base64');
-  t.same(JSON.parse(patch?.args.at(-1) ?? '[]'), [0, 1].map((i) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle })));
+  for (const patch of patches) t.same(JSON.parse(patch.args.at(-1) ?? '[]'), [0, 1].map((i) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle })));
+});
+
+t.test('an install from before the namespace-label guard (no validating configuration) still gets its caBundle', async (t) => {
+  const dir = fresh('live-old');
+  const env = { KUBECTL: fakeKubectl, FAKE_DIR: dir, FAKE_WEBHOOKS: 'pods.ecr-tenant-webhook.io', FAKE_NAMESPACES: 'ecr-tenant-webhook' };
+  const result = install(['--out', join(dir, 'pki')], env);
+  t.equal(result.status, 0, result.stderr);
+  t.match(result.stderr, 'caBundle set on 1 webhook(s) of ecr-tenant-webhook');
 });
 
 // Each failure stops before a key is made and says what to do; exit status 2 throughout.

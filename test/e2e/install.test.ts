@@ -35,7 +35,7 @@ t.test('kubectl apply -k manifests/ creates every object of the base', async (t)
   const applied = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests')]);
   t.equal(applied.code, 0, applied.stderr);
   for (const line of applied.stdout.trim().split('\n')) t.match(line, / created$/);
-  t.equal(applied.stdout.trim().split('\n').length, 12);
+  t.equal(applied.stdout.trim().split('\n').length, 13);
 });
 
 t.test('certs/install.sh creates the TLS Secret and fills in caBundle with the CA that signed it', async (t) => {
@@ -47,6 +47,11 @@ t.test('certs/install.sh creates the TLS Secret and fills in caBundle with the C
   const configuration = await getJson(['get', 'mutatingwebhookconfiguration', 'ecr-tenant-webhook']);
   t.equal(Buffer.from(configuration.webhooks[0].clientConfig.caBundle, 'base64').toString(), readFileSync(join(pki, 'ca.crt'), 'utf8'));
   t.same(configuration.webhooks[0].clientConfig.service, { name: 'ecr-tenant-webhook', namespace: 'ecr-tenant-webhook', path: '/mutate', port: 443 }, 'the Service reference is kept');
+  const validating = await getJson(['get', 'validatingwebhookconfiguration', 'ecr-tenant-webhook']);
+  for (const webhook of validating.webhooks) {
+    t.equal(Buffer.from(webhook.clientConfig.caBundle, 'base64').toString(), readFileSync(join(pki, 'ca.crt'), 'utf8'), `${webhook.name} trusts the same CA`);
+  }
+  t.match(result.stderr, 'caBundle set on 3 webhook(s) of ecr-tenant-webhook');
 });
 
 t.test('running certs/install.sh again renews the serving certificate and keeps the CA', async (t) => {

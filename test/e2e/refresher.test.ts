@@ -79,9 +79,7 @@ t.test('when the leader dies a second replica takes the Lease and goes on renewi
   t.pass('replica-b renewed the Secret');
 
   // From here on replica-b alone answers admissions: point the webhook configuration at it.
-  const configuration = JSON.parse(await stack.kubectlOk(['get', 'mutatingwebhookconfiguration', stack.webhookConfigurationName, '-o', 'json']));
-  configuration.webhooks[0].clientConfig.url = `https://127.0.0.1:${second.port}/mutate`;
-  await stack.kubectlOk(['apply', '-f', '-'], JSON.stringify(configuration));
+  await stack.retarget(second.port);
 
   t.test('with AWS gone, existing Secrets survive and a new tenant gets the configured failure behaviour', async (t) => {
     await stack.moto.stopEmulator();

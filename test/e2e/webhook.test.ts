@@ -241,10 +241,10 @@ t.test('the namespace watch resumes after the API server restarts, and later rel
 
 t.test('the metrics endpoint counts decisions by kind', async (t) => {
   const text = await metrics(stack.serve.metricsPort);
-  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{decision="allow"\} [1-9]/m);
-  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{decision="deny"\} [1-9]/m);
-  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{decision="dry-run:would-deny"\} [1-9]/m);
-  t.match(text, /^ecr_tenant_webhook_admission_duration_seconds_count\{outcome="200"\} [1-9]/m);
+  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{resource="pods",decision="allow"\} [1-9]/m);
+  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{resource="pods",decision="deny"\} [1-9]/m);
+  t.match(text, /^ecr_tenant_webhook_admission_decisions_total\{resource="pods",decision="dry-run:would-deny"\} [1-9]/m);
+  t.match(text, /^ecr_tenant_webhook_admission_duration_seconds_count\{resource="pods",outcome="200"\} [1-9]/m);
 });
 
 t.test('every object in manifests/ is accepted by the API server (server-side dry run)', async (t) => {

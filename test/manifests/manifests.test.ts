@@ -10,7 +10,8 @@ t.setTimeout(60_000);
 
 const NAMESPACE = 'ecr-tenant-webhook';
 const LABELS = { 'app.kubernetes.io/name': 'ecr-tenant-webhook', 'app.kubernetes.io/part-of': 'ecr-tenant-webhook' };
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+const WEBHOOK_KINDS = new Set(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
 
 const base = render(join(ROOT, 'manifests'));
 const overlay = render(join(ROOT, 'manifests/overlays/cert-manager'));
@@ -24,7 +25,7 @@ const args: string[] = container.args;
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 t.test('the base holds every object an install needs, namespaced ones in the webhook namespace', async (t) => {
-  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
   t.equal(one(base, 'Namespace').metadata.name, NAMESPACE);
   for (const object of base) {
     t.equal(object.metadata.namespace, CLUSTER_SCOPED.has(object.kind) ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
@@ -68,6 +69,22 @@ t.test('only namespaces with a tenant label are intercepted, never the webhook n
     ],
   });
   t.equal(webhook.objectSelector, undefined, 'pod labels are the tenant’s to set, so they select nothing');
+});
+
+const validating = one(base, 'ValidatingWebhookConfiguration');
+const [labelGuard, workloads] = validating.webhooks;
+
+t.test('the namespace-label guard sees namespace creates and updates that touch a guarded label, and fails closed', async (t) => {
+  t.match(labelGuard, { name: 'namespace-labels.ecr-tenant-webhook.io', failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'], clientConfig: { service: { path: '/validate/namespaces' } } });
+  t.same(labelGuard.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'], scope: 'Cluster' }]);
+  t.equal(labelGuard.namespaceSelector, undefined, 'every namespace, the webhook’s own included');
+  t.match(labelGuard.matchConditions[0].expression, /ecr-tenant-webhook\.io\/tenant.*ecr-tenant-webhook\.io\/mode/s);
+});
+
+t.test('workload templates of the six pod-owning kinds are checked in tenant namespaces, and an outage lets them through', async (t) => {
+  t.match(workloads, { name: 'workloads.ecr-tenant-webhook.io', failurePolicy: 'Ignore', sideEffects: 'None', clientConfig: { service: { path: '/validate/workloads' } } });
+  t.same(workloads.rules.flatMap((r: Any) => r.resources.map((resource: string) => `${r.apiGroups[0]}/${resource}`)), ['apps/deployments', 'apps/statefulsets', 'apps/daemonsets', 'apps/replicasets', 'batch/jobs', 'batch/cronjobs']);
+  t.same(workloads.namespaceSelector, webhook.namespaceSelector, 'the same namespaces as the pod webhook');
 });
 
 t.test('the deployment keeps a replica through node loss, drains and rollouts', async (t) => {
@@ -184,10 +201,11 @@ t.test('the cert-manager overlay chains a self-signed CA to the serving certific
 });
 
 t.test('the cert-manager overlay injects the CA into the base’s webhook configuration and changes nothing else', async (t) => {
-  const configuration = one(overlay, 'MutatingWebhookConfiguration');
   const serving = overlay.find((o) => o.kind === 'Certificate' && o.spec.secretName === 'ecr-tenant-webhook-tls');
-  t.same(configuration.metadata.annotations, { 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving?.metadata.name}` });
-  const withoutAnnotations = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, annotations: o.kind === 'MutatingWebhookConfiguration' ? undefined : o.metadata.annotations } });
+  for (const kind of WEBHOOK_KINDS) {
+    t.same(one(overlay, kind).metadata.annotations, { 'cert-manager.io/inject-ca-from': `${NAMESPACE}/${serving?.metadata.name}` }, kind);
+  }
+  const withoutAnnotations = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, annotations: WEBHOOK_KINDS.has(o.kind) ? undefined : o.metadata.annotations } });
   const fromBase = overlay.filter((o) => o.apiVersion !== 'cert-manager.io/v1').map(withoutAnnotations);
   t.same(fromBase, base.map(withoutAnnotations), 'the base is included whole and otherwise unchanged');
 });

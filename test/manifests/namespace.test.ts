@@ -26,13 +26,15 @@ function namespaceReferences(objects: readonly KubeObject[]): [string, string | 
     if (o.kind === 'Namespace') references.push([`${at} name`, o.metadata.name]);
     if (o.kind === 'ClusterRoleBinding') for (const s of o.subjects) references.push([`${at} subject`, s.namespace]);
     if (o.kind === 'Certificate' && o.spec.dnsNames !== undefined) for (const n of o.spec.dnsNames.slice(1)) references.push([`${at} dnsName ${n}`, n.split('.')[1]]);
-    if (o.kind !== 'MutatingWebhookConfiguration') continue;
+    if (o.kind === 'RoleBinding') for (const s of o.subjects) references.push([`${at} subject`, s.namespace]);
+    if (o.kind !== 'MutatingWebhookConfiguration' && o.kind !== 'ValidatingWebhookConfiguration') continue;
     const injectFrom = o.metadata.annotations?.['cert-manager.io/inject-ca-from'];
     if (injectFrom !== undefined) references.push([`${at} inject-ca-from`, injectFrom.split('/')[0]]);
     for (const w of o.webhooks) {
       references.push([`${at} ${w.name} service`, w.clientConfig.service.namespace]);
-      const own = w.namespaceSelector.matchExpressions.find((e: Any) => e.key === 'kubernetes.io/metadata.name');
-      references.push([`${at} ${w.name} excluded namespace`, own.values[0]]);
+      // The namespace-label guard has no selector: it must see every namespace, its own included.
+      const own = w.namespaceSelector?.matchExpressions.find((e: Any) => e.key === 'kubernetes.io/metadata.name');
+      if (own !== undefined) references.push([`${at} ${w.name} excluded namespace`, own.values[0]]);
     }
   }
   return references;
@@ -79,9 +81,9 @@ t.test('the overlay manifests/README.md shows moves every reference over the cer
   assertMoved(t, render(dir), render(join(ROOT, 'manifests/overlays/cert-manager')));
 });
 
-t.test('the same overlay without its last two targets, as the README says, moves every reference over the base', async (t) => {
+t.test('the same overlay without its last three targets, as the README says, moves every reference over the base', async (t) => {
   const overlay = readmeOverlay();
   const [replacement] = overlay.replacements;
-  const dir = writeOverlay('own-base', { ...overlay, resources: ['../manifests/base'], replacements: [{ ...replacement, targets: replacement.targets.slice(0, -2) }] });
+  const dir = writeOverlay('own-base', { ...overlay, resources: ['../manifests/base'], replacements: [{ ...replacement, targets: replacement.targets.slice(0, -3) }] });
   assertMoved(t, render(dir), render(join(ROOT, 'manifests')));
 });

@@ -87,9 +87,26 @@ t.test('a policy written as JSON loads like the same policy in YAML', async (t) 
 t.test('a minimal policy gets the documented defaults', async (t) => {
   const policy = parsePolicy(`${HEAD}spec: {}\n`, 'policy.yaml');
   t.equal(policy.defaultMode, 'enforce');
-  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }, rewrites: [], tenants: {} });
+  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }, rewrites: [], tenants: {}, labelAdmins: { users: [], groups: ['system:masters'], serviceAccounts: [] } });
   t.equal(policy.tenants.size, 0);
   t.same(policy.warnings, []);
+});
+
+t.test('label admins listed with their own groups replace the default group; users and service accounts default to none', async (t) => {
+  const policy = parsePolicy(withSpec({ labelAdmins: { groups: ['platform-team'] } }), 'policy.yaml');
+  t.same(policy.document.spec.labelAdmins, { users: [], groups: ['platform-team'], serviceAccounts: [] });
+  t.same(policy.warnings, []);
+});
+
+t.test('label admins naming nobody load, with a warning that no one can onboard a namespace', async (t) => {
+  const policy = parsePolicy(withSpec({ labelAdmins: { groups: [] } }), 'policy.yaml');
+  t.same(policy.warnings, ['spec.labelAdmins names nobody: no one can add, change or remove the tenant and mode labels of a namespace']);
+});
+
+t.test('a label-admin service account not written NAMESPACE/NAME is refused with the expected form', async (t) => {
+  t.throws(() => parsePolicy(withSpec({ labelAdmins: { serviceAccounts: ['argocd-application-controller'] } }), 'policy.yaml'), {
+    message: /spec\.labelAdmins\.serviceAccounts\[0\]: service account must be NAMESPACE\/NAME, e\.g\. argocd\/argocd-application-controller/,
+  });
 });
 
 t.test('tenant names that are valid label values are accepted', async (t) => {

@@ -10,7 +10,7 @@ import { httpsGet, startServe, waitUntil, type ServeProcess } from './serve-proc
 
 /**
  * The whole thing, as an operator would run it, on one machine: a real kube-apiserver and etcd, the webhook's
- * RBAC and MutatingWebhookConfiguration from manifests/ (the configuration pointed at
+ * RBAC and its Mutating- and ValidatingWebhookConfiguration from manifests/ (each webhook pointed at
  * https://127.0.0.1:PORT/mutate with the test CA, as envtest does), and the real `serve` process authenticated as
  * the manifests' ServiceAccount — not as an admin — so the RBAC is proven to be enough.
  */
@@ -34,7 +34,6 @@ export interface WebhookStack {
   readonly webhookCa: string;
   /** The manifests/ objects as `kubectl kustomize` renders them. */
   readonly manifests: readonly KubeObject[];
-  readonly webhookConfigurationName: string;
   /** serve's arguments and environment, so a test can start a second replica beside it. */
   readonly serveArgs: readonly string[];
   readonly serveEnv: NodeJS.ProcessEnv;
@@ -43,6 +42,8 @@ export interface WebhookStack {
   kubectlOk(args: readonly string[], input?: string): Promise<string>;
   /** Creates (or relabels) a namespace. */
   namespace(name: string, labels?: Record<string, string>): Promise<void>;
+  /** Points every webhook of both configurations at another serve process (a second replica). */
+  retarget(port: number): Promise<void>;
   /** Replaces the policy the way a ConfigMap update reaches the pod (symlink swap). */
   pushPolicy(text: string): void;
   /** A new serving certificate from the same CA, swapped in like a Secret update. */
@@ -65,16 +66,18 @@ function yamlStream(objects: readonly unknown[]): string {
   return objects.map((object) => stringify(object)).join('---\n');
 }
 
-/** The manifests' MutatingWebhookConfiguration, pointed at the local serve process. */
-function localWebhookConfiguration(manifests: readonly KubeObject[], port: number, caPem: string): KubeObject {
-  const configuration = structuredClone(manifests.find((o) => o.kind === 'MutatingWebhookConfiguration'));
-  if (configuration === undefined) throw new Error('manifests/ has no MutatingWebhookConfiguration');
-  for (const webhook of configuration.webhooks as { clientConfig: { service?: { path?: string }; url?: string; caBundle?: string } }[]) {
-    const path = webhook.clientConfig.service?.path ?? '/mutate';
-    webhook.clientConfig = { url: `https://127.0.0.1:${port}${path}`, caBundle: Buffer.from(caPem).toString('base64') };
+/** The manifests' webhook configurations (mutating and validating), pointed at the local serve process. */
+function localWebhookConfigurations(manifests: readonly KubeObject[], port: number, caPem: string): KubeObject[] {
+  const configurations = manifests.filter((o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration').map((o) => structuredClone(o));
+  if (!configurations.some((o) => o.kind === 'MutatingWebhookConfiguration')) throw new Error('manifests/ has no MutatingWebhookConfiguration');
+  for (const configuration of configurations) {
+    for (const webhook of configuration.webhooks as { clientConfig: { service?: { path?: string }; url?: string; caBundle?: string } }[]) {
+      const path = webhook.clientConfig.service?.path ?? '/mutate';
+      webhook.clientConfig = { url: `https://127.0.0.1:${port}${path}`, caBundle: Buffer.from(caPem).toString('base64') };
+    }
+    delete (configuration.metadata as { annotations?: unknown }).annotations;
   }
-  delete (configuration.metadata as { annotations?: unknown }).annotations;
-  return configuration;
+  return configurations;
 }
 
 export async function startWebhookStack(options: { policy: string; log?: (line: string) => void }): Promise<WebhookStack> {
@@ -133,9 +136,9 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
     serve = await startServe([...serveArgs, '--identity', 'replica-a'], { env: serveEnv });
     const port = serve.port;
     await waitUntil(async () => (await httpsGet(port, '/readyz', webhookCa)).status === 200, 'serve to be ready');
-    const configuration = localWebhookConfiguration(manifests, port, webhookCa);
-    await kubectlOk(['apply', '-f', '-'], yamlStream([configuration]));
-    log(`webhook registered: ${configuration.metadata.name} -> https://127.0.0.1:${port}/mutate`);
+    const configurations = localWebhookConfigurations(manifests, port, webhookCa);
+    await kubectlOk(['apply', '-f', '-'], yamlStream(configurations));
+    log(`webhooks registered: ${configurations.map((c) => `${c.kind} ${c.metadata.name}`).join(', ')} -> https://127.0.0.1:${port}`);
 
     const running = serve;
     return {
@@ -144,13 +147,15 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
       serve: running,
       webhookCa,
       manifests,
-      webhookConfigurationName: configuration.metadata.name,
       serveArgs,
       serveEnv,
       kubectl,
       kubectlOk,
       async namespace(name, labels = {}) {
         await kubectlOk(['apply', '-f', '-'], yamlStream([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }]));
+      },
+      async retarget(otherPort) {
+        await kubectlOk(['apply', '-f', '-'], yamlStream(localWebhookConfigurations(manifests, otherPort, webhookCa)));
       },
       pushPolicy: (text) => writeProjected(policyDir, { 'policy.yaml': text }),
       rotateCertificate: makeLeaf,

@@ -1,0 +1,153 @@
+import t from 'tap';
+import { startWebhookStack, type KubeObject } from './support/webhook-stack.ts';
+
+/**
+ * Tenant isolation through the real API server: who may set the tenant label, and every path that puts an image
+ * into a tenant's pod (create, update, init containers, kubectl debug, workload templates) is judged.
+ */
+t.setTimeout(240_000);
+
+const SOURCE = '999999999999.dkr.ecr.us-east-1.amazonaws.com';
+const TARGET = '111111111111.dkr.ecr.eu-west-1.amazonaws.com';
+const UNGRANTED = `${TARGET}/paymentsevil/shell:1`;
+const TENANT = 'ecr-tenant-webhook.io/tenant';
+const MODE = 'ecr-tenant-webhook.io/mode';
+const GITOPS = 'system:serviceaccount:argocd:argocd-application-controller';
+
+const POLICY = `apiVersion: ecr-tenant-webhook.io/v1alpha1
+kind: TenantPolicy
+spec:
+  defaults: { mode: enforce, nonEcrImages: allow }
+  labelAdmins:
+    users: [platform-admin]
+    serviceAccounts: [argocd/argocd-application-controller]
+  tenants:
+    payments:
+      roleArn: arn:aws:iam::111111111111:role/ecr-pull-payments
+      grants:
+        - registry: ${TARGET}
+          repositories: ["payments/*"]
+      rewrites:
+        - from: ${SOURCE}/payments
+          to: ${TARGET}/payments
+`;
+
+const stack = await startWebhookStack({ policy: POLICY, log: (line) => t.comment(line) });
+t.teardown(() => stack.stop());
+
+await stack.namespace('shop', { [TENANT]: 'payments' });
+await stack.namespace('shop-canary', { [TENANT]: 'payments', [MODE]: 'dry-run' });
+await stack.namespace('fresh');
+// People who may edit namespaces as far as RBAC goes; the guard decides about the two labels.
+await stack.kubectlOk(['create', 'clusterrole', 'namespace-editor', '--verb=get,list,watch,create,update,patch', '--resource=namespaces']);
+await stack.kubectlOk(['create', 'clusterrolebinding', 'namespace-editors', '--clusterrole=namespace-editor', '--user=tenant-admin', '--user=platform-admin', `--user=${GITOPS}`]);
+
+const as = (user: string, args: string[], input?: string) => stack.kubectl([`--as=${user}`, ...args], input);
+const labelsOf = async (namespace: string) => JSON.parse(await stack.kubectlOk(['get', 'namespace', namespace, '-o', 'jsonpath={.metadata.labels}'])) as Record<string, string>;
+const GUARD_DENIED = /admission webhook "namespace-labels\.ecr-tenant-webhook\.io" denied the request: "tenant-admin" may not /;
+
+t.test('a tenant admin allowed by RBAC to edit namespaces cannot onboard one, switch one to dry-run or take one off its tenant', async (t) => {
+  const attempts = [
+    ['label', 'namespace', 'fresh', `${TENANT}=payments`],
+    ['label', 'namespace', 'shop', `${MODE}=dry-run`],
+    ['label', 'namespace', 'shop', `${TENANT}-`],
+    ['label', '--overwrite', 'namespace', 'shop', `${TENANT}=other`],
+  ];
+  for (const args of attempts) {
+    const result = await as('tenant-admin', args);
+    t.not(result.code, 0, `kubectl ${args.join(' ')} fails`);
+    t.match(result.stderr, GUARD_DENIED);
+    t.match(result.stderr, "only the policy's spec.labelAdmins may set");
+  }
+  t.same(await labelsOf('shop'), { [TENANT]: 'payments', 'kubernetes.io/metadata.name': 'shop' }, 'the labels are as before');
+  const created = await as('tenant-admin', ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sneaky', labels: { [TENANT]: 'payments' } } }));
+  t.match(created.stderr, GUARD_DENIED, 'nor create a namespace already labelled');
+});
+
+t.test('the same tenant admin may still change other labels of a tenant namespace', async (t) => {
+  const result = await as('tenant-admin', ['label', 'namespace', 'shop', 'team=checkout']);
+  t.equal(result.code, 0, result.stderr);
+});
+
+t.test('a listed user, the listed GitOps service account and a cluster admin may onboard namespaces', async (t) => {
+  for (const [user, namespace] of [['platform-admin', 'by-platform'], [GITOPS, 'by-gitops']] as const) {
+    const result = await as(user, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { [TENANT]: 'payments' } } }));
+    t.equal(result.code, 0, result.stderr);
+  }
+  await stack.kubectlOk(['label', 'namespace', 'fresh', `${TENANT}=payments`]);
+  t.equal((await labelsOf('fresh'))[TENANT], 'payments', 'system:masters is a label admin by default');
+  const warned = await stack.kubectl(['label', 'namespace', 'by-platform', '--overwrite', `${TENANT}=nobody`]);
+  t.match(warned.stderr, 'Warning: tenant "nobody" is not in the policy: pods in this namespace will be denied');
+});
+
+type Pod = KubeObject & { spec: { containers: { name: string; image: string }[]; initContainers?: { image: string }[]; ephemeralContainers?: { name: string; image: string }[] } };
+let serial = 0;
+async function createPod(namespace: string, spec: Record<string, unknown>): Promise<{ code: number; stderr: string; pod?: Pod }> {
+  const result = await stack.kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${++serial}`, namespace }, spec }));
+  return { code: result.code, stderr: result.stderr, ...(result.code === 0 ? { pod: JSON.parse(result.stdout) as Pod } : {}) };
+}
+const getPod = async (namespace: string, name: string) => JSON.parse(await stack.kubectlOk(['-n', namespace, 'get', 'pod', name, '-o', 'json'])) as Pod;
+const POD_DENIED = /admission webhook "pods\.ecr-tenant-webhook\.io" denied the request: /;
+
+t.test('a pod update that swaps in an ungranted image is refused, and one that names the old registry is rewritten', async (t) => {
+  const { pod } = await createPod('shop', { containers: [{ name: 'app', image: `${SOURCE}/payments/api:1` }] });
+  const name = pod!.metadata.name;
+  const swapped = await stack.kubectl(['-n', 'shop', 'set', 'image', `pod/${name}`, `app=${UNGRANTED}`]);
+  t.not(swapped.code, 0);
+  t.match(swapped.stderr, POD_DENIED);
+  t.equal((await getPod('shop', name)).spec.containers[0]!.image, `${TARGET}/payments/api:1`, 'the stored image is unchanged');
+  await stack.kubectlOk(['-n', 'shop', 'set', 'image', `pod/${name}`, `app=${SOURCE}/payments/api:2`]);
+  t.equal((await getPod('shop', name)).spec.containers[0]!.image, `${TARGET}/payments/api:2`, 'the update is rewritten like a create');
+});
+
+t.test('an init container with an ungranted image is refused at create; a granted one is rewritten', async (t) => {
+  const denied = await createPod('shop', { initContainers: [{ name: 'setup', image: UNGRANTED }], containers: [{ name: 'app', image: `${TARGET}/payments/api:1` }] });
+  t.not(denied.code, 0);
+  t.match(denied.stderr, /initContainer "setup" image ".*paymentsevil\/shell:1" is not granted/);
+  const granted = await createPod('shop', { initContainers: [{ name: 'setup', image: `${SOURCE}/payments/migrate:1` }], containers: [{ name: 'app', image: `${TARGET}/payments/api:1` }] });
+  t.equal(granted.pod?.spec.initContainers?.[0]?.image, `${TARGET}/payments/migrate:1`);
+});
+
+t.test('kubectl debug cannot add an ephemeral container with an ungranted image; a granted one is rewritten', async (t) => {
+  const { pod } = await createPod('shop', { containers: [{ name: 'app', image: `${TARGET}/payments/api:1` }] });
+  const name = pod!.metadata.name;
+  const denied = await stack.kubectl(['-n', 'shop', 'debug', name, `--image=${UNGRANTED}`, '--container=dbg']);
+  t.not(denied.code, 0);
+  t.match(denied.stderr, POD_DENIED);
+  t.match(denied.stderr, /ephemeralContainer "dbg" image/);
+  t.same((await getPod('shop', name)).spec.ephemeralContainers ?? [], [], 'no ephemeral container was added');
+  const granted = await stack.kubectl(['-n', 'shop', 'debug', name, `--image=${SOURCE}/payments/debug:1`, '--container=dbg2']);
+  t.equal(granted.code, 0, granted.stderr);
+  t.same((await getPod('shop', name)).spec.ephemeralContainers?.map((c) => c.image), [`${TARGET}/payments/debug:1`]);
+});
+
+const WORKLOADS: { kind: string; apiVersion: string; spec: (podSpec: object) => object }[] = [
+  { kind: 'Deployment', apiVersion: 'apps/v1', spec: (pod) => ({ selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: pod } }) },
+  { kind: 'StatefulSet', apiVersion: 'apps/v1', spec: (pod) => ({ serviceName: 'w', selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: pod } }) },
+  { kind: 'DaemonSet', apiVersion: 'apps/v1', spec: (pod) => ({ selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: pod } }) },
+  { kind: 'ReplicaSet', apiVersion: 'apps/v1', spec: (pod) => ({ selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: pod } }) },
+  { kind: 'Job', apiVersion: 'batch/v1', spec: (pod) => ({ template: { spec: { ...pod, restartPolicy: 'Never' } } }) },
+  { kind: 'CronJob', apiVersion: 'batch/v1', spec: (pod) => ({ schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { ...pod, restartPolicy: 'Never' } } } } }) },
+];
+const apply = (namespace: string, w: (typeof WORKLOADS)[number], name: string, image: string) =>
+  stack.kubectl(['apply', '-o', 'json', '-f', '-'], JSON.stringify({ apiVersion: w.apiVersion, kind: w.kind, metadata: { name, namespace }, spec: w.spec({ containers: [{ name: 'app', image }] }) }));
+
+for (const w of WORKLOADS) {
+  t.test(`kubectl apply of a ${w.kind} whose pods would be denied is refused with the pod's message, in enforce mode`, async (t) => {
+    const result = await apply('shop', w, `bad-${w.kind.toLowerCase()}`, UNGRANTED);
+    t.not(result.code, 0);
+    t.match(result.stderr, /admission webhook "workloads\.ecr-tenant-webhook\.io" denied the request: container "app" image ".*paymentsevil\/shell:1" is not granted/);
+  });
+}
+
+t.test('in dry-run, kubectl apply stores the workload and prints what enforcement would deny', async (t) => {
+  const result = await apply('shop-canary', WORKLOADS[0]!, 'canary', UNGRANTED);
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stderr, 'Warning: dry-run: would deny: container "app": paymentsevil/shell not granted');
+});
+
+t.test('a granted workload is stored with its template as written: pods are rewritten, templates never', async (t) => {
+  const result = await apply('shop', WORKLOADS[0]!, 'good', `${SOURCE}/payments/api:1`);
+  t.equal(result.code, 0, result.stderr);
+  t.equal(JSON.parse(result.stdout).spec.template.spec.containers[0].image, `${SOURCE}/payments/api:1`);
+});
