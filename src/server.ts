@@ -93,7 +93,8 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   return { provisioner, release };
 }
 
-function logTokenEvent(event: TokenCacheEvent, log: Logger): void {
+/** How the token cache's events are logged: the cache key and AWS codes, never the token. */
+export function logTokenEvent(event: TokenCacheEvent, log: Logger): void {
   if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
   else if (event.kind === 'suspect-expiry') log.warn({ token: event.key, claimed: event.claimed, trustedUntil: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
   else log.warn({ token: event.key, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');

@@ -23,3 +23,29 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out === '' ? '(top level)' : out;
 }
+
+/**
+ * A value from outside, shown in a message without trusting it: strings quoted and clipped, scalars as written,
+ * lists and maps by their kind only (converting them could throw, or be megabytes long).
+ */
+export function describeValue(value: unknown, max = 100): string {
+  if (typeof value === 'string') return quote(value, max);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a map' : typeof value;
+}
+
+/**
+ * Whether a parsed JSON value nests deeper than `limit` lists and maps. Iterative, because the point is to refuse
+ * bodies that would overflow the stack of recursive code later (structuredClone, JSON.stringify, the logger).
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}

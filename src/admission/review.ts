@@ -1,8 +1,14 @@
+import { describeValue, nestsDeeperThan } from '../text.ts';
 import { isPlainObject } from '../workload/pod-spec.ts';
 
 /** The admission.k8s.io/v1 AdmissionReview envelope: read defensively, answered with the request's uid. */
 export const REVIEW_API_VERSION = 'admission.k8s.io/v1';
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+/**
+ * Deepest nesting accepted. Pods and workloads nest about 15 levels; recursive code (structuredClone in the patch,
+ * JSON.stringify in logs) overflows the stack somewhere past 3,000.
+ */
+export const MAX_NESTING = 256;
 
 export interface GroupVersionKind {
   readonly group: string;
@@ -64,9 +70,10 @@ function readUserInfo(value: unknown): UserInfo | undefined {
 
 export function readAdmissionReview(body: unknown): ReviewRead {
   if (!isPlainObject(body)) return problem('body must be a JSON object (an AdmissionReview)');
-  if (body.kind !== 'AdmissionReview') return problem(`kind must be "AdmissionReview", not ${JSON.stringify(body.kind ?? null)}`);
+  if (nestsDeeperThan(body, MAX_NESTING)) return problem(`body nests lists and maps deeper than ${MAX_NESTING} levels; no Kubernetes object does`);
+  if (body.kind !== 'AdmissionReview') return problem(`kind must be "AdmissionReview", not ${describeValue(body.kind ?? null)}`);
   if (body.apiVersion !== REVIEW_API_VERSION) {
-    return problem(`apiVersion must be "${REVIEW_API_VERSION}", not ${JSON.stringify(body.apiVersion ?? null)} (register the webhook with admissionReviewVersions: [v1])`);
+    return problem(`apiVersion must be "${REVIEW_API_VERSION}", not ${describeValue(body.apiVersion ?? null)} (register the webhook with admissionReviewVersions: [v1])`);
   }
   const request = body.request;
   if (!isPlainObject(request)) return problem('request is missing or not an object');

@@ -2,7 +2,7 @@ import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
 import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
 import { parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
 import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
-import { clip, formatPath, quote } from '../text.ts';
+import { clip, describeValue, formatPath, quote } from '../text.ts';
 import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledRewrite, CompiledTenant } from './compile.ts';
 import { globCovers } from './repository-glob.ts';
@@ -188,7 +188,7 @@ class Judge {
     // No image yet (a template may leave it to a later mutator): nothing to pull, nothing to judge.
     if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
     const path = formatPath([...this.input.pod.at, container.section, container.index, 'image']);
-    const from = typeof container.image === 'string' ? container.image : String(container.image);
+    const from = typeof container.image === 'string' ? container.image : describeValue(container.image);
     const image: Candidate = { path, container, from, to: from };
     const parsed = parseImageReference(container.image);
     if (!parsed.ok) return this.deny(image, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');

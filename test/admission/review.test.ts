@@ -15,6 +15,9 @@ const invalid: { name: string; body: unknown; problem: RegExp }[] = [
   { name: 'a request.kind that is a string is refused', body: envelope({ ...request, kind: 'Pod' }), problem: /request\.kind must be an object/ },
   { name: 'a numeric operation is refused', body: envelope({ ...request, operation: 1 }), problem: /request\.operation must be/ },
   { name: 'a name that is not a string is refused', body: envelope({ ...request, name: {} }), problem: /must be strings when set/ },
+  { name: 'a body nested deeper than any Kubernetes object is refused before anything recurses into it', body: envelope({ ...request, object: JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`) }), problem: /^body nests lists and maps deeper than 256 levels; no Kubernetes object does$/ },
+  { name: 'a kind that is a huge string is quoted clipped', body: { kind: 'k'.repeat(1_000_000) }, problem: /^kind must be "AdmissionReview", not "k{99}…"$/ },
+  { name: 'an apiVersion that is a map is described, not dumped', body: { kind: 'AdmissionReview', apiVersion: { nested: ['x'] } }, problem: /not a map \(register/ },
   { name: 'a subResource that is not a string is refused', body: envelope({ ...request, subResource: 5 }), problem: /must be strings when set/ },
 ];
 
