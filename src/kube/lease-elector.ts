@@ -1,5 +1,6 @@
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { withDeadline } from '../deadline.ts';
 
 /**
  * One leader among the replicas, elected with a coordination.k8s.io/v1 Lease the way client-go's leaderelection
@@ -72,12 +73,18 @@ export class LeaseElector {
     if (!this.isLeader()) return;
     this.#leaderUntil = 0;
     try {
-      const lease = await this.#read();
-      if (lease !== undefined) await this.#write({ holderIdentity: '', leaseDurationSeconds: 1 }, lease);
+      // Past the lease duration the Lease has expired anyway; an API server that hangs (its etcd gone) must not
+      // hold up shutdown.
+      await withDeadline(this.#release(), this.#options.leaseDurationMs, 'releasing the lease');
       this.#options.log.info({ lease: this.#options.name }, 'released the refresher lease');
     } catch (error) {
       this.#options.log.warn({ lease: this.#options.name, err: (error as Error).message }, 'could not release the refresher lease; it expires by itself');
     }
+  }
+
+  async #release(): Promise<void> {
+    const lease = await this.#read();
+    if (lease !== undefined) await this.#write({ holderIdentity: '', leaseDurationSeconds: 1 }, lease);
   }
 
   /** One election round: acquire, renew, or observe. Never throws; a failure counts as not leading. */

@@ -3,6 +3,7 @@ import t from 'tap';
 import { LeaseElector } from '../../src/kube/lease-elector.ts';
 import { logSink } from '../admission/harness.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
+import { processesMentioning } from '../e2e/support/processes.ts';
 import { waitUntil } from '../e2e/support/serve-process.ts';
 
 /** Leader election with a real Lease on a real kube-apiserver. */
@@ -94,6 +95,23 @@ t.test('a leader that loses access before stopping says so and lets the Lease ex
   await waitUntil(async () => (await cp.kubectl(['auth', 'can-i', 'get', 'leases', '-n', 'webhook', '--as=system:serviceaccount:webhook:elector'])).stdout.trim() === 'no', 'the revocation');
   await a.elector.stop();
   t.match(a.logs.at(-1), { msg: 'could not release the refresher lease; it expires by itself' });
+});
+
+t.test('a leader whose API server hangs stops within the Lease duration instead of waiting for it', async (t) => {
+  const a = elector('replica-hung', cp.adminKubeconfig, 'hung');
+  await a.elector.tick();
+  t.ok(a.elector.isLeader());
+  const apiServer = processesMentioning(cp.dir).find((p) => p.commandLine.includes('kube-apiserver'));
+  if (apiServer === undefined) throw new Error('the control plane’s kube-apiserver process was not found');
+  // A stopped process still accepts connections (the kernel's backlog) but never answers: a hung API server.
+  process.kill(apiServer.pid, 'SIGSTOP');
+  t.teardown(() => process.kill(apiServer.pid, 'SIGCONT'));
+  const started = Date.now();
+  await a.elector.stop();
+  const took = Date.now() - started;
+  process.kill(apiServer.pid, 'SIGCONT');
+  t.ok(took < 4500, `stop returned after ${took} ms (lease 3000 ms)`);
+  t.match(a.logs.at(-1), { msg: 'could not release the refresher lease; it expires by itself', err: 'releasing the lease took longer than 3000 ms' });
 });
 
 t.test('a leader that stalled past its Lease finds another holder and steps down', async (t) => {
