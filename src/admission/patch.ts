@@ -20,6 +20,19 @@ function project(spec: Record<string, unknown>): Projection {
   return projection;
 }
 
+/**
+ * A copy deep enough to change: new lists and new entry maps (the decision sets `image` on container entries and
+ * replaces imagePullSecrets). structuredClone of the same was a tenth of an admission's own CPU time.
+ */
+function copyOf(projection: Projection): Projection {
+  const copy: Projection = {};
+  for (const [section, list] of Object.entries(projection)) {
+    // imagePullSecrets may be an explicit null, which the decision replaces whole.
+    copy[section] = Array.isArray(list) ? list.map((entry) => (typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? { ...entry } : entry)) : list;
+  }
+  return copy;
+}
+
 function specAt(object: unknown, at: readonly string[]): Record<string, unknown> {
   let spec = object as Record<string, unknown>;
   for (const key of at) spec = spec[key] as Record<string, unknown>;
@@ -31,7 +44,7 @@ export function buildPatch(object: unknown, pod: PodSpecView, changes: Decision[
   if (changes.images.length === 0 && changes.addPullSecrets.length === 0) return [];
   // readPodSpec has already walked this path, so every step is a map.
   const before = project(specAt(object, pod.at));
-  const after = structuredClone(before);
+  const after = copyOf(before);
   for (const { container, image } of changes.images) {
     (after[container.section]![container.index] as Record<string, unknown>).image = image;
   }

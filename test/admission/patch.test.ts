@@ -45,6 +45,12 @@ const cases: { name: string; object: Record<string, any>; at?: string[]; images?
     want: [{ op: 'replace', path: '/spec/imagePullSecrets', value: [{ name: 'ecr-pull-1' }] }],
   },
   {
+    name: 'entries of imagePullSecrets that are not maps are kept as they are and the new one appended',
+    object: { spec: { containers: [], imagePullSecrets: ['odd', { name: 'own' }] } },
+    secrets: ['ecr-pull-1'],
+    want: [{ op: 'add', path: '/spec/imagePullSecrets/2', value: { name: 'ecr-pull-1' } }],
+  },
+  {
     name: 'init and ephemeral container images are patched at their own paths',
     object: { spec: { containers: [{ name: 'a' }], initContainers: [{ name: 'i', image: 'x' }], ephemeralContainers: [{ name: 'e', image: 'y' }] } },
     images: [['initContainers', 0], ['ephemeralContainers', 0]],
