@@ -44,6 +44,12 @@ function describe(error: unknown, tenant: string, need: PullSecretNeed): Provisi
 
 export class PullSecretProvisioner {
   readonly #options: ProvisionerOptions;
+  /**
+   * Ensures in progress, by namespace, Secret, tenant and hosts: a burst of pods for one namespace (a Deployment
+   * scaled to a thousand) shares one read, one token and one write instead of racing a thousand of each against
+   * the API server, which answered such a burst with 429s until every admission ran out of time.
+   */
+  readonly #inFlight = new Map<string, Promise<EnsureOutcome>>();
 
   constructor(options: ProvisionerOptions) {
     this.#options = options;
@@ -66,6 +72,15 @@ export class PullSecretProvisioner {
   }
 
   #ensure(namespace: string, tenant: CompiledTenant, need: PullSecretNeed): Promise<EnsureOutcome> {
+    const key = JSON.stringify([namespace, need.name, tenant.name, need.hosts]);
+    const running = this.#inFlight.get(key);
+    if (running !== undefined) return running;
+    const started = this.#ensureNow(namespace, tenant, need).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, started);
+    return started;
+  }
+
+  #ensureNow(namespace: string, tenant: CompiledTenant, need: PullSecretNeed): Promise<EnsureOutcome> {
     const now = this.#options.now();
     const request: TokenRequest = { tenant: tenant.name, roleArn: need.roleArn, externalId: tenant.externalId, sessionTags: tenant.sessionTags, registry: need };
     return this.#options.writer.ensure({

@@ -62,3 +62,17 @@ t.test('a failure that is not AWS’s (the API server refusing a write) is named
   const result = await provisioner.provision('shop', tenant, [need('111111111111')]);
   t.match(result.failures, [{ code: 'KubernetesError', message: /HTTP 403 from the API server/ }]);
 });
+
+t.test('a thousand pods admitted at once for one namespace share one read, one token and one write', async (t) => {
+  const { store, provisioner, requests } = setup(lasting);
+  const calls = { read: 0, create: 0 };
+  const read = store.read.bind(store);
+  const create = store.create.bind(store);
+  store.read = (namespace, name, fresh) => (calls.read++, read(namespace, name, fresh));
+  store.create = (secret) => (calls.create++, create(secret));
+  const results = await Promise.all(Array.from({ length: 1000 }, () => provisioner.provision('shop', tenant, [need('111111111111')])));
+  t.ok(results.every((r) => r.failures.length === 0 && r.outcomes['ecr-pull-111111111111-eu-west-1'] === 'created'));
+  t.same({ tokens: requests.length, ...calls }, { tokens: 1, read: 1, create: 1 });
+  await Promise.all([provisioner.provision('shop', tenant, [need('111111111111')]), provisioner.provision('other', tenant, [need('111111111111')])]);
+  t.same({ tokens: requests.length, ...calls }, { tokens: 2, read: 3, create: 2 }, 'once settled the next admission reads again, and another namespace is never joined');
+});
