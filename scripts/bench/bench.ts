@@ -1,0 +1,403 @@
+// `npm run bench`: how fast the webhook answers, what it adds to a pod create, how it behaves when credentials are
+// cold, and how much memory it holds. Four parts, in one run of about two to three minutes:
+//
+//   1. hot path     A server child runs the real app (buildApp over TLS) with a generated policy of 1,000 tenants ×
+//                   10 grants, 10,000 namespaces, pino at info to /dev/null, and the real pull-secret provisioner,
+//                   writer and token cache over an in-memory Secret store with a fake token source. A second child
+//                   runs a baseline: an empty Fastify app with the same TLS options answering a constant allowed
+//                   AdmissionReview. A third child generates load over HTTPS keep-alive on loopback with the same
+//                   pre-generated AdmissionReviews (pods of 1-5 containers: rewrites, granted, denied, dry-run,
+//                   unlabelled). Every review is first sent once and its answer checked (which also writes the pull
+//                   Secrets, so the measured load finds them fresh). Then:
+//                     (a) max throughput, a fixed number of connections in a closed loop, real app then baseline;
+//                     (b) latency at a fixed 1,000 reviews/s against the real app, each measured from the time it was
+//                         due to be sent to the end of its answer (open loop: no coordinated omission).
+//   2. end to end   The test suite's webhook stack (kube-apiserver + etcd, moto, the real `serve` registered as the
+//                   mutating webhook). Pods are created through the API server, sequentially and interleaved, in a
+//                   tenant namespace whose pull Secret is already fresh (the webhook is called) and in an unlabelled
+//                   namespace (its namespaceSelector leaves the webhook out), and as a control in a namespace where
+//                   only a webhook that does nothing is called. Added latency = the difference of the percentiles.
+//                   Real creates: a dryRun=All create skips writing pull Secrets, so it is not the same path.
+//   3. cold path    On the same stack, a burst of concurrent admissions posted straight to serve's /mutate for a
+//                   tenant that has no token and no pull Secret yet, moto counting the AWS calls they cause.
+//   4. memory       RSS of the hot-path server child (the real app, 10,000 namespaces, 1,000 × 10 grants, 5,000 cached
+//                   tokens, the pull Secrets of the load) after the load and a forced GC; plus the real serve's RSS
+//                   in the stack after parts 2 and 3.
+//
+//   npm run bench                          # the table
+//   npm run bench -- --json | tail -n 1    # the figures as one JSON object (always the last line)
+//   npm run bench -- --seconds 5 --pods 50 --cold 200   # a quicker, rougher run
+//   npm run bench -- --cpu-prof DIR        # also write V8 CPU profiles of both servers' throughput runs to DIR
+//
+// Every figure is printed with its target and PASS or FAIL, but a FAIL does not fail the run: exit 0 unless a part
+// crashed (1), or the arguments are wrong (2). The machine has few cores and may be busy: the load average before
+// and after is printed beside the figures. Everything started is stopped on the way out, Ctrl-C included. The
+// control plane binaries and moto come from CONTROL_PLANE_BIN and MOTO_SERVER, or are built on first use.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, release } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import { BenchChild, killAllChildren } from './children.ts';
+import { runEndToEnd, type EndToEndResult } from './e2e.ts';
+import { runHotPath, type FixedRateRun, type HotPathResult } from './hot-path.ts';
+import { round } from './stats.ts';
+
+// --- arguments ----------------------------------------------------------------------------------------------------
+
+interface BenchOptions {
+  readonly json: boolean;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly pods: number;
+  readonly cold: number;
+  readonly cpuProfileDir: string | undefined;
+}
+
+const USAGE = 'usage: npm run bench -- [--json] [--seconds N (12)] [--connections N (16)] [--pods N (200)] [--cold N (1000)] [--cpu-prof DIR]';
+
+class UsageError extends Error {}
+
+function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        json: { type: 'boolean', default: false },
+        seconds: { type: 'string', default: '12' },
+        connections: { type: 'string', default: '16' },
+        pods: { type: 'string', default: '200' },
+        cold: { type: 'string', default: '1000' },
+        'cpu-prof': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
+  }
+  if (values.help) return 'help';
+  return {
+    json: values.json,
+    seconds: wholeNumber('seconds', values.seconds, 1, 60),
+    connections: wholeNumber('connections', values.connections, 1, 256),
+    pods: wholeNumber('pods', values.pods, 10, 5000),
+    cold: wholeNumber('cold', values.cold, 1, 5000),
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+  };
+}
+
+// --- targets ------------------------------------------------------------------------------------------------------
+
+interface Figures {
+  readonly throughput: number | null;
+  readonly baselineThroughput: number | null;
+  readonly throughputRatio: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly e2eAddedP50Ms: number | null;
+  readonly e2eAddedP99Ms: number | null;
+  readonly coldAssumeRoleCalls: number | null;
+  readonly coldGetAuthorizationTokenCalls: number | null;
+  readonly coldFirstAnswerMs: number | null;
+  readonly rssMb: number | null;
+}
+
+type FigureName = keyof Figures;
+
+interface Row {
+  readonly figure: FigureName;
+  readonly unit: string;
+  readonly target: string;
+  readonly met: ((value: number) => boolean) | undefined;
+}
+
+const ROWS: readonly Row[] = [
+  { figure: 'throughput', unit: 'reviews/s', target: '', met: undefined },
+  { figure: 'baselineThroughput', unit: 'reviews/s', target: '', met: undefined },
+  { figure: 'throughputRatio', unit: '', target: '>= 0.80', met: (v) => v >= 0.8 },
+  { figure: 'p50Ms', unit: 'ms', target: '', met: undefined },
+  { figure: 'p99Ms', unit: 'ms', target: '<= 1', met: (v) => v <= 1 },
+  { figure: 'e2eAddedP50Ms', unit: 'ms', target: '<= 2', met: (v) => v <= 2 },
+  { figure: 'e2eAddedP99Ms', unit: 'ms', target: '<= 5', met: (v) => v <= 5 },
+  { figure: 'coldAssumeRoleCalls', unit: '', target: '= 1', met: (v) => v === 1 },
+  { figure: 'coldGetAuthorizationTokenCalls', unit: '', target: '= 1', met: (v) => v === 1 },
+  { figure: 'coldFirstAnswerMs', unit: 'ms', target: '', met: undefined },
+  { figure: 'rssMb', unit: 'MiB', target: '<= 150', met: (v) => v <= 150 },
+];
+
+function verdict(row: Row, value: number | null): string {
+  if (row.met === undefined) return '';
+  if (value === null) return 'n/a';
+  return row.met(value) ? 'PASS' : 'FAIL';
+}
+
+// --- the run ------------------------------------------------------------------------------------------------------
+
+const MIB = 1024 * 1024;
+const WARMUP_MS = 3000;
+const RATE = 1000;
+const RATE_SECONDS = 10;
+/** Distinct reviews, sent in turn: enough that answers are not served from warm caches of one body. */
+const REVIEW_COUNT = 4000;
+const out = (text = '') => process.stdout.write(`${text}\n`);
+const note = (text: string) => process.stderr.write(`   ${text}\n`);
+
+interface Outcome<T> {
+  readonly result: T | undefined;
+  readonly error: string | undefined;
+  readonly ms: number;
+}
+
+async function timed<T>(name: string, run: () => Promise<T>): Promise<Outcome<T>> {
+  const started = performance.now();
+  try {
+    return { result: await run(), error: undefined, ms: performance.now() - started };
+  } catch (error) {
+    // After Ctrl-C every part fails as its processes go away; that is not news.
+    if (!interrupted) note(`${name} failed: ${(error as Error).stack ?? String(error)}`);
+    return { result: undefined, error: (error as Error).message.split('\n')[0], ms: performance.now() - started };
+  }
+}
+
+/** The Deployment's NODE_OPTIONS (a V8 heap limit), so the servers measured here run as a real pod runs. */
+function deploymentNodeOptions(): string {
+  const text = readFileSync(new URL('../../manifests/base/deployment.yaml', import.meta.url), 'utf8');
+  const env = (parse(text) as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]?.env ?? [];
+  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
+  return value;
+}
+
+function figuresOf(hot: HotPathResult | undefined, e2e: EndToEndResult | undefined): Figures {
+  const ratio = hot === undefined ? Number.NaN : hot.real.perSecond / hot.baseline.perSecond;
+  return {
+    throughput: round(hot?.real.perSecond ?? Number.NaN, 0),
+    baselineThroughput: round(hot?.baseline.perSecond ?? Number.NaN, 0),
+    throughputRatio: round(ratio, 3),
+    p50Ms: round(hot?.fixedRate.latency.p50 ?? Number.NaN),
+    p99Ms: round(hot?.fixedRate.latency.p99 ?? Number.NaN),
+    e2eAddedP50Ms: round(e2e === undefined ? Number.NaN : e2e.with.p50 - e2e.without.p50),
+    e2eAddedP99Ms: round(e2e === undefined ? Number.NaN : e2e.with.p99 - e2e.without.p99),
+    coldAssumeRoleCalls: e2e?.cold.assumeRoleCalls ?? null,
+    coldGetAuthorizationTokenCalls: e2e?.cold.getAuthorizationTokenCalls ?? null,
+    coldFirstAnswerMs: round(e2e?.cold.firstAnswerMs ?? Number.NaN, 1),
+    rssMb: round((hot?.memory.rss ?? Number.NaN) / MIB, 1),
+  };
+}
+
+function machine() {
+  const cores = cpus();
+  return { cpu: cores[0]?.model ?? 'unknown', cores: cores.length, memoryGiB: round(totalmem() / 1024 ** 3, 1), node: process.version, os: `${platform()} ${release()}` };
+}
+
+// --- printing -----------------------------------------------------------------------------------------------------
+
+function table(figures: Figures): string[] {
+  const cells = ROWS.map((row) => {
+    const value = figures[row.figure];
+    return [row.figure, value === null ? '-' : `${value}${row.unit === '' ? '' : ` ${row.unit}`}`, row.target === '' ? '' : `${row.target}${row.unit === '' || row.unit === 'reviews/s' ? '' : ` ${row.unit}`}`, verdict(row, value)];
+  });
+  const header = ['figure', 'value', 'target', 'result'];
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => c.map((cell, i) => cell.padEnd(widths[i]!)).join('   ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
+}
+
+const ms = (value: number, digits = 2) => `${value.toFixed(digits)} ms`;
+const seconds = (value: number) => `${(value / 1000).toFixed(1)} s`;
+
+function windowSummary(run: FixedRateRun): string {
+  const gcs = Object.entries(run.server.gc).map(([kind, g]) => `${g.count} ${kind} (${g.totalMs.toFixed(0)} ms, longest ${g.maxMs.toFixed(1)} ms)`).join(', ');
+  const cpu = (run.server.cpuUs / 1e4 / run.seconds).toFixed(0);
+  return `CPU ${cpu}% of a core; GC ${gcs === '' ? 'none' : gcs}; event-loop delay p99 ${ms(run.server.loopDelayP99Ms, 1)}, max ${ms(run.server.loopDelayMaxMs, 1)}; other processes used ${run.otherProcessesCores.toFixed(2)} cores meanwhile`;
+}
+
+function hotDetails(hot: HotPathResult, options: BenchOptions, serverFlags: string): string[] {
+  const { real, baseline, fixedRate, baselineFixedRate, memory, prime } = hot;
+  const mib = (bytes: number) => `${(bytes / MIB).toFixed(1)} MiB`;
+  return [
+    `hot path (part 1): server children run with ${serverFlags}; load from a separate process, HTTPS keep-alive on 127.0.0.1`,
+    `  answers checked   ${prime.sent} distinct reviews sent once each before measuring: ${prime.wrong} not as expected (${Object.entries(prime.byCase).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    ...prime.problems.map((p) => `    ${p}`),
+    `  throughput        ${options.connections} connections, closed loop, ${options.seconds} s each after ${WARMUP_MS / 1000} s warm-up: real ${real.completed} answers in ${real.seconds.toFixed(1)} s (${real.errors} non-200), baseline ${baseline.completed} (${baseline.errors} non-200)`,
+    `  CPU per review    server: real ${real.serverCpuUsPerReview.toFixed(0)} µs, baseline ${baseline.serverCpuUsPerReview.toFixed(0)} µs; load generator ~${real.clientCpuUsPerReview.toFixed(0)} µs`,
+    `  under max load    real p50 ${ms(real.latency.p50)}, p99 ${ms(real.latency.p99)}; baseline p50 ${ms(baseline.latency.p50)}, p99 ${ms(baseline.latency.p99)}`,
+    `  fixed rate        ${fixedRate.rate}/s for ${RATE_SECONDS} s: ${fixedRate.answered}/${fixedRate.sent} answered, ${fixedRate.errors} errors; p50 ${ms(fixedRate.latency.p50, 3)}, p90 ${ms(fixedRate.latency.p90, 3)}, p99 ${ms(fixedRate.latency.p99, 3)}, p99.9 ${ms(fixedRate.latency.p999, 3)}, max ${ms(fixedRate.latency.max, 3)}`,
+    `                    (from each review's due time; of which waiting to be sent, for a free connection or the load's own event loop: p50 ${ms(fixedRate.sendDelay.p50, 3)}, p99 ${ms(fixedRate.sendDelay.p99, 3)})`,
+    `                    inside the server: ${windowSummary(fixedRate)}`,
+    `  baseline at rate  p50 ${ms(baselineFixedRate.latency.p50, 3)}, p99 ${ms(baselineFixedRate.latency.p99, 3)}, max ${ms(baselineFixedRate.latency.max, 3)}; inside: ${windowSummary(baselineFixedRate)}`,
+    `                    at ${fixedRate.rate}/s the real app needs ~${((fixedRate.rate * real.serverCpuUsPerReview) / 10_000).toFixed(0)}% of one core (its CPU per review above); past ~100% answers queue and latency grows for the whole run`,
+    `memory (part 4): the hot-path server child running the real app (not the baseline), after all of part 1 and a forced GC (gc(), twice):`,
+    `  RSS ${mib(memory.rss)}: V8 heap used ${mib(memory.heapUsed)} of ${mib(memory.heapTotal)} committed (young generation ${mib(memory.newSpace)} of it), external ${mib(memory.external)}`,
+    `  holding ${memory.namespaces} namespaces, ${memory.tenants} tenants with ${memory.grants} grants, ${memory.cachedTokens} cached tokens (${memory.mints} minted by the fake source),`,
+    `  ${memory.pullSecrets} pull Secrets in the in-memory store, and the AWS SDK and Kubernetes client modules serve loads`,
+    `  after the collection V8 runs under memory pressure (gc flavor last-resort): RSS ${mib(memory.rssAfterThoroughGc)}, heap used ${mib(memory.heapUsedAfterThoroughGc)}`,
+    `  RSS at start-up, each after gc(): ${memory.steps.map((s) => `${s.step} ${mib(s.rss)}`).join(', ')}`,
+  ];
+}
+
+function tokenOutcome(cold: EndToEndResult['cold']): string {
+  if (cold.mintedAfterMs !== undefined) return `minted about ${cold.mintedAfterMs} ms after the firing (serve's log clock)`;
+  if (cold.mintFailure !== undefined) return `not minted: ${cold.mintFailure.slice(0, 240)}`;
+  return "no mint in serve's log";
+}
+
+const mibOrDash = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(1)} MiB`);
+
+function e2eDetails(e2e: EndToEndResult, options: BenchOptions): string[] {
+  const { cold } = e2e;
+  const other = Object.entries(cold.otherAwsCalls).map(([api, n]) => `${api} ${n}`).join(', ');
+  return [
+    `end to end (part 2): ${options.pods} real pod creates per namespace through kube-apiserver (admin token, one keep-alive connection), interleaved, after 20 warm-up rounds`,
+    `  with webhook      p50 ${ms(e2e.with.p50)}, p90 ${ms(e2e.with.p90)}, p99 ${ms(e2e.with.p99)}, max ${ms(e2e.with.max)}   (tenant namespace; pull Secret already written)`,
+    `  without webhook   p50 ${ms(e2e.without.p50)}, p90 ${ms(e2e.without.p90)}, p99 ${ms(e2e.without.p99)}, max ${ms(e2e.without.max)}   (unlabelled namespace; the namespaceSelector skips the webhook)`,
+    `  trivial webhook   p50 ${ms(e2e.trivial.p50)}, p90 ${ms(e2e.trivial.p90)}, p99 ${ms(e2e.trivial.p99)}, max ${ms(e2e.trivial.max)}   (control: a namespace where only a webhook that allows and changes nothing is called; it answered ${e2e.trivialCalls} times)`,
+    `                    so calling any webhook adds p50 ${ms(e2e.trivial.p50 - e2e.without.p50)}, p99 ${ms(e2e.trivial.p99 - e2e.without.p99)} here; this one adds p50 ${ms(e2e.with.p50 - e2e.without.p50)}, p99 ${ms(e2e.with.p99 - e2e.without.p99)}`,
+    `  webhook calls     ${e2e.webhookCallsPerPod.toFixed(2)} per pod created in the tenant namespace (serve's decision log lines)`,
+    `  webhook alone     p50 ${ms(e2e.direct.p50)}, p90 ${ms(e2e.direct.p90)}, p99 ${ms(e2e.direct.p99)}, max ${ms(e2e.direct.max)}   (the same pod's review posted straight to serve, one keep-alive connection)`,
+    `cold path (part 3): ${options.cold} concurrent admissions (non-dryRun, connections opened first) straight to serve's /mutate for a tenant with no token and no pull Secret`,
+    `  AWS calls         AssumeRole ${cold.assumeRoleCalls}, GetAuthorizationToken ${cold.getAuthorizationTokenCalls}${other === '' ? '' : `, other: ${other}`}`,
+    `  token             ${tokenOutcome(cold)}`,
+    `  answers           first after ${ms(cold.firstAnswerMs, 1)}, p50 ${ms(cold.answerMs.p50, 1)}, p99 ${ms(cold.answerMs.p99, 1)}, last ${ms(cold.answerMs.max, 1)}; ${cold.allowed} allowed, ${cold.denied} denied, ${cold.errors} errors`,
+    ...cold.examples.map((e) => `    e.g. ${e.slice(0, 300)}`),
+    `  serve warned      ${Object.entries(cold.serveWarnings).map(([msg, n]) => `${n} × "${msg}"`).join(', ') || 'nothing'}`,
+    `  real serve RSS    ${mibOrDash(e2e.serveRssAfterPodsMb)} after part 2, ${mibOrDash(e2e.serveRssMb)} after part 3 (the stack's serve process: 20-tenant policy, a few namespaces; no forced GC)`,
+  ];
+}
+
+function report(options: BenchOptions, hot: Outcome<HotPathResult>, e2e: Outcome<EndToEndResult>, figures: Figures, load: { before: number[]; after: number[] }, serverFlags: string): void {
+  const m = machine();
+  out('ecr-tenant-webhook benchmark');
+  out(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; load average before ${load.before.map((v) => v.toFixed(2)).join(' ')}, after ${load.after.map((v) => v.toFixed(2)).join(' ')}`);
+  out();
+  for (const line of table(figures)) out(line);
+  out();
+  if (hot.result !== undefined) hotDetails(hot.result, options, serverFlags).forEach((line) => out(line));
+  if (hot.result !== undefined && options.cpuProfileDir !== undefined) out(`  CPU profiles of both throughput runs (the profiler slows them a little): ${options.cpuProfileDir}`);
+  if (hot.error !== undefined) out(`hot path and memory (parts 1, 4): FAILED: ${hot.error}`);
+  if (e2e.result !== undefined) e2eDetails(e2e.result, options).forEach((line) => out(line));
+  if (e2e.error !== undefined) out(`end to end and cold path (parts 2, 3): FAILED: ${e2e.error}`);
+  out();
+  const hotDurations = hot.result?.durations;
+  const e2eDurations = e2e.result?.durations;
+  out(`durations: parts 1+4 ${seconds(hot.ms)}${hotDurations === undefined ? '' : ` (throughput ${seconds(hotDurations.throughputMs)}, fixed rate ${seconds(hotDurations.latencyMs)})`}; ` +
+    `parts 2+3 ${seconds(e2e.ms)}${e2eDurations === undefined ? '' : ` (stack start ${seconds(e2eDurations.stackStartMs)}, pod creates ${seconds(e2eDurations.podsMs)}, cold burst ${seconds(e2eDurations.coldMs)})`}; total ${seconds(hot.ms + e2e.ms)}`);
+}
+
+function jsonLine(figures: Figures, hot: Outcome<HotPathResult>, e2e: Outcome<EndToEndResult>, load: { before: number[]; after: number[] }): string {
+  const h = hot.result;
+  const e = e2e.result;
+  return JSON.stringify({
+    ...figures,
+    pass: Object.fromEntries(ROWS.filter((row) => row.met !== undefined).map((row) => [row.figure, verdict(row, figures[row.figure])])),
+    p999Ms: round(h?.fixedRate.latency.p999 ?? Number.NaN),
+    baselineP50Ms: round(h?.baselineFixedRate.latency.p50 ?? Number.NaN),
+    baselineP99Ms: round(h?.baselineFixedRate.latency.p99 ?? Number.NaN),
+    otherProcessesCores: round(h?.fixedRate.otherProcessesCores ?? Number.NaN, 2),
+    maxMs: round(h?.fixedRate.latency.max ?? Number.NaN),
+    serverCpuUsPerReview: round(h?.real.serverCpuUsPerReview ?? Number.NaN, 1),
+    baselineServerCpuUsPerReview: round(h?.baseline.serverCpuUsPerReview ?? Number.NaN, 1),
+    wrongAnswers: h?.prime.wrong ?? null,
+    e2eWithP50Ms: round(e?.with.p50 ?? Number.NaN),
+    e2eWithoutP50Ms: round(e?.without.p50 ?? Number.NaN),
+    e2eWithP99Ms: round(e?.with.p99 ?? Number.NaN),
+    e2eWithoutP99Ms: round(e?.without.p99 ?? Number.NaN),
+    e2eCreates: 'real',
+    coldAdmissions: e === undefined ? null : e.cold.allowed + e.cold.denied + e.cold.errors,
+    coldAllowed: e?.cold.allowed ?? null,
+    coldLastAnswerMs: round(e?.cold.answerMs.max ?? Number.NaN, 1),
+    coldMintedAfterMs: e?.cold.mintedAfterMs ?? null,
+    e2eTrivialWebhookAddedP50Ms: round(e === undefined ? Number.NaN : e.trivial.p50 - e.without.p50),
+    e2eTrivialWebhookAddedP99Ms: round(e === undefined ? Number.NaN : e.trivial.p99 - e.without.p99),
+    e2eWebhookAloneP50Ms: round(e?.direct.p50 ?? Number.NaN),
+    e2eWebhookAloneP99Ms: round(e?.direct.p99 ?? Number.NaN),
+    rssMeasured: 'hot-path server child (real app) after load and forced GC',
+    rssAfterThoroughGcMb: round((h?.memory.rssAfterThoroughGc ?? Number.NaN) / MIB, 1),
+    youngGenerationMb: round((h?.memory.newSpace ?? Number.NaN) / MIB, 1),
+    serveRssMb: round(e?.serveRssMb ?? Number.NaN, 1),
+    serveRssAfterPodsMb: round(e?.serveRssAfterPodsMb ?? Number.NaN, 1),
+    machine: machine(),
+    loadAverage: load,
+    durationsMs: { hotAndMemory: Math.round(hot.ms), endToEndAndCold: Math.round(e2e.ms) },
+    errors: [hot.error, e2e.error].filter((error) => error !== undefined),
+  });
+}
+
+// --- main ---------------------------------------------------------------------------------------------------------
+
+function optionsOrExit(): BenchOptions {
+  try {
+    const options = parseOptions(process.argv.slice(2));
+    if (options !== 'help') return options;
+    out(USAGE);
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message} (${USAGE})\n`);
+    process.exit(2);
+  }
+}
+
+const STOP_TIMEOUT_MS = 30_000;
+let stopStack: (() => Promise<void>) | undefined;
+let interrupted = false;
+
+/** Ctrl-C (or SIGTERM): stop the stack and every child, then exit; a second signal exits at once. */
+function stopOnSignals(): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write(`bench: ${signal}, stopping everything\n`);
+    killAllChildren();
+    const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
+    void Promise.race([stopStack?.() ?? Promise.resolve(), timeout]).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+const options = optionsOrExit();
+stopOnSignals();
+if (options.cpuProfileDir !== undefined) mkdirSync(options.cpuProfileDir, { recursive: true });
+const nodeOptions = deploymentNodeOptions();
+const loadBefore = loadavg();
+const loadGenerator = new BenchChild('load generator', new URL('./load.ts', import.meta.url), [], []);
+await loadGenerator.ready;
+
+note('part 1: hot path (real app and baseline over TLS, load from a separate process)');
+const hot = await timed('hot path', () =>
+  runHotPath(loadGenerator, {
+    connections: options.connections,
+    warmupMs: WARMUP_MS,
+    measureMs: options.seconds * 1000,
+    rate: RATE,
+    rateSeconds: RATE_SECONDS,
+    reviewCount: REVIEW_COUNT,
+    serverFlags: nodeOptions.split(/\s+/),
+    cpuProfileDir: options.cpuProfileDir,
+    note,
+  }),
+);
+
+note('parts 2 and 3: end to end through kube-apiserver, then the cold path (starting the stack)');
+// serve in the stack gets the Deployment's NODE_OPTIONS too (the stack passes this process's environment on).
+process.env.NODE_OPTIONS = nodeOptions;
+const e2e = await timed('end to end', () => runEndToEnd(loadGenerator, { pods: options.pods, coldAdmissions: options.cold, note }, (stop) => (stopStack = stop)));
+stopStack = undefined;
+await loadGenerator.stop();
+
+const loadAfter = loadavg();
+const figures = figuresOf(hot.result, e2e.result);
+const load = { before: loadBefore.map((v) => round(v, 2) ?? 0), after: loadAfter.map((v) => round(v, 2) ?? 0) };
+report(options, hot, e2e, figures, load, nodeOptions);
+if (options.json) out(jsonLine(figures, hot, e2e, load));
+process.exitCode = hot.error === undefined && e2e.error === undefined ? 0 : 1;

@@ -1,0 +1,230 @@
+// A child process of `npm run bench`: the webhook's hot path over TLS, or the baseline it is compared with.
+//
+//   --kind real      the real app from buildApp: the generated policy (1,000 tenants × 10 grants), 10,000 namespaces
+//                    in an InMemoryNamespaceDirectory, pino at info to /dev/null, Prometheus metrics, and the real
+//                    PullSecretProvisioner, PullSecretWriter and TokenCache over an in-memory Secret store, with a fake
+//                    token source (no AWS). The cache is filled with a token for every tenant and registry (5,000).
+//   --kind baseline  an empty Fastify app with the same TLS options whose POST /mutate answers a constant allowed
+//                    AdmissionReview: what HTTPS, Fastify and JSON body parsing cost on their own.
+//   --kind echo      the same, answering with the request's uid, as kube-apiserver requires: a webhook that does
+//                    nothing, to tell what calling any webhook costs a pod create from what this one adds.
+//
+// It tells the parent its port over IPC, then answers the parent's requests: its CPU time, what happened inside it
+// during a window (GC, event-loop delay), a CPU profile of a window, and its memory. With --expose-gc the real app
+// also notes its RSS after each step of its start (modules, policy, namespaces, tokens).
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { parseArgs } from 'node:util';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
+import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
+import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
+import type { RegistryToken, RegistryTokenSource } from '../../src/credentials/registry-token.ts';
+import { TokenCache } from '../../src/credentials/token-cache.ts';
+import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
+import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import { fixedPolicy } from '../../src/policy/policy-source.ts';
+// Loaded for what it brings along: the AWS SDK and Kubernetes client modules serve holds in memory, so the memory
+// figure counts them as it would in the real process.
+import '../../src/server.ts';
+import { TLS_MIN_VERSION } from '../../src/tls/tls-reloader.ts';
+import { announceReady, answerRequests } from './children.ts';
+import { namespaces, policyText, tokenRequests } from './fixture.ts';
+
+/** serve's own settings (src/server.ts, src/cli/main.ts defaults), so the cache and provisioner behave as there. */
+const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
+const CREDENTIAL_DEADLINE_MS = 3000;
+const TOKEN_LIFE_MS = 12 * 60 * 60 * 1000;
+
+/** Tokens as ECR hands them out (a password of ~1,600 characters, 12 hours of life), without AWS. */
+class FakeTokenSource implements RegistryTokenSource {
+  mints = 0;
+
+  async mint(): Promise<RegistryToken> {
+    this.mints++;
+    return { username: 'AWS', password: randomBytes(1200).toString('base64'), expiresAt: new Date(Date.now() + TOKEN_LIFE_MS) };
+  }
+}
+
+interface Hot {
+  readonly app: FastifyInstance;
+  /** What the process holds, for the memory report. */
+  readonly holdings: () => Record<string, number>;
+}
+
+const gc = (globalThis as { gc?: (options?: { type: string; execution: string; flavor: string }) => void }).gc;
+
+/** RSS and heap after a forced full collection; `thorough` is the collection V8 runs under memory pressure. */
+async function memoryAfterGc(thorough = false) {
+  if (gc === undefined) throw new Error('start this process with --expose-gc');
+  // Twice, so what the finalizers of the first collection freed goes too.
+  for (let round = 0; round < 2; round++) {
+    gc({ type: 'major', execution: 'sync', flavor: thorough ? 'last-resort' : 'regular' });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  return { ...process.memoryUsage(), newSpace: newSpace?.space_size ?? 0 };
+}
+
+/** RSS after each step of building the real app: where the memory goes. */
+const memorySteps: { step: string; rss: number; heapUsed: number }[] = [];
+
+async function step(name: string): Promise<void> {
+  if (gc === undefined) return;
+  const { rss, heapUsed } = await memoryAfterGc();
+  memorySteps.push({ step: name, rss, heapUsed });
+}
+
+async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
+  await step('modules loaded');
+  const log = createLogger({ level: 'info', destination: pino.destination('/dev/null') });
+  const policy = parsePolicy(policyText(), 'bench-policy.json');
+  await step('policy parsed');
+  const labelled = namespaces();
+  const directory = new InMemoryNamespaceDirectory(labelled);
+  await step('namespaces');
+  const source = new FakeTokenSource();
+  const tokens = new TokenCache({
+    source,
+    maxEntries: 10_000,
+    refreshFraction: 0.5,
+    suspectTrustMs: 15 * 60 * 1000,
+    mintDeadlineMs: CREDENTIAL_DEADLINE_MS,
+    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
+    now: Date.now,
+    // As serve logs them: the cache key and AWS codes, never the token.
+    onEvent: (event) => {
+      if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
+      else if (event.kind === 'mint-failed') log.warn({ token: event.key, code: event.error.code, err: event.error.message }, 'ECR token mint failed');
+    },
+  });
+  const requests = tokenRequests();
+  await Promise.all(requests.map((request) => tokens.get(request)));
+  await step('tokens cached');
+  const store = new InMemorySecretStore();
+  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now });
+  const metrics = createMetrics({ processMetrics: true });
+  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner });
+  const holdings = () => ({
+    tenants: policy.tenants.size,
+    grants: [...policy.tenants.values()].reduce((sum, t) => sum + [...t.grantsByRegistry.values()].reduce((n, g) => n + g.length, 0), 0),
+    namespaces: Object.keys(labelled).length,
+    cachedTokens: requests.filter((request) => tokens.peek(request) !== undefined).length,
+    pullSecrets: store.secrets.size,
+    mints: source.mints,
+  });
+  return { app, holdings };
+}
+
+const CONSTANT_ANSWER = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'bench', allowed: true } };
+
+function baselineApp(tls: { cert: Buffer; key: Buffer }, echo: boolean): Hot {
+  const app = Fastify({ bodyLimit: DEFAULT_BODY_LIMIT_BYTES, https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION } }) as unknown as FastifyInstance;
+  let answered = 0;
+  app.post('/mutate', async (request) => {
+    answered++;
+    if (!echo) return CONSTANT_ANSWER;
+    const uid = (request.body as { request?: { uid?: string } }).request?.uid;
+    return { ...CONSTANT_ANSWER, response: { uid, allowed: true } };
+  });
+  return { app, holdings: () => ({ answered }) };
+}
+
+/** Memory after the load: after an ordinary forced GC (the figure), and after the thorough one (what V8 can give back). */
+async function memoryReport(hot: Hot) {
+  const regular = await memoryAfterGc();
+  const thorough = await memoryAfterGc(true);
+  return { ...regular, rssAfterThoroughGc: thorough.rss, heapUsedAfterThoroughGc: thorough.heapUsed, ...hot.holdings(), steps: memorySteps };
+}
+
+/**
+ * What happened inside the server during a measured window: its CPU time, its garbage collections (each one a pause
+ * or a slice of one) and how late its event loop ran, which together explain a latency tail.
+ */
+class MeasuredWindow {
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  readonly #pauses: { kind: string; ms: number }[] = [];
+  readonly #observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) this.#pauses.push({ kind: GC_KINDS[(entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other', ms: entry.duration });
+  });
+  #cpu = process.cpuUsage();
+
+  start(): void {
+    this.#pauses.length = 0;
+    this.#loopDelay.reset();
+    this.#loopDelay.enable();
+    this.#observer.observe({ entryTypes: ['gc'] });
+    this.#cpu = process.cpuUsage();
+  }
+
+  end() {
+    const cpu = process.cpuUsage(this.#cpu);
+    this.#loopDelay.disable();
+    this.#observer.disconnect();
+    const byKind: Record<string, { count: number; totalMs: number; maxMs: number }> = {};
+    for (const { kind, ms } of this.#pauses) {
+      const k = (byKind[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+      k.count++;
+      k.totalMs += ms;
+      k.maxMs = Math.max(k.maxMs, ms);
+    }
+    const nsToMs = (ns: number) => ns / 1e6;
+    return { cpuUs: cpu.user + cpu.system, gc: byKind, loopDelayP99Ms: nsToMs(this.#loopDelay.percentile(99)), loopDelayMaxMs: nsToMs(this.#loopDelay.max) };
+  }
+}
+
+/** A V8 CPU profile of a window only (the measured load), not of the start-up that --cpu-prof would include. */
+class WindowProfile {
+  #session: Session | undefined;
+
+  async start(): Promise<void> {
+    this.#session = new Session();
+    this.#session.connect();
+    await this.#session.post('Profiler.enable');
+    await this.#session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await this.#session.post('Profiler.start');
+  }
+
+  async stop(path: string): Promise<void> {
+    if (this.#session === undefined) throw new Error('no profile running');
+    const { profile } = await this.#session.post('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    this.#session.disconnect();
+    this.#session = undefined;
+  }
+}
+
+/** perf_hooks' gc entry kinds (NODE_PERFORMANCE_GC_*). */
+const GC_KINDS: Readonly<Record<number, string>> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
+
+const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } });
+if (!['real', 'baseline', 'echo'].includes(values.kind ?? '') || values.cert === undefined || values.key === undefined) {
+  throw new Error('usage: hot-server.ts --kind real|baseline|echo --cert FILE --key FILE');
+}
+const started = performance.now();
+const tls = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
+const hot = values.kind === 'real' ? await realApp(tls) : baselineApp(tls, values.kind === 'echo');
+await hot.app.listen({ host: '127.0.0.1', port: 0 });
+const measured = new MeasuredWindow();
+const profile = new WindowProfile();
+answerRequests(
+  async (cmd, args) => {
+    if (cmd === 'profile-start') return profile.start();
+    if (cmd === 'profile-stop') return profile.stop(args.path as string);
+    if (cmd === 'cpu') return process.cpuUsage();
+    if (cmd === 'window-start') return measured.start();
+    if (cmd === 'window-end') return measured.end();
+    if (cmd === 'memory') return memoryReport(hot);
+    if (cmd === 'holdings') return hot.holdings();
+    throw new Error(`unknown request ${cmd}`);
+  },
+  () => hot.app.close(),
+);
+announceReady({ port: (hot.app.server.address() as { port: number }).port, startupMs: performance.now() - started, pid: process.pid });
