@@ -68,7 +68,7 @@ t.test('a thousand pods admitted at once for one namespace share one read, one t
   const calls = { read: 0, create: 0 };
   const read = store.read.bind(store);
   const create = store.create.bind(store);
-  store.read = (namespace, name, fresh) => (calls.read++, read(namespace, name, fresh));
+  store.read = (namespace: string, name: string) => (calls.read++, read(namespace, name));
   store.create = (secret) => (calls.create++, create(secret));
   const results = await Promise.all(Array.from({ length: 1000 }, () => provisioner.provision('shop', tenant, [need('111111111111')])));
   t.ok(results.every((r) => r.failures.length === 0 && r.outcomes['ecr-pull-111111111111-eu-west-1'] === 'created'));
