@@ -1,6 +1,7 @@
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { badRequest, type HandlerResult } from './admission/answers.ts';
+import { badRequest, type DecisionLabel } from './admission/answers.ts';
+import type { EndpointResult, OperationLabel, Resource } from './admission/endpoint.ts';
 import { createMutateHandler, type PullSecretProvisioning } from './admission/mutate-handler.ts';
 import { createNamespaceHandler } from './admission/namespace-handler.ts';
 import { createWorkloadHandler } from './admission/workload-handler.ts';
@@ -48,6 +49,17 @@ function clientErrorMessage(error: FastifyError, limit: number): string {
   }
 }
 
+/** The latency histogram's labels for one answered admission request. */
+interface Answered {
+  readonly operation: OperationLabel;
+  readonly decision: DecisionLabel | 'error';
+}
+
+/** A request the handler never answered: Fastify refused its body (4xx), or the handler failed (5xx). */
+function unanswered(statusCode: number): Answered {
+  return { operation: 'unknown', decision: statusCode >= 500 ? 'error' : 'invalid' };
+}
+
 function readiness(deps: AppDeps): string {
   if (deps.draining()) return 'shutting down';
   return deps.namespaces.ready() ? 'ready' : 'waiting for the namespace directory';
@@ -62,7 +74,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: TLS_MIN_VERSION } }),
   }) as unknown as FastifyInstance;
-  const handlers: Readonly<Record<string, { resource: string; handle: (body: unknown) => Promise<HandlerResult> }>> = {
+  const handlers: Readonly<Record<string, { resource: Resource; handle: (body: unknown) => Promise<EndpointResult> }>> = {
     '/mutate': { resource: 'pods', handle: createMutateHandler(deps) },
     '/validate/namespaces': { resource: 'namespaces', handle: createNamespaceHandler(deps) },
     '/validate/workloads': { resource: 'workloads', handle: createWorkloadHandler(deps) },
@@ -80,9 +92,12 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     reply.code(404).send(status(404, 'NotFound', `no route ${request.method} ${request.url.slice(0, 200)}`));
   });
 
+  // What each handler decided, kept for the onResponse hook; a WeakMap so nothing outlives its request.
+  const answered = new WeakMap<FastifyRequest, Answered>();
   for (const [url, { handle }] of Object.entries(handlers)) {
     app.post(url, async (request, reply) => {
       const result = await handle(request.body);
+      answered.set(request, { operation: result.operation, decision: result.decision });
       return reply.code(result.statusCode).send(result.body);
     });
   }
@@ -90,7 +105,8 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     const url = request.routeOptions.url;
     if (url === undefined || !Object.hasOwn(handlers, url)) return;
-    deps.metrics.admissionSeconds.observe({ resource: handlers[url]!.resource, outcome: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const { operation, decision } = answered.get(request) ?? unanswered(reply.statusCode);
+    deps.metrics.admissionSeconds.observe({ resource: handlers[url]!.resource, operation, decision }, reply.elapsedTime / 1000);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

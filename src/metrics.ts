@@ -8,11 +8,15 @@ export interface Metrics {
   readonly registry: Registry;
   /**
    * resource: pods | namespaces | workloads (the endpoint);
-   * decision: allow | deny | dry-run:allow | dry-run:would-deny | untouched | invalid | unavailable
+   * decision: allow | deny | dry-run:allow | dry-run:would-deny | untouched | invalid | unavailable;
+   * tenant: the tenant the decision was made for, empty when none; mode: enforce | dry-run, empty when none applied.
    */
-  readonly decisions: Counter<'resource' | 'decision'>;
-  /** resource as above; outcome: the HTTP status code the webhook answered with */
-  readonly admissionSeconds: Histogram<'resource' | 'outcome'>;
+  readonly decisions: Counter<'resource' | 'decision' | 'tenant' | 'mode'>;
+  /**
+   * resource as above; operation: CREATE | UPDATE | DELETE | CONNECT, or unknown when the body could not be read;
+   * decision as above, or error when the handler failed.
+   */
+  readonly admissionSeconds: Histogram<'resource' | 'operation' | 'decision'>;
   /** result: success | failure */
   readonly policyReloads: Counter<'result'>;
   /** 1 while the policy in force is the file's current content, 0 after a rejected reload. */
@@ -22,6 +26,18 @@ export interface Metrics {
   readonly tlsReloads: Counter<'result'>;
   readonly namespaceWatchRestarts: Counter;
   readonly namespaceLookups: Counter<'source'>;
+  /** Namespaces in the informer cache, read at each scrape from the function given to measureNamespaceCache. */
+  readonly namespaceCacheSize: Gauge;
+  /** Sets how namespace_cache_size is read; until the directory that owns the cache calls it, the size is 0. */
+  measureNamespaceCache(size: () => number): void;
+  /** result: hit (fresh) | refresh (served while a refresh runs behind it) | miss (the caller waits for a mint) */
+  readonly tokenLookups: Counter<'result'>;
+  /** api: AssumeRole | GetAuthorizationToken; every SDK attempt, retries included. */
+  readonly awsRequests: Counter<'api'>;
+  /** api as above; code: the SDK's error name (AccessDenied, Throttling, TimeoutError, ...). */
+  readonly awsErrors: Counter<'api' | 'code'>;
+  /** action: create | update | delete; result: success | conflict | failure */
+  readonly pullSecretWrites: Counter<'action' | 'result'>;
 }
 
 const PREFIX = 'ecr_tenant_webhook_';
@@ -30,13 +46,19 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
+  let namespaceCount = () => 0;
   return {
     registry,
-    decisions: new Counter({ name: `${PREFIX}admission_decisions_total`, help: 'Admission reviews answered, by resource (pods, namespaces, workloads) and decision.', labelNames: ['resource', 'decision'], registers }),
+    decisions: new Counter({
+      name: `${PREFIX}admission_decisions_total`,
+      help: 'Admission reviews answered, by resource (pods, namespaces, workloads), decision, tenant and mode.',
+      labelNames: ['resource', 'decision', 'tenant', 'mode'],
+      registers,
+    }),
     admissionSeconds: new Histogram({
       name: `${PREFIX}admission_duration_seconds`,
-      help: 'Time from receiving an AdmissionReview to answering it, by resource and HTTP status.',
-      labelNames: ['resource', 'outcome'],
+      help: 'Time from receiving an AdmissionReview to answering it, by resource, operation and decision.',
+      labelNames: ['resource', 'operation', 'decision'],
       // Admission is on the API server's critical path with a timeout of a few seconds: resolve the low end finely.
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
@@ -47,5 +69,21 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     tlsReloads: new Counter({ name: `${PREFIX}tls_reloads_total`, help: 'Serving certificate reloads after a change, by result.', labelNames: ['result'], registers }),
     namespaceWatchRestarts: new Counter({ name: `${PREFIX}namespace_watch_restarts_total`, help: 'Times the namespace watch was restarted after an error.', registers }),
     namespaceLookups: new Counter({ name: `${PREFIX}namespace_lookups_total`, help: 'Namespace label lookups, by where the answer came from (cache, api, missing).', labelNames: ['source'], registers }),
+    // Read at scrape time rather than kept up to date on every watch event: exact, and free between scrapes.
+    namespaceCacheSize: new Gauge({
+      name: `${PREFIX}namespace_cache_size`,
+      help: 'Namespaces in the informer cache.',
+      registers,
+      collect() {
+        this.set(namespaceCount());
+      },
+    }),
+    measureNamespaceCache(size) {
+      namespaceCount = size;
+    },
+    tokenLookups: new Counter({ name: `${PREFIX}token_cache_lookups_total`, help: 'ECR token cache lookups, by result (hit, refresh, miss).', labelNames: ['result'], registers }),
+    awsRequests: new Counter({ name: `${PREFIX}aws_requests_total`, help: 'AWS API requests, every SDK attempt including retries, by API.', labelNames: ['api'], registers }),
+    awsErrors: new Counter({ name: `${PREFIX}aws_errors_total`, help: 'Failed AWS API requests, every SDK attempt including retries, by API and error code.', labelNames: ['api', 'code'], registers }),
+    pullSecretWrites: new Counter({ name: `${PREFIX}pull_secret_writes_total`, help: 'Pull Secret writes to the API server, by action (create, update, delete) and result (success, conflict, failure).', labelNames: ['action', 'result'], registers }),
   };
 }

@@ -9,12 +9,13 @@ import { Refresher } from './credentials/refresher.ts';
 import { LeaseElector } from './kube/lease-elector.ts';
 import { KubeSecretStore } from './kube/secret-store.ts';
 import { WatchedSecretStore } from './kube/watched-secret-store.ts';
+import { CountedSecretStore } from './kube/counted-secret-store.ts';
 import type { PolicySource } from './policy/policy-source.ts';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
 import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
 import { loadKubeConfig, type KubeConfigSource } from './kube/kube-config.ts';
 import { buildMetricsApp } from './metrics-app.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { PolicyReloader } from './policy/policy-reloader.ts';
 import { readTlsPair, TLS_MIN_VERSION, watchTlsPair } from './tls/tls-reloader.ts';
 
@@ -63,8 +64,8 @@ const REFRESH_WITHIN_MS = 6 * 60 * 60 * 1000;
 const LEASE_NAME = 'ecr-tenant-webhook-refresher';
 
 /** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server, the refresher. */
-function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger) {
-  const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3 });
+function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger, metrics: Metrics) {
+  const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3, metrics });
   const tokens = new TokenCache({
     source,
     maxEntries: 10_000,
@@ -73,10 +74,11 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
     mintDeadlineMs: config.credentialDeadlineMs,
     failureBackoff: { initialMs: 1000, maxMs: 60_000 },
     now: Date.now,
-    onEvent: (event) => logTokenEvent(event, log),
+    onEvent: (event) => reportTokenEvent(event, log, metrics),
   });
-  const store = new WatchedSecretStore(new KubeSecretStore(kubeConfig), kubeConfig, log);
-  void store.start();
+  const watched = new WatchedSecretStore(new KubeSecretStore(kubeConfig), kubeConfig, log);
+  void watched.start();
+  const store = new CountedSecretStore(watched, metrics);
   const writer = new PullSecretWriter(store);
   const provisioner = new PullSecretProvisioner({ writer, tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: config.credentialDeadlineMs, now: Date.now });
   const { leaseNamespace, identity, intervalMs, leaseDurationMs } = config.refresher;
@@ -87,15 +89,19 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   const release = async () => {
     refresher.stop();
     await elector.stop();
-    await store.stop();
+    await watched.stop();
     source.destroy();
   };
   return { provisioner, release };
 }
 
-/** How the token cache's events are logged: the cache key and AWS codes, never the token. */
-export function logTokenEvent(event: TokenCacheEvent, log: Logger): void {
-  if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
+/**
+ * How the token cache's events are reported: lookups are counted, not logged (one for every pull Secret written);
+ * the rest is logged with the cache key and AWS codes, never the token.
+ */
+export function reportTokenEvent(event: TokenCacheEvent, log: Logger, metrics: Metrics): void {
+  if (event.kind === 'lookup') metrics.tokenLookups.inc({ result: event.result });
+  else if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
   else if (event.kind === 'suspect-expiry') log.warn({ token: event.key, claimed: event.claimed, trustedUntil: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
   else log.warn({ token: event.key, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
 }
@@ -124,7 +130,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(() => namespaces.stop());
     void namespaces.start();
 
-    const pullSecrets = pullSecretChain(config, kubeConfig, policy, log);
+    const pullSecrets = pullSecretChain(config, kubeConfig, policy, log, metrics);
     cleanup.push(pullSecrets.release);
 
     let draining = false;

@@ -1,13 +1,18 @@
 import type { Decision } from '../policy/decide.ts';
+import type { Mode } from '../policy/schema.ts';
 import { reviewOf, type AdmissionResponse } from './review.ts';
 
-/** What every admission handler returns: the HTTP status, the body, and the decision label for the metrics. */
+/** What every admission handler returns: the HTTP status, the body, and the decision labels for the metrics. */
 export type DecisionLabel = 'allow' | 'deny' | 'dry-run:allow' | 'dry-run:would-deny' | 'untouched' | 'invalid' | 'unavailable';
 
 export interface HandlerResult {
   readonly statusCode: number;
   readonly body: unknown;
   readonly decision: DecisionLabel;
+  /** The tenant the decision was made for; absent when none applies. */
+  readonly tenant?: string | undefined;
+  /** The mode the decision was made in; absent when no tenant's policy was applied. */
+  readonly mode?: Mode | undefined;
 }
 
 const MAX_REASONS_IN_MESSAGE = 10;
@@ -33,6 +38,11 @@ export function denialMessage(reasons: readonly string[]): string {
   const shown = reasons.slice(0, MAX_REASONS_IN_MESSAGE).join('; ');
   const more = reasons.length - MAX_REASONS_IN_MESSAGE;
   return more > 0 ? `${shown}; and ${more} more` : shown;
+}
+
+/** The result labelled with the tenant and mode of the policy decision behind it (none for an untouched pod). */
+export function madeFor(result: HandlerResult, decision: Decision): HandlerResult {
+  return decision.tenant === undefined ? result : { ...result, tenant: decision.tenant, mode: decision.mode };
 }
 
 /** The metrics label of a policy decision on a pod or a pod template. */

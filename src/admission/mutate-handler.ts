@@ -10,8 +10,9 @@ import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
 import { buildPatch } from './patch.ts';
 import { readSpecs } from './object-specs.ts';
-import { answer, badRequest, decisionLabel, denialMessage, refuse, type HandlerResult } from './answers.ts';
-import { readAdmissionReview, type AdmissionRequest } from './review.ts';
+import { answer, decisionLabel, denialMessage, madeFor, refuse, type HandlerResult } from './answers.ts';
+import { admissionEndpoint } from './endpoint.ts';
+import type { AdmissionRequest } from './review.ts';
 
 /**
  * POST /mutate — what each request gets back:
@@ -100,7 +101,7 @@ export function createMutateHandler(deps: MutateDeps) {
       },
       'admission decision',
     );
-    return answer({
+    const response = answer({
       uid,
       allowed: decision.allowed,
       ...(decision.allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: denialMessage(decision.reasons) } }),
@@ -108,6 +109,7 @@ export function createMutateHandler(deps: MutateDeps) {
       ...(decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {}),
       ...(decision.tenant === undefined ? {} : { auditAnnotations: auditAnnotations(decision, decision.tenant) }),
     }, decisionLabel(decision));
+    return madeFor(response, decision);
   }
 
   /**
@@ -131,10 +133,5 @@ export function createMutateHandler(deps: MutateDeps) {
     return { ...decision, allowed: false, verdict: 'deny', reasons, changes: { images: [], addPullSecrets: [] } };
   }
 
-  return async function handleMutate(body: unknown): Promise<HandlerResult> {
-    const read = readAdmissionReview(body);
-    const result = read.ok ? await review(read.request) : badRequest(`invalid AdmissionReview: ${read.problem}`);
-    deps.metrics.decisions.inc({ resource: 'pods', decision: result.decision });
-    return result;
-  };
+  return admissionEndpoint('pods', deps.metrics, review);
 }

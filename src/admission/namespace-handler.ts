@@ -9,8 +9,9 @@ import { MODES } from '../policy/schema.ts';
 import { clip, formatPath, quote } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
 import { isPlainObject } from '../workload/pod-spec.ts';
-import { answer, badRequest, forbid, refuse, type HandlerResult } from './answers.ts';
-import { readAdmissionReview, type AdmissionRequest } from './review.ts';
+import { answer, forbid, refuse, type HandlerResult } from './answers.ts';
+import { admissionEndpoint } from './endpoint.ts';
+import type { AdmissionRequest } from './review.ts';
 
 /**
  * POST /validate/namespaces — the namespace-label guard. What each request gets back:
@@ -70,6 +71,15 @@ export function createNamespaceHandler(deps: NamespaceGuardDeps) {
     const before = request.operation === 'UPDATE' ? labelsAt(request.oldObject, 'oldObject') : {};
     if (typeof after === 'string') return refuse(uid, 400, after);
     if (typeof before === 'string') return refuse(uid, 400, before);
+    const result = judge(request, before, after);
+    // Labelled with the namespace's tenant once the request is through: a refused change never takes effect, and
+    // counting the value it asked for would let anyone refused create metric series at will.
+    const tenant = (result.decision === 'allow' ? after : before)[TENANT_LABEL];
+    return tenant === undefined ? result : { ...result, tenant };
+  }
+
+  function judge(request: AdmissionRequest, before: Labels, after: Labels): HandlerResult {
+    const { uid } = request;
     const changes = guardedLabelChanges(before, after);
     if (changes.length === 0) return answer({ uid, allowed: true }, 'untouched');
     const namespace = request.name !== '' ? request.name : metadataOf(request.object).name;
@@ -85,10 +95,5 @@ export function createNamespaceHandler(deps: NamespaceGuardDeps) {
     return answer({ uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) }, 'allow');
   }
 
-  return async function handleNamespace(body: unknown): Promise<HandlerResult> {
-    const read = readAdmissionReview(body);
-    const result = read.ok ? review(read.request) : badRequest(`invalid AdmissionReview: ${read.problem}`);
-    deps.metrics.decisions.inc({ resource: 'namespaces', decision: result.decision });
-    return result;
-  };
+  return admissionEndpoint('namespaces', deps.metrics, review);
 }

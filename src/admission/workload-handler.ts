@@ -7,8 +7,9 @@ import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
 import { podSpecPathOf } from '../workload/pod-spec.ts';
 import { readSpecs } from './object-specs.ts';
-import { answer, badRequest, decisionLabel, denialMessage, forbid, refuse, type HandlerResult } from './answers.ts';
-import { readAdmissionReview, type AdmissionRequest } from './review.ts';
+import { answer, decisionLabel, denialMessage, forbid, madeFor, refuse, type HandlerResult } from './answers.ts';
+import { admissionEndpoint } from './endpoint.ts';
+import type { AdmissionRequest } from './review.ts';
 
 /**
  * POST /validate/workloads — early feedback on pod templates, so `kubectl apply` shows what the pods would get
@@ -78,14 +79,9 @@ export function createWorkloadHandler(deps: WorkloadDeps) {
       'workload template decision',
     );
     const warnings = decision.warnings.length > 0 ? { warnings: [...decision.warnings] } : {};
-    if (!decision.allowed) return forbid(uid, denialMessage(decision.reasons), warnings);
-    return answer({ uid, allowed: true, ...warnings }, decisionLabel(decision));
+    if (!decision.allowed) return madeFor(forbid(uid, denialMessage(decision.reasons), warnings), decision);
+    return madeFor(answer({ uid, allowed: true, ...warnings }, decisionLabel(decision)), decision);
   }
 
-  return async function handleWorkload(body: unknown): Promise<HandlerResult> {
-    const read = readAdmissionReview(body);
-    const result = read.ok ? await review(read.request) : badRequest(`invalid AdmissionReview: ${read.problem}`);
-    deps.metrics.decisions.inc({ resource: 'workloads', decision: result.decision });
-    return result;
-  };
+  return admissionEndpoint('workloads', deps.metrics, review);
 }

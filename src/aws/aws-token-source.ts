@@ -1,6 +1,7 @@
 import { ECRClient, GetAuthorizationTokenCommand, type GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput, type Credentials } from '@aws-sdk/client-sts';
 import { CredentialError, sessionNameFor, type RegistryToken, type RegistryTokenSource, type TokenRequest } from '../credentials/registry-token.ts';
+import type { Metrics } from '../metrics.ts';
 
 /**
  * Mints ECR pull tokens with the tenant's role: STS AssumeRole with the webhook's own identity (the SDK's default
@@ -13,6 +14,40 @@ export interface AwsTokenSourceOptions {
   readonly sessionSeconds: number;
   /** SDK attempts per call, with the SDK's standard retry: exponential backoff, full jitter, a retry quota. */
   readonly maxAttempts: number;
+  /** Counts every attempt and every failed attempt, by API (aws_requests_total, aws_errors_total). */
+  readonly metrics: Metrics;
+}
+
+/**
+ * The SDK names AWS errors by their code (AccessDenied, Throttling, TimeoutError); Node's own network errors are
+ * all named Error, and their code (ECONNREFUSED, ECONNRESET) says what happened.
+ */
+function errorCode(error: unknown): string {
+  const { name, code } = error as { name: string; code?: unknown };
+  return name === 'Error' && typeof code === 'string' ? code : name;
+}
+
+/**
+ * Counts per SDK attempt, not per logical call: a call the SDK retried three times is three requests (and three
+ * errors), which is what AWS throttles and audits. The middleware sits in the deserialize step, so inside the
+ * retry loop (finalizeRequest) and outside the deserializer, whose errors carry the AWS code as their name.
+ */
+function countAttempts(client: STSClient | ECRClient, metrics: Metrics): void {
+  // One middleware serves both clients: their stacks' types differ only in the commands' inputs and outputs.
+  (client as STSClient).middlewareStack.add(
+    (next, context) => async (args) => {
+      // Every command the SDK sends sets its name (AssumeRoleCommand); the label is the API's.
+      const api = String(context.commandName).replace(/Command$/, '');
+      metrics.awsRequests.inc({ api });
+      try {
+        return await next(args);
+      } catch (error) {
+        metrics.awsErrors.inc({ api, code: errorCode(error) });
+        throw error;
+      }
+    },
+    { step: 'deserialize', priority: 'high', name: 'ecrTenantWebhookAttemptCounter' },
+  );
 }
 
 /** The SDK names an AWS error by its code (AccessDenied, Throttling, ExpiredTokenException, ...). */
@@ -44,6 +79,7 @@ export class AwsTokenSource implements RegistryTokenSource {
       maxAttempts: this.#options.maxAttempts,
       credentials: { accessKeyId: credentials.AccessKeyId as string, secretAccessKey: credentials.SecretAccessKey as string, sessionToken: credentials.SessionToken as string },
     });
+    countAttempts(ecr, this.#options.metrics);
     let answer: GetAuthorizationTokenCommandOutput;
     try {
       answer = await ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal: signal });
@@ -90,6 +126,7 @@ export class AwsTokenSource implements RegistryTokenSource {
     let client = this.#sts.get(region);
     if (client === undefined) {
       client = new STSClient({ region, maxAttempts: this.#options.maxAttempts });
+      countAttempts(client, this.#options.metrics);
       this.#sts.set(region, client);
     }
     return client;

@@ -26,11 +26,21 @@ export interface TokenCacheOptions {
   readonly mintDeadlineMs: number;
   readonly failureBackoff: { readonly initialMs: number; readonly maxMs: number };
   readonly now: () => number;
-  /** Called for a token whose expiry was not believed, and for every failed mint (for logs and metrics). */
+  /**
+   * Called for every lookup and every mint, for a token whose expiry was not believed, and for every failed mint
+   * (for logs and metrics).
+   */
   readonly onEvent?: (event: TokenCacheEvent) => void;
 }
 
+/**
+ * How a lookup was answered: `hit` from memory, `refresh` from memory while a refresh runs behind it (or waits out
+ * a failure's backoff), `miss` by a mint the caller waits for (or shares, or is refused during a backoff).
+ */
+export type LookupResult = 'hit' | 'refresh' | 'miss';
+
 export type TokenCacheEvent =
+  | { readonly kind: 'lookup'; readonly key: string; readonly result: LookupResult }
   | { readonly kind: 'minted'; readonly key: string; readonly expiresAt: Date }
   | { readonly kind: 'suspect-expiry'; readonly key: string; readonly claimed: Date; readonly trustedUntil: Date }
   | { readonly kind: 'mint-failed'; readonly key: string; readonly error: CredentialError; readonly retryInMs: number };
@@ -66,14 +76,15 @@ export class TokenCache {
     const key = tokenKey(request);
     const now = this.#options.now();
     const cached = this.#tokens.get(key);
-    const valid = cached !== undefined && now < cached.expiresAt.getTime();
-    if (valid && now < cached.refreshAt) return cached;
-    if (valid) {
-      // Refresh behind the answer; its failure is recorded (backoff) and the valid token stays.
-      this.#mintOnce(key, request).catch(() => undefined);
-      return cached;
+    if (cached === undefined || now >= cached.expiresAt.getTime()) {
+      this.#options.onEvent?.({ kind: 'lookup', key, result: 'miss' });
+      return this.#mintOnce(key, request);
     }
-    return this.#mintOnce(key, request);
+    const fresh = now < cached.refreshAt;
+    this.#options.onEvent?.({ kind: 'lookup', key, result: fresh ? 'hit' : 'refresh' });
+    // Refresh behind the answer; its failure is recorded (backoff) and the valid token stays.
+    if (!fresh) this.#mintOnce(key, request).catch(() => undefined);
+    return cached;
   }
 
   /** The cached token, fresh or not, without minting (for the refresher and for status). */

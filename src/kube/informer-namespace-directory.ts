@@ -69,6 +69,7 @@ export class InformerNamespaceDirectory implements NamespaceDirectory {
     this.#informer = new ListWatch<V1Namespace>(NAMESPACES_PATH, slimWatch as unknown as Watch, () => this.#listAll(), false);
     this.#informer.on('error', (error: unknown) => this.#scheduleRestart(error));
     this.#informer.on('connect', () => options.log.debug('namespace watch connecting'));
+    options.metrics.measureNamespaceCache(() => this.#informer.list().length);
   }
 
   /** Starts listing and watching; resolves once the first attempt has begun (readiness follows the list). */

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { MODE_LABEL, TENANT_LABEL } from '../../src/labels.ts';
+import { seriesValue } from '../support/metric-values.ts';
 import { testApp } from './harness.ts';
 
 /** POST /validate/namespaces: only the policy's labelAdmins may add, change or remove the tenant and mode labels. */
@@ -112,7 +113,7 @@ t.test('onboarding to a tenant the policy does not name, or with a mode that is 
 t.test('every guarded change is logged with who made it and the verdict, and counted', async (t) => {
   const { logs, metrics } = await guard(review({ object: namespace({ [TENANT_LABEL]: 'payments' }), oldObject: namespace({}) }));
   t.match(logs.find((l) => l.msg === 'namespace label decision'), { uid: 'ns-1', namespace: 'shop', user: 'tenant-admin', changes: [`add ${TENANT_LABEL}="payments"`], decision: 'deny' });
-  t.match(await metrics.registry.metrics(), /admission_decisions_total\{resource="namespaces",decision="deny"\} 1/);
+  t.equal(await seriesValue(metrics.decisions, { resource: 'namespaces', decision: 'deny', tenant: '', mode: '' }), 1, 'the refused tenant label is not the namespace\'s tenant');
 });
 
 t.test('a body that is not an AdmissionReview is a 400 naming the problem', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { NamespaceDirectory } from '../../src/kube/namespace-directory.ts';
+import { seriesValue } from '../support/metric-values.ts';
 import { testApp } from './harness.ts';
 
 /** POST /validate/workloads: pod templates judged at apply time, never mutated. */
@@ -60,7 +61,7 @@ t.test('in a dry-run namespace an ungranted template is allowed and the client g
 t.test('in an unlabelled namespace any template is allowed without a word', async (t) => {
   const { response, metrics } = await validate(workload(KINDS[0]!, UNGRANTED, { namespace: 'plain' }));
   t.same(response, { uid: 'w-1', allowed: true });
-  t.match(await metrics.registry.metrics(), /admission_decisions_total\{resource="workloads",decision="untouched"\} 1/);
+  t.equal(await seriesValue(metrics.decisions, { resource: 'workloads', decision: 'untouched', tenant: '', mode: '' }), 1);
 });
 
 t.test('an update that leaves the images alone is allowed even when the grant has gone, so finalizers can still be removed', async (t) => {

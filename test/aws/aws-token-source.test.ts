@@ -2,6 +2,7 @@ import t from 'tap';
 import { AwsTokenSource } from '../../src/aws/aws-token-source.ts';
 import { CredentialError, type TokenRequest } from '../../src/credentials/registry-token.ts';
 import { parseEcrHost, type EcrRegistry } from '../../src/image/ecr-host.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { startMoto } from '../moto/moto-server.ts';
 
 /** The real SDK clients against moto's STS and ECR, reached through the SDK's standard endpoint variables. */
@@ -16,8 +17,19 @@ Object.assign(process.env, {
   AWS_SECRET_ACCESS_KEY: 'webhook-test-secret',
   AWS_REGION: 'us-east-1',
 });
-const source = new AwsTokenSource({ sessionSeconds: 3600, maxAttempts: 3 });
+const metrics = createMetrics();
+const source = new AwsTokenSource({ sessionSeconds: 3600, maxAttempts: 3, metrics });
 t.teardown(() => source.destroy());
+
+/** aws_requests_total by API, comparable with the proxy's own count of what reached it. */
+async function requestsCounted(): Promise<Record<string, number>> {
+  return Object.fromEntries((await metrics.awsRequests.get()).values.map((v) => [v.labels.api, v.value]));
+}
+
+/** aws_errors_total as `API code` → count. */
+async function errorsCounted(): Promise<Record<string, number>> {
+  return Object.fromEntries((await metrics.awsErrors.get()).values.map((v) => [`${v.labels.api} ${v.labels.code}`, v.value]));
+}
 
 const registry = parseEcrHost('111111111111.dkr.ecr.eu-west-1.amazonaws.com') as EcrRegistry;
 const request: TokenRequest = { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/ecr-pull-payments', externalId: 'payments-7f3a', sessionTags: { team: 'payments' }, registry };
@@ -25,6 +37,7 @@ const deadline = (ms = 5000) => AbortSignal.timeout(ms);
 
 t.beforeEach(() => {
   moto.resetCalls();
+  metrics.registry.resetMetrics();
   for (const api of ['AssumeRole', 'GetAuthorizationToken']) moto.setFault(api, undefined);
 });
 
@@ -42,6 +55,13 @@ t.test('a mint assumes the tenant role once and asks ECR once, and decodes the p
   t.equal(sent.get('Tags.member.1.Value'), 'payments');
 });
 
+t.test('every AWS request is counted by API, and a mint that succeeds counts no error', async (t) => {
+  await source.mint(request, deadline());
+  await source.mint(request, deadline());
+  t.same(await requestsCounted(), { AssumeRole: 2, GetAuthorizationToken: 2 });
+  t.same(await errorsCounted(), {});
+});
+
 t.test("the expiry reported is the earlier of the token's and the session's (moto's token claims 2015)", async (t) => {
   const token = await source.mint(request, deadline());
   t.equal(token.expiresAt.getUTCFullYear(), 2015, 'passed on as it is; the token cache decides how far to trust it');
@@ -55,9 +75,18 @@ t.test('a mint without an external id or session tags sends neither', async (t) 
 });
 
 const failures = [
-  { name: 'AccessDenied from STS names the step, the role and the code, and is not retried', api: 'AssumeRole', status: 403, code: 'AccessDenied', calls: { AssumeRole: 1 } },
-  { name: 'throttling from STS is retried by the SDK a bounded number of times, then reported', api: 'AssumeRole', status: 400, code: 'Throttling', calls: { AssumeRole: 3 } },
-  { name: 'an ECR error after a good AssumeRole names GetAuthorizationToken', api: 'GetAuthorizationToken', status: 400, code: 'AccessDeniedException', calls: { AssumeRole: 1, GetAuthorizationToken: 1 } },
+  {
+    name: 'AccessDenied from STS names the step, the role and the code, and is not retried',
+    api: 'AssumeRole', status: 403, code: 'AccessDenied', calls: { AssumeRole: 1 }, errors: { 'AssumeRole AccessDenied': 1 },
+  },
+  {
+    name: 'throttling from STS is retried by the SDK a bounded number of times, then reported, each attempt counted',
+    api: 'AssumeRole', status: 400, code: 'Throttling', calls: { AssumeRole: 3 }, errors: { 'AssumeRole Throttling': 3 },
+  },
+  {
+    name: 'an ECR error after a good AssumeRole names GetAuthorizationToken',
+    api: 'GetAuthorizationToken', status: 400, code: 'AccessDeniedException', calls: { AssumeRole: 1, GetAuthorizationToken: 1 }, errors: { 'GetAuthorizationToken AccessDeniedException': 1 },
+  },
 ];
 
 for (const c of failures) {
@@ -68,6 +97,8 @@ for (const c of failures) {
     t.match(error, { step: c.api, code: c.code, roleArn: request.roleArn });
     t.match((error as Error).message, `${c.api} for role ${request.roleArn} failed: ${c.code}`);
     t.same(moto.calls(), c.calls);
+    t.same(await requestsCounted(), c.calls, 'every attempt that reached AWS is a request');
+    t.same(await errorsCounted(), c.errors);
   });
 }
 
@@ -77,10 +108,11 @@ t.test('an STS slower than the deadline is abandoned at the deadline with the co
   const error = await source.mint(request, deadline(300)).catch((e: unknown) => e);
   t.match(error, { code: 'Timeout', step: 'AssumeRole' });
   t.ok(Date.now() - started < 1500, `gave up after ${Date.now() - started} ms`);
+  t.same(await errorsCounted(), { 'AssumeRole AbortError': 1 }, 'the abandoned attempt counts as an error, and is not retried');
 });
 
 t.test('AWS unreachable is a CredentialError too, never a crash', async (t) => {
-  const offline = new AwsTokenSource({ sessionSeconds: 900, maxAttempts: 1 });
+  const offline = new AwsTokenSource({ sessionSeconds: 900, maxAttempts: 1, metrics });
   t.teardown(() => offline.destroy());
   const saved = process.env.AWS_ENDPOINT_URL_STS;
   process.env.AWS_ENDPOINT_URL_STS = 'http://127.0.0.1:1';
@@ -88,6 +120,7 @@ t.test('AWS unreachable is a CredentialError too, never a crash', async (t) => {
   const error = await offline.mint(request, deadline()).catch((e: unknown) => e);
   t.type(error, CredentialError);
   t.match(error, { step: 'AssumeRole', code: /ECONNREFUSED|Error/ });
+  t.same(await errorsCounted(), { 'AssumeRole ECONNREFUSED': 1 }, "a network error is counted by Node's code, not its bare name Error");
 });
 
 const ECR_JSON = 'application/x-amz-json-1.1';
@@ -103,5 +136,6 @@ for (const c of malformed) {
     moto.setFault(c.api, { kind: 'answer', contentType: c.contentType, body: c.body });
     const error = await source.mint(request, deadline()).catch((e: unknown) => e);
     t.match(error, { name: 'CredentialError', step: c.api, code: c.code });
+    t.same(await errorsCounted(), {}, 'AWS answered; what it answered is our problem, not an AWS error');
   });
 }

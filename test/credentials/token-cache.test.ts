@@ -2,6 +2,10 @@ import t from 'tap';
 import { CredentialError, type RegistryToken, type RegistryTokenSource, type TokenRequest } from '../../src/credentials/registry-token.ts';
 import { TokenCache, type TokenCacheEvent, type TokenCacheOptions } from '../../src/credentials/token-cache.ts';
 import { parseEcrHost, type EcrRegistry } from '../../src/image/ecr-host.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { reportTokenEvent } from '../../src/server.ts';
+import { logSink } from '../admission/harness.ts';
+import { seriesValues } from '../support/metric-values.ts';
 
 const HOUR = 60 * 60 * 1000;
 const registry = parseEcrHost('111111111111.dkr.ecr.eu-west-1.amazonaws.com') as EcrRegistry;
@@ -48,6 +52,11 @@ function setup(next: (now: number) => RegistryToken | CredentialError, overrides
   return { cache, source, clock, events };
 }
 
+/** The results of the lookups reported, in order. */
+const lookups = (events: readonly TokenCacheEvent[]) => events.flatMap((e) => (e.kind === 'lookup' ? [e.result] : []));
+/** The latest failed mint reported (lookups are reported around it). */
+const lastFailure = (events: readonly TokenCacheEvent[]) => events.findLast((e) => e.kind === 'mint-failed') as Extract<TokenCacheEvent, { kind: 'mint-failed' }>;
+
 t.test('a fresh token is answered from memory without another mint', async (t) => {
   const { cache, source, clock } = setup(lasting(12 * HOUR));
   const first = await cache.get(request);
@@ -81,6 +90,40 @@ t.test('past the refresh point a valid token is answered at once while one refre
   open();
   await new Promise((resolve) => setImmediate(resolve));
   t.not(await cache.get(request), first, 'the refreshed token is used once it arrives');
+});
+
+t.test('each lookup is reported: a miss mints, a hit is fresh, a refresh is served while a new token is minted', async (t) => {
+  const { cache, clock, events } = setup(lasting(12 * HOUR));
+  await cache.get(request);
+  await cache.get(request);
+  clock.now += 7 * HOUR;
+  await cache.get(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  await cache.get(request);
+  t.same(lookups(events), ['miss', 'hit', 'refresh', 'hit']);
+  t.match(events[0], { kind: 'lookup', key: String, result: 'miss' });
+});
+
+t.test('a lookup that finds only an expired token, or a key in backoff, is a miss', async (t) => {
+  const { cache, source, clock, events } = setup(lasting(HOUR));
+  await cache.get(request);
+  clock.now += HOUR;
+  source.next = denied;
+  await t.rejects(cache.get(request));
+  await t.rejects(cache.get(request));
+  t.same(lookups(events), ['miss', 'miss', 'miss']);
+});
+
+t.test('the server counts token lookups by result and logs none of them', async (t) => {
+  const metrics = createMetrics();
+  const sink = logSink();
+  const { cache, clock } = setup(lasting(12 * HOUR), { onEvent: (event) => reportTokenEvent(event, sink.log, metrics) });
+  for (let i = 0; i < 3; i++) await cache.get(request);
+  clock.now += 7 * HOUR;
+  await cache.get(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(await seriesValues(metrics.tokenLookups), { 'result=miss': 1, 'result=hit': 2, 'result=refresh': 1 });
+  t.same(sink.lines.map((l) => l.msg), ['ECR token minted', 'ECR token minted'], 'the two mints, no lookup');
 });
 
 t.test('an expired token is never answered: the caller waits for a new one', async (t) => {
@@ -119,7 +162,7 @@ t.test('a failed refresh keeps the still-valid token in use', async (t) => {
   t.equal(await cache.get(request), first);
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(await cache.get(request), first, 'still the good token after the failure');
-  t.match(events.at(-1), { kind: 'mint-failed', error: { code: 'AccessDenied' } });
+  t.match(lastFailure(events), { kind: 'mint-failed', error: { code: 'AccessDenied' } });
 });
 
 t.test('after a failure with no token to fall back on, callers are refused at once until a jittered, growing backoff passes', async (t) => {
@@ -127,12 +170,12 @@ t.test('after a failure with no token to fall back on, callers are refused at on
   await t.rejects(cache.get(request), { name: 'CredentialError', code: 'AccessDenied' });
   for (let i = 0; i < 20; i++) await t.rejects(cache.get(request), { code: 'AccessDenied' });
   t.equal(source.mints, 1, 'one AWS call, not twenty-one');
-  const firstWait = (events.at(-1) as { retryInMs: number }).retryInMs;
+  const firstWait = lastFailure(events).retryInMs;
   t.ok(firstWait >= 500 && firstWait <= 1000, `first backoff ${firstWait} ms within [500, 1000]`);
   clock.now += 1000;
   await t.rejects(cache.get(request));
   t.equal(source.mints, 2);
-  const secondWait = (events.at(-1) as { retryInMs: number }).retryInMs;
+  const secondWait = lastFailure(events).retryInMs;
   t.ok(secondWait >= 1000 && secondWait <= 2000, `second backoff ${secondWait} ms within [1000, 2000]`);
   source.next = lasting(HOUR);
   clock.now += 2000;

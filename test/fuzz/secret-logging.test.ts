@@ -8,7 +8,8 @@ import { TokenCache } from '../../src/credentials/token-cache.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import { TENANT_LABEL } from '../../src/labels.ts';
-import { logTokenEvent } from '../../src/server.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { reportTokenEvent } from '../../src/server.ts';
 import { testApp } from '../admission/harness.ts';
 import { NAMESPACES } from '../admission/namespaces.ts';
 import { replyProblem, send } from './admission-check.ts';
@@ -71,6 +72,7 @@ function realPullSecretChain() {
   const clock = { now: Date.UTC(2026, 10, 23) };
   const source = new FakeTokenSource(clock, Random.forInput(seed, 'token source', 0));
   const logger: { log?: Logger } = {};
+  const metrics = createMetrics();
   const tokens = new TokenCache({
     source,
     maxEntries: 100,
@@ -79,7 +81,7 @@ function realPullSecretChain() {
     mintDeadlineMs: 2000,
     failureBackoff: { initialMs: 1000, maxMs: 60_000 },
     now: () => clock.now,
-    onEvent: (event) => logger.log && logTokenEvent(event, logger.log),
+    onEvent: (event) => logger.log && reportTokenEvent(event, logger.log, metrics),
   });
   const store = new InMemorySecretStore();
   const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: 15 * 60 * 1000, deadlineMs: 2000, now: () => clock.now });

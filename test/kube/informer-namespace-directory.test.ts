@@ -6,6 +6,7 @@ import { createMetrics } from '../../src/metrics.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
 import { logSink } from '../admission/harness.ts';
 import { waitUntil } from '../e2e/support/serve-process.ts';
+import { seriesValue } from '../support/metric-values.ts';
 
 /** The informer-backed namespace directory against a real kube-apiserver. */
 t.setTimeout(180_000);
@@ -67,6 +68,20 @@ t.test('relabelling a namespace reaches the directory through the watch', async 
   await namespace('relabelled', {});
   await waitUntil(async () => (await dir.labelsOf('relabelled'))?.[TENANT] === undefined, 'the label removal');
   t.match(await lookups(metrics), [/source="cache"/]);
+});
+
+t.test('the cache size is read at each scrape: every namespace listed, then each one the watch brings', async (t) => {
+  const { dir, logs, metrics } = directory();
+  t.teardown(() => dir.stop());
+  const size = () => seriesValue(metrics.namespaceCacheSize, {});
+  t.equal(await size(), 0, 'nothing cached before the first list');
+  await dir.start();
+  await waitUntil(() => dir.ready(), 'the first list');
+  const listed = logs.find((l) => l.msg === 'namespace directory ready')?.namespaces as number;
+  t.equal(await size(), listed);
+  await namespace('counted');
+  await waitUntil(async () => (await size()) === listed + 1, 'the new namespace counted');
+  t.match(await metrics.registry.getSingleMetricAsString('ecr_tenant_webhook_namespace_cache_size'), `ecr_tenant_webhook_namespace_cache_size ${listed + 1}`);
 });
 
 t.test('a namespace the cache has not seen yet is read directly, and one that does not exist is unlabelled', async (t) => {
