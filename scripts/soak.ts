@@ -30,6 +30,8 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { MODE_LABEL, TENANT_LABEL } from '../src/labels.ts';
 import { startWebhookStack, type WebhookStack } from '../test/e2e/support/webhook-stack.ts';
+// The pods and the seeded mix are the benchmark's, so the two measure the same bodies.
+import { podObject, seededRandom } from './bench/fixture.ts';
 
 // --- arguments ----------------------------------------------------------------------------------------------------
 
@@ -186,18 +188,6 @@ interface ReviewCase {
   readonly expect: Expectation;
 }
 
-/** A fixed seed, so every run sends the same mix in the same order and two runs can be compared. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const random = seededRandom(20_250_101);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
@@ -247,55 +237,10 @@ function nextCase(): ReviewCase {
   return CASE_BUILDERS.rewrite();
 }
 
-function container(image: string, index: number) {
-  return {
-    name: index === 0 ? 'app' : `sidecar-${index}`,
-    image,
-    imagePullPolicy: 'IfNotPresent',
-    ports: [{ containerPort: 8080 + index, protocol: 'TCP' }],
-    env: [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } }],
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-    volumeMounts: [{ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'File',
-  };
-}
-
-/** A pod as kube-apiserver sends it after defaulting; `name` is empty for one from a ReplicaSet (generateName). */
-function podObject(review: ReviewCase, name: string) {
-  const app = `${review.name}-app`;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      ...(name === '' ? { generateName: `${app}-7d9f8b6c5-` } : { name }),
-      namespace: review.namespace,
-      labels: { app, 'pod-template-hash': '7d9f8b6c5' },
-      annotations: { 'kubectl.kubernetes.io/default-container': 'app' },
-    },
-    spec: {
-      containers: review.images.map(container),
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 30,
-      dnsPolicy: 'ClusterFirst',
-      serviceAccountName: 'default',
-      securityContext: { runAsNonRoot: true },
-      schedulerName: 'default-scheduler',
-      enableServiceLinks: true,
-      tolerations: [
-        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      ],
-      volumes: [{ name: 'kube-api-access', projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } }],
-    },
-    status: {},
-  };
-}
-
 /** Half the pods are named, half come from a ReplicaSet, which names them only after admission. */
 function admissionReview(review: ReviewCase, uid: string, serial: number): string {
   const name = serial % 2 === 0 ? '' : `${review.name}-app-${serial}`;
-  const pod = podObject(review, name);
+  const pod = podObject(review.namespace, review.images, name);
   const podKind = { group: '', version: 'v1', kind: 'Pod' };
   const podResource = { group: '', version: 'v1', resource: 'pods' };
   return JSON.stringify({
