@@ -49,6 +49,16 @@ export function redact(object: Record<string, unknown>): Record<string, unknown>
   return holdsRedactedKey(object, 0) ? (censored(object, 0) as Record<string, unknown>) : object;
 }
 
+/**
+ * Where serve's log lines go: stdout (or a file), written asynchronously. Lines logged while a write is in flight
+ * are written together with the next one, so a busy webhook makes one write per batch instead of one blocking
+ * write per admission (about a tenth of an admission's CPU time), while a quiet one still writes each line at once.
+ * pino flushes what is pending when the process exits.
+ */
+export function logDestination(dest: number | string = 1): DestinationStream {
+  return pino.destination({ dest, sync: false });
+}
+
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
@@ -57,6 +67,6 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { log: redact },
     },
-    options.destination,
+    options.destination ?? logDestination(),
   );
 }

@@ -40,12 +40,24 @@ export function describeValue(value: unknown, max = 100): string {
  * bodies that would overflow the stack of recursive code later (structuredClone, JSON.stringify, the logger).
  */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
+  // Two parallel stacks and for-in: no pair or array allocated per object, since every admission walks its body.
+  const items: object[] = [];
+  const depths: number[] = [];
+  if (typeof value === 'object' && value !== null) {
+    items.push(value);
+    depths.push(0);
+  }
+  while (items.length > 0) {
+    const item = items.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
     if (depth >= limit) return true;
-    for (const child of Object.values(item)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    for (const key in item) {
+      const child = item[key];
+      if (typeof child === 'object' && child !== null) {
+        items.push(child);
+        depths.push(depth + 1);
+      }
+    }
   }
   return false;
 }

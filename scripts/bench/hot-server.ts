@@ -19,7 +19,6 @@ import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } fro
 import { getHeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
 import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
@@ -27,7 +26,7 @@ import type { RegistryToken, RegistryTokenSource } from '../../src/credentials/r
 import { TokenCache } from '../../src/credentials/token-cache.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, logDestination } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
@@ -84,7 +83,7 @@ async function step(name: string): Promise<void> {
 
 async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
   await step('modules loaded');
-  const log = createLogger({ level: 'info', destination: pino.destination('/dev/null') });
+  const log = createLogger({ level: 'info', destination: logDestination('/dev/null') });
   const policy = parsePolicy(policyText(), 'bench-policy.json');
   await step('policy parsed');
   const labelled = namespaces();

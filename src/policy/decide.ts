@@ -189,45 +189,18 @@ class Judge {
     if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
     const path = formatPath([...this.input.pod.at, container.section, container.index, 'image']);
     const from = typeof container.image === 'string' ? container.image : describeValue(container.image);
-    const image: Candidate = { path, container, from, to: from };
-    const parsed = parseImageReference(container.image);
-    if (!parsed.ok) return this.deny(image, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');
-    const rewrite = tenant.rewrites.find((r) => prefixCovers(r.from, parsed.ref));
-    const target = rewrite === undefined ? parsed : parseImageReference(movePrefix(parsed.ref, rewrite.from, rewrite.to));
-    if (!target.ok) return this.deny(image, `cannot be rewritten by ${rewrite!.at}: ${target.reason}`, 'rewrite gives an invalid reference');
-    const to = target.ref.original;
-    if (to !== from) this.changes.push({ container, image: to });
-    this.judgeTarget(tenant, { ...image, to }, target.ref);
-  }
-
-  private judgeTarget(tenant: CompiledTenant, image: Candidate, ref: ImageReference): void {
-    const registry = parseEcrHost(ref.hostname);
-    if (registry === undefined) {
-      if (tenant.nonEcrImages === 'allow') return this.grant(image);
-      return this.deny(
-        image,
-        `is not in a private ECR registry, and tenant ${quote(this.tenantName)} may pull only from ECR (nonEcrImages: deny)`,
-        'image not in ECR (nonEcrImages: deny)',
-      );
-    }
-    const grants = tenant.grantsByRegistry.get(registryOf(ref)) ?? [];
-    const grant = grants.find((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
-    if (grant === undefined) return this.deny(image, this.noGrantDetail(ref, grants), `${ref.path} not granted`);
-    this.needSecret(grant, ref);
+    const verdict = judgeImage(tenant, container.image);
+    const image: Candidate = { path, container, from, to: verdict.to };
+    if (verdict.to !== from) this.changes.push({ container, image: verdict.to });
+    if (!verdict.granted) return this.deny(image, verdict.detail, verdict.short);
+    if (verdict.secret !== undefined) this.needSecret(verdict.secret.grant, verdict.secret.host);
     this.grant(image);
   }
 
-  private noGrantDetail(ref: ImageReference, grants: readonly CompiledGrant[]): string {
-    if (grants.length === 0) return `is not granted: tenant ${quote(this.tenantName)} has no grant for registry ${registryOf(ref)}`;
-    const patterns = grants.flatMap((g) => g.globs.map((glob) => glob.source)).join(', ');
-    return `is not granted: repository ${quote(ref.path)} matches none of tenant ${quote(this.tenantName)}'s patterns (${clip(patterns, 200)})`;
-  }
-
-  private needSecret(grant: CompiledGrant, ref: ImageReference): void {
+  private needSecret(grant: CompiledGrant, host: string): void {
     const name = pullSecretName(grant.registry);
     const secret = this.secrets.get(name) ?? { name, account: grant.registry.account, region: grant.registry.region, hosts: new Set<string>(), roleArn: grant.roleArn };
-    // The kubelet matches pull secrets by host and port as the image writes them, so keep the port (e.g. :443).
-    secret.hosts.add(ref.port === undefined ? ref.hostname : `${ref.hostname}:${ref.port}`);
+    secret.hosts.add(host);
     this.secrets.set(name, secret);
   }
 
@@ -259,6 +232,52 @@ class Judge {
       ...addPullSecrets.map((name) => `would add imagePullSecret ${name}`),
     ].map((w) => clip(`dry-run: ${w}`, WARNING_MAX));
   }
+}
+
+/**
+ * What a tenant's policy says of one image, the same in every pod that names it: where it is rewritten to, and
+ * whether it is granted (with the grant and host its pull secret is for) or why not. A denial's detail names the
+ * tenant but not the container or namespace, which the caller adds.
+ */
+export type ImageVerdict =
+  | { readonly granted: true; readonly to: string; readonly secret: { readonly grant: CompiledGrant; readonly host: string } | undefined }
+  | { readonly granted: false; readonly to: string; readonly detail: string; readonly short: string };
+
+function refused(to: string, detail: string, short: string): ImageVerdict {
+  return { granted: false, to, detail, short };
+}
+
+export function judgeImage(tenant: CompiledTenant, image: unknown): ImageVerdict {
+  const from = typeof image === 'string' ? image : describeValue(image);
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) return refused(from, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');
+  const rewrite = tenant.rewrites.find((r) => prefixCovers(r.from, parsed.ref));
+  const target = rewrite === undefined ? parsed : parseImageReference(movePrefix(parsed.ref, rewrite.from, rewrite.to));
+  if (!target.ok) return refused(from, `cannot be rewritten by ${rewrite!.at}: ${target.reason}`, 'rewrite gives an invalid reference');
+  return judgeTarget(tenant, target.ref);
+}
+
+function judgeTarget(tenant: CompiledTenant, ref: ImageReference): ImageVerdict {
+  const to = ref.original;
+  if (parseEcrHost(ref.hostname) === undefined) {
+    if (tenant.nonEcrImages === 'allow') return { granted: true, to, secret: undefined };
+    return refused(
+      to,
+      `is not in a private ECR registry, and tenant ${quote(tenant.name)} may pull only from ECR (nonEcrImages: deny)`,
+      'image not in ECR (nonEcrImages: deny)',
+    );
+  }
+  const grants = tenant.grantsByRegistry.get(registryOf(ref)) ?? [];
+  const grant = grants.find((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
+  if (grant === undefined) return refused(to, noGrantDetail(tenant.name, ref, grants), `${ref.path} not granted`);
+  // The kubelet matches pull secrets by host and port as the image writes them, so keep the port (e.g. :443).
+  return { granted: true, to, secret: { grant, host: ref.port === undefined ? ref.hostname : `${ref.hostname}:${ref.port}` } };
+}
+
+function noGrantDetail(tenantName: string, ref: ImageReference, grants: readonly CompiledGrant[]): string {
+  if (grants.length === 0) return `is not granted: tenant ${quote(tenantName)} has no grant for registry ${registryOf(ref)}`;
+  const patterns = grants.flatMap((g) => g.globs.map((glob) => glob.source)).join(', ');
+  return `is not granted: repository ${quote(ref.path)} matches none of tenant ${quote(tenantName)}'s patterns (${clip(patterns, 200)})`;
 }
 
 type Candidate = { readonly path: string; readonly container: ContainerView; readonly from: string; readonly to: string };

@@ -23,6 +23,14 @@ t.test('the Secret is a dockerconfigjson for every host with user AWS, labelled 
   t.same(expiryOf(secret), new Date('2026-11-23T12:00:00.000Z'));
 });
 
+t.test('the hosts of one Secret object are decoded again when its data is changed in place', async (t) => {
+  const secret = at('2026-11-23T12:00:00.000Z', [HOST]);
+  t.same(hostsOf(secret), [HOST]);
+  t.equal(hostsOf(secret), hostsOf(secret), 'the same object answers from what it decoded before');
+  (secret as { data: Record<string, string> }).data = { '.dockerconfigjson': at('2026-11-23T12:00:00.000Z', [FIPS]).data?.['.dockerconfigjson'] as string };
+  t.same(hostsOf(secret), [FIPS]);
+});
+
 const fresh = new Date('2026-11-23T06:00:00.000Z');
 const userSecret: SecretObject = { metadata: { name: spec.name, labels: {} }, data: {} };
 const verdicts = [
