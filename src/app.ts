@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Logger } from 'pino';
 import { badRequest, type DecisionLabel } from './admission/answers.ts';
 import type { EndpointResult, OperationLabel, Resource } from './admission/endpoint.ts';
-import { createMutateHandler, type PullSecretProvisioning } from './admission/mutate-handler.ts';
+import { createMutateHandler, type FindingReporting, type PullSecretProvisioning } from './admission/mutate-handler.ts';
 import { createNamespaceHandler } from './admission/namespace-handler.ts';
 import { createWorkloadHandler } from './admission/workload-handler.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
@@ -27,6 +27,8 @@ export interface AppDeps {
   readonly draining: () => boolean;
   /** Writes the pull Secrets admitted pods reference (see MutateDeps). */
   readonly pullSecrets?: PullSecretProvisioning | undefined;
+  /** Takes dry-run would-be denials for Events (see MutateDeps). */
+  readonly findings?: FindingReporting | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;

@@ -38,6 +38,11 @@ export interface Metrics {
   readonly awsErrors: Counter<'api' | 'code'>;
   /** action: create | update | delete; result: success | conflict | failure */
   readonly pullSecretWrites: Counter<'action' | 'result'>;
+  /**
+   * Dry-run would-be denials reported as Events, by result: emitted | deduplicated (a repeat inside the window) |
+   * dropped (the queue was full) | failed (the API server refused).
+   */
+  readonly findingEvents: Counter<'result'>;
 }
 
 const PREFIX = 'ecr_tenant_webhook_';
@@ -84,6 +89,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     tokenLookups: new Counter({ name: `${PREFIX}token_cache_lookups_total`, help: 'ECR token cache lookups, by result (hit, refresh, miss).', labelNames: ['result'], registers }),
     awsRequests: new Counter({ name: `${PREFIX}aws_requests_total`, help: 'AWS API requests, every SDK attempt including retries, by API.', labelNames: ['api'], registers }),
     awsErrors: new Counter({ name: `${PREFIX}aws_errors_total`, help: 'Failed AWS API requests, every SDK attempt including retries, by API and error code.', labelNames: ['api', 'code'], registers }),
+    findingEvents: new Counter({ name: `${PREFIX}finding_events_total`, help: 'Dry-run would-be denials reported as Kubernetes Events, by result (emitted, deduplicated, dropped, failed).', labelNames: ['result'], registers }),
     pullSecretWrites: new Counter({ name: `${PREFIX}pull_secret_writes_total`, help: 'Pull Secret writes to the API server, by action (create, update, delete) and result (success, conflict, failure).', labelNames: ['action', 'result'], registers }),
   };
 }

@@ -6,6 +6,9 @@ import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts'
 import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
 import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
 import { Refresher } from './credentials/refresher.ts';
+import { withDeadline } from './deadline.ts';
+import { FindingReporter, type Finding, type ReportOutcome } from './events/finding-reporter.ts';
+import { KubeEventSink } from './kube/event-sink.ts';
 import { LeaseElector } from './kube/lease-elector.ts';
 import { KubeSecretStore } from './kube/secret-store.ts';
 import { WatchedSecretStore } from './kube/watched-secret-store.ts';
@@ -62,6 +65,11 @@ const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
 /** The refresher renews Secrets this close to expiry: half an ECR token's 12 hours, as the token cache refreshes. */
 const REFRESH_WITHIN_MS = 6 * 60 * 60 * 1000;
 const LEASE_NAME = 'ecr-tenant-webhook-refresher';
+/**
+ * WouldDeny Events: one per owner and message per 10 minutes (the repeats counted into the next), at most 5 a
+ * second after a burst of 20, 200 waiting at most; on shutdown what is queued gets 2 seconds to go out.
+ */
+const FINDINGS = { dedupeWindowMs: 10 * 60 * 1000, ratePerSecond: 5, burst: 20, maxQueue: 200, maxKeys: 10_000, drainMs: 2000 };
 
 /** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server, the refresher. */
 function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger, metrics: Metrics) {
@@ -106,6 +114,29 @@ export function reportTokenEvent(event: TokenCacheEvent, log: Logger, metrics: M
   else log.warn({ token: event.key, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
 }
 
+/** Every finding's fate is counted; one the API server refused is logged with its reason (and never retried). */
+export function reportFindingOutcome(outcome: ReportOutcome, finding: Finding, error: Error | undefined, log: Logger, metrics: Metrics): void {
+  metrics.findingEvents.inc({ result: outcome });
+  const regarding = `${finding.regarding.kind}/${finding.regarding.name}`;
+  if (outcome === 'failed') log.warn({ namespace: finding.namespace, regarding, err: error?.message }, `${finding.reason} Event not written`);
+  else if (outcome === 'dropped') log.debug({ namespace: finding.namespace, regarding }, `${finding.reason} Event dropped: queue full`);
+}
+
+/** Dry-run findings as Events through the API server. */
+function findingEvents(kubeConfig: KubeConfig, identity: string, log: Logger, metrics: Metrics) {
+  const reporter = new FindingReporter({
+    sink: new KubeEventSink(kubeConfig, identity),
+    now: Date.now,
+    ...FINDINGS,
+    onOutcome: (outcome, finding, error) => reportFindingOutcome(outcome, finding, error, log, metrics),
+  });
+  const release = async () => {
+    reporter.stop();
+    await withDeadline(reporter.drain(), FINDINGS.drainMs, 'sending queued Events').catch(() => undefined);
+  };
+  return { reporter, release };
+}
+
 function portOf(server: { address(): unknown }): number {
   return (server.address() as { port: number }).port;
 }
@@ -132,9 +163,11 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
 
     const pullSecrets = pullSecretChain(config, kubeConfig, policy, log, metrics);
     cleanup.push(pullSecrets.release);
+    const findings = findingEvents(kubeConfig, config.refresher.identity, log, metrics);
+    cleanup.push(findings.release);
 
     let draining = false;
-    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner });
+    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter });
     await app.listen({ host: config.address, port: config.port });
     cleanup.push(() => app.close());
     const server = app.server as unknown as HttpsServer;

@@ -8,6 +8,8 @@ import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
 import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
+import type { Finding } from '../events/finding-reporter.ts';
+import { findingSubject } from '../events/finding-subject.ts';
 import { buildPatch } from './patch.ts';
 import { readSpecs } from './object-specs.ts';
 import { answer, decisionLabel, denialMessage, madeFor, refuse, type HandlerResult } from './answers.ts';
@@ -27,7 +29,8 @@ import type { AdmissionRequest } from './review.ts';
  * | namespace without tenant label                       | 200  | allowed, untouched                                 |
  * | every image granted (enforce)                        | 200  | allowed, JSONPatch when anything changes           |
  * | an image not granted (enforce)                       | 200  | denied, code 403, every reason in the message      |
- * | dry-run                                              | 200  | allowed, no patch, warnings                        |
+ * | dry-run                                              | 200  | allowed, no patch, warnings; a would-be denial is  |
+ * |                                                      |      |   also queued as a WouldDeny Event on the owner    |
  * | handler bug                                          | 500  | none: a Status; failurePolicy Fail rejects the pod |
  */
 export interface MutateDeps {
@@ -40,7 +43,16 @@ export interface MutateDeps {
    * referenced but not written (the offline paths and the unit tests of the decision envelope).
    */
   readonly pullSecrets?: PullSecretProvisioning | undefined;
+  /** Where dry-run would-be denials go as Events on the pod's owner (never awaited). Absent, they are only logged. */
+  readonly findings?: FindingReporting | undefined;
 }
+
+export interface FindingReporting {
+  report(finding: Finding): void;
+}
+
+/** The Event reason of a dry-run finding: what enforcement would have done. */
+export const WOULD_DENY_REASON = 'WouldDeny';
 
 export interface PullSecretProvisioning {
   provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult>;
@@ -85,6 +97,7 @@ export function createMutateHandler(deps: MutateDeps) {
     const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before: pod.before });
     const decision = await withPullSecrets(decided, request, policy);
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
+    if (decision.verdict === 'would-deny' && !request.dryRun) reportWouldDeny(request, decision);
     deps.log.info(
       {
         uid,
@@ -110,6 +123,20 @@ export function createMutateHandler(deps: MutateDeps) {
       ...(decision.tenant === undefined ? {} : { auditAnnotations: auditAnnotations(decision, decision.tenant) }),
     }, decisionLabel(decision));
     return madeFor(response, decision);
+  }
+
+  /**
+   * A dry-run denial, told to the people who own the workload. The message leaves the pod's name out so that every
+   * pod of one ReplicaSet makes the same finding, which the reporter turns into one Event. A dryRun request (kubectl
+   * --dry-run=server) reports nothing: the webhook is registered sideEffects NoneOnDryRun.
+   */
+  function reportWouldDeny(request: AdmissionRequest, decision: Decision): void {
+    deps.findings?.report({
+      namespace: request.namespace,
+      regarding: findingSubject(request.object, request.namespace),
+      reason: WOULD_DENY_REASON,
+      message: `dry-run: enforcement would deny this pod: ${denialMessage(decision.reasons)}`,
+    });
   }
 
   /**

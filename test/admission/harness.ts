@@ -23,7 +23,7 @@ export function logSink() {
   return { lines, log: createLogger({ level: 'info', destination: stream }) };
 }
 
-export function testApp(config: Partial<AppConfig> = {}, namespaces: NamespaceDirectory = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets'>> = {}) {
+export function testApp(config: Partial<AppConfig> = {}, namespaces: NamespaceDirectory = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets' | 'findings'>> = {}) {
   const sink = logSink();
   const metrics = createMetrics();
   const lifecycle = { draining: false };

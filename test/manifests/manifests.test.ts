@@ -158,10 +158,11 @@ t.test('the policy in the ConfigMap loads with the webhook’s own loader, in dr
   t.same(policy.warnings, []);
 });
 
-t.test('RBAC grants reading namespaces, managing Secrets and the refresher Lease, nothing else, to the webhook ServiceAccount', async (t) => {
+t.test('RBAC grants reading namespaces, managing Secrets, creating Events and the refresher Lease, nothing else, to the webhook ServiceAccount', async (t) => {
   t.same(one(base, 'ClusterRole').rules, [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   ]);
   t.same(one(base, 'Role').rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   t.same(one(base, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'ecr-tenant-webhook', namespace: NAMESPACE }]);
