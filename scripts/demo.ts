@@ -1,6 +1,9 @@
 // `npm run demo`: a local control plane with the webhook installed from manifests/, two tenants onboarded by
-// labelling their namespaces, and a rewrite, a denial and a dry-run warning coming back through the API server.
-// Exits 0 when all three behave as described, 1 otherwise; everything it started is stopped either way.
+// labelling their namespaces, and a rewrite, a denial and a dry-run warning coming back through the API server;
+// then the rollout of the dry-run tenant: its WouldDeny Event, `audit` of the live cluster, enforcing one namespace
+// by its mode label and rolling back.
+// Exits 0 when every step behaves as described, 1 otherwise; everything it started is stopped either way.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startWebhookStack, type WebhookStack } from '../test/e2e/support/webhook-stack.ts';
 
@@ -8,6 +11,8 @@ const POLICY_FILE = 'examples/demo-policy.yaml';
 const OLD_IMAGE = '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/checkout:2.4.1';
 const NEW_IMAGE = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout:2.4.1';
 const UNGRANTED = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/paymentsevil/shell:latest';
+const ANALYTICS_IMAGE = '333333333333.dkr.ecr.eu-central-1.amazonaws.com/analytics/dashboards:4.2';
+const BIN = new URL('../bin/ecr-tenant-webhook.js', import.meta.url).pathname;
 const started = Date.now();
 
 const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
@@ -21,6 +26,30 @@ async function shell(stack: WebhookStack, args: string[]) {
   const output = `${result.stderr}${result.stdout}`;
   if (output.trim() !== '') process.stdout.write(`${indent(output)}\n`);
   return { ...result, output };
+}
+
+/** Runs the ecr-tenant-webhook command line with the admin's kubeconfig and shows it as a terminal would. */
+async function cli(args: string[], kubeconfig: string) {
+  process.stdout.write(`\n   $ ecr-tenant-webhook ${args.join(' ')}\n`);
+  const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig } }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      if (code === -1) reject(error);
+      else resolve({ code, stdout, stderr });
+    });
+  });
+  process.stdout.write(`${indent(`${result.stderr}${result.stdout}`)}\n   (exit ${result.code})\n`);
+  return result;
+}
+
+/** Repeats a step until its result satisfies `done` (10 s at most), showing only the last attempt's output. */
+async function waitFor<T>(step: () => Promise<T>, done: (result: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const result = await step();
+    if (done(result) || Date.now() > deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 async function run(stack: WebhookStack): Promise<boolean> {
@@ -45,12 +74,38 @@ async function run(stack: WebhookStack): Promise<boolean> {
   const warned = await shell(stack, ['-n', 'lab', 'run', 'report', '--image=docker.io/library/python:3.13']);
   const wasWarned = warned.code === 0 && /^Warning: dry-run: would deny/m.test(warned.output);
 
+  say('rollout: before enforcing analytics, see what enforcement would break, in the live cluster and as it happens');
+  await shell(stack, ['-n', 'lab', 'create', 'deployment', 'etl', '--image=docker.io/library/python:3.13']);
+  await shell(stack, ['-n', 'lab', 'create', 'deployment', 'dashboards', `--image=${ANALYTICS_IMAGE}`]);
+  await shell(stack, ['-n', 'shop', 'create', 'deployment', 'checkout', `--image=${OLD_IMAGE}`]);
+  await shell(stack, ['create', 'namespace', 'sandbox']);
+  await shell(stack, ['-n', 'sandbox', 'run', 'scratch', '--image=docker.io/library/busybox:1.37']);
+  note('(the report pod above, admitted in dry-run, also left a WouldDeny Event where people look; a pod made by a');
+  note(' ReplicaSet would have it on the ReplicaSet)');
+  const event = await waitFor(() => shell(stack, ['-n', 'lab', 'get', 'events', '--field-selector', 'reason=WouldDeny', '-o', 'custom-columns=OBJECT:.involvedObject.kind,NAME:.involvedObject.name,REASON:.reason,MESSAGE:.message']), (r) => r.stdout.includes('WouldDeny'));
+  const audit = await cli(['audit', '--policy', POLICY_FILE], stack.cp.adminKubeconfig);
+  const audited = audit.code === 1 && /analytics\s+lab\s+dry-run\s+Deployment\/etl\s+would-deny/.test(audit.stdout) && /payments\s+shop\s+enforce\s+Deployment\/checkout\s+rewrite/.test(audit.stdout) && !audit.stdout.includes('sandbox');
+
+  say('enforce analytics in one namespace (the mode label), see a denial, and roll back the same way');
+  await shell(stack, ['label', 'namespace', 'lab', 'ecr-tenant-webhook.io/mode=enforce']);
+  const enforced = await shell(stack, ['-n', 'lab', 'run', 'report-2', '--image=docker.io/library/python:3.13']);
+  await shell(stack, ['label', 'namespace', 'lab', 'ecr-tenant-webhook.io/mode-']);
+  const rolledBack = await shell(stack, ['-n', 'lab', 'run', 'report-3', '--image=docker.io/library/python:3.13']);
+  const flipped = enforced.code !== 0 && rolledBack.code === 0;
+
   say('what the webhook logged, one line per decision');
   for (const line of stack.serve.lines.filter((l) => l.msg === 'admission decision')) {
     note(`${line.namespace}/${line.pod}: tenant ${line.tenant}, ${line.mode}, ${line.decision}`);
   }
 
-  const outcomes = [['rewrite', rewritten], ['denial', wasDenied], ['dry-run warning', wasWarned]] as const;
+  const outcomes = [
+    ['rewrite', rewritten],
+    ['denial', wasDenied],
+    ['dry-run warning', wasWarned],
+    ['WouldDeny Event', event.stdout.includes('Namespace')],
+    ['audit', audited],
+    ['enforce and roll back', flipped],
+  ] as const;
   say(`result: ${outcomes.map(([name, ok]) => `${name} ${ok ? 'as expected' : 'NOT as expected'}`).join(', ')}`);
   return outcomes.every(([, ok]) => ok);
 }

@@ -1,9 +1,9 @@
 import type { Labels } from '../kube/namespace-directory.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { loadPolicyFile } from '../policy/policy-file.ts';
 import { evaluateObject, kindOf, metadataOf, type ObjectResult } from '../workload/evaluate.ts';
 import { podSpecPathOf } from '../workload/pod-spec.ts';
 import type { CliIo } from './io.ts';
+import { loadPolicyForCli } from './load-policy.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { readManifests, type ManifestObject } from './read-manifests.ts';
 import { UsageError } from './usage-error.ts';
@@ -74,8 +74,7 @@ function formatText(results: readonly ObjectResult[], skipped: readonly string[]
 }
 
 export async function runCheck(options: CheckOptions, io: CliIo): Promise<number> {
-  const policy = await loadPolicyFile(options.policy);
-  for (const warning of policy.warnings) io.stderr(`warning: ${options.policy}: ${warning}\n`);
+  const policy = await loadPolicyForCli(options.policy, io);
   const objects = await readManifests(options.manifests, io.stdin);
   const { results, skipped } = evaluateAll(objects, options, policy);
   io.stdout(options.output === 'json' ? `${JSON.stringify(results, null, 2)}\n` : formatText(results, skipped));

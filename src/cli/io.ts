@@ -3,6 +3,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly stdin: () => Promise<string>;
+  /** Whether stderr is a terminal, where progress may be drawn and redrawn; unset means it is not. */
+  readonly stderrIsTty?: boolean;
 }
 
 export async function readStdin(): Promise<string> {
@@ -15,4 +17,5 @@ export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   stdin: readStdin,
+  stderrIsTty: process.stderr.isTTY === true,
 };

@@ -1,7 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KubeConfigError } from '../kube/kube-config.ts';
+import { ClusterReadError } from '../kube/workload-source.ts';
 import { PolicyError } from '../policy/load.ts';
 import { TlsError } from '../tls/tls-reloader.ts';
+import { DEFAULT_PAGE_SIZE, parsePageSize, runAudit } from './audit.ts';
 import { runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
@@ -9,13 +11,13 @@ import { LOG_LEVELS, parseFraction, parsePort, parseSeconds, parseSessionSeconds
 import { UsageError } from './usage-error.ts';
 
 /**
- * The ecr-tenant-webhook command line. Exit codes: 0 success (check: all allowed), 1 check found a denial,
- * 2 usage, policy or manifest error — always one message on stderr, never a stack trace.
+ * The ecr-tenant-webhook command line. Exit codes: 0 success (check, audit: nothing denied), 1 check or audit
+ * found a denial, 2 usage, policy, manifest or cluster error — always one message on stderr, never a stack trace.
  */
 const USAGE_EXIT = 2;
 
 /** Errors that mean "what you gave me does not work": one line on stderr, exit 2. */
-const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError];
+const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError, ClusterReadError];
 
 function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) => void): Command {
   const program = new Command('ecr-tenant-webhook')
@@ -34,6 +36,21 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .argument('<manifest...>', 'manifest files (multi-document YAML or JSON); - reads stdin')
     .action(async (manifests: string[], opts) => {
       setExit(await runCheck({ policy: opts.policy, namespace: opts.namespace, namespaceLabels: opts.namespaceLabels, output: opts.output, manifests }, io));
+    });
+
+  program
+    .command('audit')
+    .description("judge the live Pods and workload pod templates of tenant namespaces against a policy: what enforcing it would deny, rewrite and add")
+    .requiredOption('--policy <file>', 'policy file (YAML or JSON); may be a candidate not yet deployed')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account)')
+    .addOption(new Option('-n, --namespace <name>', 'audit this namespace only').conflicts('allNamespaces'))
+    .option('-A, --all-namespaces', 'audit every namespace (the default)')
+    .option('--tenant <name>', 'audit the namespaces of this tenant only')
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--page-size <n>', 'objects per list request (limit/continue paging)').argParser(parsePageSize).default(DEFAULT_PAGE_SIZE))
+    .action(async (opts) => {
+      const options = { policy: opts.policy, kubeconfig: opts.kubeconfig, namespace: opts.namespace, tenant: opts.tenant, output: opts.output, pageSize: opts.pageSize };
+      setExit(await runAudit(options, io, env));
     });
 
   program

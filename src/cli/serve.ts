@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { createLogger } from '../log.ts';
 import { startServer, type ServeConfig } from '../server.ts';
 
@@ -36,6 +36,9 @@ export interface ServeEnvironment {
   readonly podName: string | undefined;
   readonly hostname: string;
   readonly onStopSignal: (stop: (signal: string) => void) => void;
+  /** $KUBECONFIG and the home directory, where `audit` looks for a kubeconfig as kubectl does. */
+  readonly kubeconfigEnv?: string | undefined;
+  readonly home?: string | undefined;
 }
 
 export const processEnvironment: ServeEnvironment = {
@@ -44,6 +47,8 @@ export const processEnvironment: ServeEnvironment = {
   podNamespace: process.env.POD_NAMESPACE,
   podName: process.env.POD_NAME,
   hostname: hostname(),
+  kubeconfigEnv: process.env.KUBECONFIG,
+  home: homedir(),
   onStopSignal(stop) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(signal));
   },

@@ -1,7 +1,7 @@
-import { ApiException, CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { EventSink, FindingEvent } from '../events/finding-reporter.ts';
 import { clip } from '../text.ts';
-import { isPlainObject } from '../workload/pod-spec.ts';
+import { describeFailure } from './api-error.ts';
 
 /**
  * Findings as core/v1 Events, the kind `kubectl describe` and `kubectl get events` show. The Event lives in the
@@ -30,30 +30,16 @@ export function eventBody(event: FindingEvent, instance: string): CoreV1Event {
   };
 }
 
-function parsedBody(body: unknown): unknown {
-  if (typeof body !== 'string') return body;
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The API server's reason for refusing, shortened: its Status message when the body is one, else the HTTP code. */
-export function refusal(error: unknown): string {
-  if (!(error instanceof ApiException)) return (error as Error).message;
-  const status = parsedBody(error.body);
-  const message = isPlainObject(status) ? status.message : undefined;
-  return typeof message === 'string' ? `HTTP ${error.code}: ${clip(message, 300)}` : `HTTP ${error.code} from the API server`;
-}
-
 export class KubeEventSink implements EventSink {
   readonly #api: CoreV1Api;
   readonly #instance: string;
+  readonly #server: string;
 
   constructor(kubeConfig: KubeConfig, instance: string) {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
     this.#instance = instance;
+    // loadKubeConfig refuses a kubeconfig without a current cluster.
+    this.#server = kubeConfig.getCurrentCluster()!.server;
   }
 
   async create(event: FindingEvent): Promise<void> {
@@ -61,7 +47,7 @@ export class KubeEventSink implements EventSink {
       await this.#api.createNamespacedEvent({ namespace: event.namespace, body: eventBody(event, this.#instance) });
     } catch (error) {
       const { kind, name } = event.regarding;
-      throw new Error(`creating a ${event.reason} Event for ${kind} ${event.namespace}/${name} failed: ${refusal(error)}`);
+      throw new Error(`creating a ${event.reason} Event for ${kind} ${event.namespace}/${name} failed: ${describeFailure(error, this.#server)}`);
     }
   }
 }

@@ -1,0 +1,64 @@
+import type { AuditedWorkload, AuditReport, AuditSummary } from './report.ts';
+
+/**
+ * `audit --output text`: one row per finding, each row carrying its tenant, namespace, mode and workload so that
+ * it still makes sense after grep; columns padded like kubectl's; then one summary line.
+ */
+const HEADER = ['TENANT', 'NAMESPACE', 'MODE', 'WORKLOAD', 'FINDING', 'DETAIL'];
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function ownerDetail(workload: AuditedWorkload): string[] {
+  const owner = workload.owner;
+  if (owner === undefined) return [];
+  const of = `${owner.kind}/${owner.name}`;
+  if (owner.relation === 'differs') return [`its images differ from its owner ${of}'s template`];
+  return [`old revision of ${of}, still running ${plural(workload.runningPods!, 'pod')}`];
+}
+
+/** [finding, detail] pairs of one workload, most serious first. */
+function findingsOf(workload: AuditedWorkload): [string, string][] {
+  return [
+    ...ownerDetail(workload).map((detail): [string, string] => ['note', detail]),
+    ...workload.reasons.map((reason): [string, string] => [workload.verdict, reason]),
+    ...workload.rewrites.map((r): [string, string] => ['rewrite', `${r.path}: ${r.from} -> ${r.to}`]),
+    ...workload.pullSecretsNeeded.map((name): [string, string] => ['pull-secret', name]),
+  ];
+}
+
+function rowsOf(report: AuditReport): string[][] {
+  const rows: string[][] = [];
+  for (const tenant of report.tenants) {
+    for (const namespace of tenant.namespaces) {
+      const where = [tenant.name, namespace.name, namespace.mode];
+      for (const warning of namespace.warnings) rows.push([...where, '-', 'warning', warning]);
+      for (const workload of namespace.workloads) {
+        for (const [finding, detail] of findingsOf(workload)) rows.push([...where, `${workload.kind}/${workload.name}`, finding, detail]);
+      }
+    }
+  }
+  return rows;
+}
+
+/** Every column but the last padded to its widest cell. */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+}
+
+export function summaryLine(summary: AuditSummary): string {
+  const verdicts = `${summary.deny} deny, ${summary.wouldDeny} would deny (dry-run), ${summary.change} change, ${summary.ok} ok`;
+  const finished = summary.finishedPods > 0 ? `; ${plural(summary.finishedPods, 'finished pod')} skipped` : '';
+  return (
+    `${plural(summary.workloads, 'workload')} audited in ${plural(summary.namespaces, 'namespace')} of ${plural(summary.tenants, 'tenant')}: ${verdicts}; ` +
+    `${plural(summary.podsUnderOwners, 'pod')} counted under ${summary.podsUnderOwners === 1 ? 'its owner' : 'their owners'}${finished}`
+  );
+}
+
+export function formatText(report: AuditReport): string {
+  const rows = rowsOf(report);
+  const table = rows.length === 0 ? [] : formatTable([HEADER, ...rows]);
+  return `${[...table, summaryLine(report.summary)].join('\n')}\n`;
+}

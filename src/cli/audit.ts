@@ -1,0 +1,92 @@
+import { InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { formatText } from '../audit/format-text.ts';
+import { exitCodeOf } from '../audit/report.ts';
+import { auditCluster, type PageProgress } from '../audit/scan.ts';
+import { KubeConfigError, loadKubeConfig, type KubeConfigSource } from '../kube/kube-config.ts';
+import { KubeWorkloadSource } from '../kube/kube-workload-source.ts';
+import type { WorkloadSource } from '../kube/workload-source.ts';
+import { TENANT_LABEL } from '../labels.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import type { CliIo } from './io.ts';
+import { loadPolicyForCli } from './load-policy.ts';
+import type { ServeEnvironment } from './serve.ts';
+
+/**
+ * `audit`: judges the live pods and pod templates of the tenant namespaces against a policy file (deployed or a
+ * candidate), and reports what enforcing it would deny, rewrite and add.
+ * Exit 0 when nothing would be denied, 1 when anything would (dry-run namespaces included), 2 on errors.
+ */
+export interface AuditOptions {
+  readonly policy: string;
+  readonly kubeconfig?: string | undefined;
+  /** One namespace; every namespace when undefined (--all-namespaces only says so explicitly). */
+  readonly namespace?: string | undefined;
+  readonly tenant?: string | undefined;
+  readonly output: 'text' | 'json';
+  readonly pageSize: number;
+}
+
+export const DEFAULT_PAGE_SIZE = 500;
+const MAX_PAGE_SIZE = 10_000;
+
+/** commander argument parser for --page-size. */
+export function parsePageSize(value: string): number {
+  const size = Number(value);
+  if (!/^\d+$/.test(value) || size < 1 || size > MAX_PAGE_SIZE) throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  return size;
+}
+
+/** As kubectl looks: --kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config, else the pod's service account. */
+export function auditKubeConfigSource(given: string | undefined, env: ServeEnvironment): KubeConfigSource {
+  if (given !== undefined) return { kubeconfigPath: given };
+  const fromEnv = env.kubeconfigEnv?.split(delimiter).find((path) => path !== '');
+  if (fromEnv !== undefined) return { kubeconfigPath: fromEnv };
+  const inHome = env.home === undefined ? undefined : join(env.home, '.kube', 'config');
+  if (inHome !== undefined && existsSync(inHome)) return { kubeconfigPath: inHome };
+  if (env.kubernetesServiceHost === undefined || env.kubernetesServiceHost === '') {
+    throw new KubeConfigError('no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (nor is this a pod in a cluster)');
+  }
+  return { inCluster: { host: env.kubernetesServiceHost, port: env.kubernetesServicePort } };
+}
+
+/** On a terminal, one status line redrawn per page and erased at the end; nothing when stderr is a file or pipe. */
+function terminalProgress(io: CliIo): { readonly onPage: PageProgress; readonly clear: () => void } {
+  if (io.stderrIsTty !== true) return { onPage: () => undefined, clear: () => undefined };
+  let drawn = false;
+  return {
+    onPage: (resource, read) => {
+      drawn = true;
+      io.stderr(`\r\x1b[2Kaudit: ${read} ${resource} read`);
+    },
+    clear: () => {
+      if (drawn) io.stderr('\r\x1b[2K');
+    },
+  };
+}
+
+function scopeNote(options: AuditOptions): string {
+  const label = options.tenant === undefined ? TENANT_LABEL : `${TENANT_LABEL}=${options.tenant}`;
+  return `note: ${options.namespace === undefined ? 'no namespace is' : `namespace ${options.namespace} is not`} labelled ${label}: nothing to audit\n`;
+}
+
+/** The audit over any WorkloadSource: prints the report and returns the exit code. */
+export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo): Promise<number> {
+  const progress = terminalProgress(io);
+  const report = await auditCluster(source, policy, { namespace: options.namespace, tenant: options.tenant }, progress.onPage).finally(progress.clear);
+  if (report.summary.namespaces === 0) io.stderr(scopeNote(options));
+  if (options.output === 'json') {
+    const scope = { namespace: options.namespace ?? null, tenant: options.tenant ?? null };
+    io.stdout(`${JSON.stringify({ policy: options.policy, scope, ...report }, null, 2)}\n`);
+  } else {
+    io.stdout(formatText(report));
+  }
+  return exitCodeOf(report.summary);
+}
+
+export async function runAudit(options: AuditOptions, io: CliIo, env: ServeEnvironment): Promise<number> {
+  const policy = await loadPolicyForCli(options.policy, io);
+  const kubeConfig = loadKubeConfig(auditKubeConfigSource(options.kubeconfig, env));
+  return reportAudit(new KubeWorkloadSource(kubeConfig, options.pageSize), policy, options, io);
+}
