@@ -69,7 +69,7 @@ const LEASE_NAME = 'ecr-tenant-webhook-refresher';
  * WouldDeny Events: one per owner and message per 10 minutes (the repeats counted into the next), at most 5 a
  * second after a burst of 20, 200 waiting at most; on shutdown what is queued gets 2 seconds to go out.
  */
-const FINDINGS = { dedupeWindowMs: 10 * 60 * 1000, ratePerSecond: 5, burst: 20, maxQueue: 200, maxKeys: 10_000, drainMs: 2000 };
+export const FINDINGS = { dedupeWindowMs: 10 * 60 * 1000, ratePerSecond: 5, burst: 20, maxQueue: 200, maxKeys: 10_000, drainMs: 2000 };
 
 /** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server, the refresher. */
 function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger, metrics: Metrics) {

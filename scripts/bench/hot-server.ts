@@ -26,7 +26,10 @@ import type { RegistryToken, RegistryTokenSource } from '../../src/credentials/r
 import { TokenCache } from '../../src/credentials/token-cache.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
+import { FindingReporter } from '../../src/events/finding-reporter.ts';
+import { InMemoryEventSink } from '../../src/kube/event-sink.ts';
 import { createLogger, logDestination } from '../../src/log.ts';
+import { FINDINGS, reportFindingOutcome } from '../../src/server.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
@@ -110,7 +113,14 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
   const store = new InMemorySecretStore();
   const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now });
   const metrics = createMetrics({ processMetrics: true });
-  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner });
+  // As serve queues dry-run findings (src/server.ts), with Events kept in memory instead of sent.
+  const findings = new FindingReporter({
+    sink: new InMemoryEventSink(),
+    now: Date.now,
+    ...FINDINGS,
+    onOutcome: (outcome, finding, error) => reportFindingOutcome(outcome, finding, error, log, metrics),
+  });
+  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings });
   const holdings = () => ({
     tenants: policy.tenants.size,
     grants: [...policy.tenants.values()].reduce((sum, t) => sum + [...t.grantsByRegistry.values()].reduce((n, g) => n + g.length, 0), 0),
