@@ -49,6 +49,9 @@ export function redact(object: Record<string, unknown>): Record<string, unknown>
   return holdsRedactedKey(object, 0) ? (censored(object, 0) as Record<string, unknown>) : object;
 }
 
+/** Lines waiting while stdout is blocked (a stalled log pipe); past this they are dropped rather than held. */
+const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
+
 /**
  * Where serve's log lines go: stdout (or a file), written asynchronously. Lines logged while a write is in flight
  * are written together with the next one, so a busy webhook makes one write per batch instead of one blocking
@@ -56,7 +59,7 @@ export function redact(object: Record<string, unknown>): Record<string, unknown>
  * pino flushes what is pending when the process exits.
  */
 export function logDestination(dest: number | string = 1): DestinationStream {
-  return pino.destination({ dest, sync: false });
+  return pino.destination({ dest, sync: false, maxLength: MAX_PENDING_LOG_BYTES });
 }
 
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {

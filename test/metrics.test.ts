@@ -7,6 +7,7 @@ const EXPECTED = [
   'admission_duration_seconds',
   'aws_errors_total',
   'aws_requests_total',
+  'finding_events_total',
   'namespace_cache_size',
   'namespace_lookups_total',
   'namespace_watch_restarts_total',

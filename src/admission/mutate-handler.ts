@@ -126,16 +126,19 @@ export function createMutateHandler(deps: MutateDeps) {
   }
 
   /**
-   * A dry-run denial, told to the people who own the workload. The message leaves the pod's name out so that every
-   * pod of one ReplicaSet makes the same finding, which the reporter turns into one Event. A dryRun request (kubectl
+   * A dry-run denial, told to the people who own the workload. On a controller the message leaves the pod's name
+   * out so that every pod of one ReplicaSet makes the same finding, which the reporter turns into one Event. A dryRun request (kubectl
    * --dry-run=server) reports nothing: the webhook is registered sideEffects NoneOnDryRun.
    */
   function reportWouldDeny(request: AdmissionRequest, decision: Decision): void {
+    const regarding = findingSubject(request.object, request.namespace);
+    // On the namespace, nothing else says which pod it was (and bare pods are not interchangeable replicas).
+    const which = regarding.kind === 'Namespace' ? `pod ${JSON.stringify(podName(request))}` : 'this pod';
     deps.findings?.report({
       namespace: request.namespace,
-      regarding: findingSubject(request.object, request.namespace),
+      regarding,
       reason: WOULD_DENY_REASON,
-      message: `dry-run: enforcement would deny this pod: ${denialMessage(decision.reasons)}`,
+      message: `dry-run: enforcement would deny ${which}: ${denialMessage(decision.reasons)}`,
     });
   }
 

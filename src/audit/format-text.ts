@@ -50,7 +50,11 @@ export function formatTable(rows: readonly (readonly string[])[]): string[] {
 
 export function summaryLine(summary: AuditSummary): string {
   const verdicts = `${summary.deny} deny, ${summary.wouldDeny} would deny (dry-run), ${summary.change} change, ${summary.ok} ok`;
-  const finished = summary.finishedPods > 0 ? `; ${plural(summary.finishedPods, 'finished pod')} skipped` : '';
+  const skipped = [
+    ...(summary.finishedPods > 0 ? [plural(summary.finishedPods, 'finished pod')] : []),
+    ...(summary.finishedJobs > 0 ? [plural(summary.finishedJobs, 'finished job')] : []),
+  ];
+  const finished = skipped.length > 0 ? `; ${skipped.join(' and ')} skipped` : '';
   return (
     `${plural(summary.workloads, 'workload')} audited in ${plural(summary.namespaces, 'namespace')} of ${plural(summary.tenants, 'tenant')}: ${verdicts}; ` +
     `${plural(summary.podsUnderOwners, 'pod')} counted under ${summary.podsUnderOwners === 1 ? 'its owner' : 'their owners'}${finished}`

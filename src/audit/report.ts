@@ -70,6 +70,8 @@ export interface AuditSummary {
   readonly podsUnderOwners: number;
   /** Pods that have Succeeded or Failed: never admitted again, so not judged. */
   readonly finishedPods: number;
+  /** Jobs that are Complete or Failed: they make no more pods, so they are not judged either. */
+  readonly finishedJobs: number;
 }
 
 export interface AuditReport {
@@ -99,7 +101,7 @@ export function imageSignature(result: ObjectResult): string {
   return result.images.map((image) => `${image.path.slice(prefix.length)}=${image.to}`).sort().join('\n');
 }
 
-export function summarize(tenants: readonly AuditedTenant[], podsUnderOwners: number, finishedPods: number): AuditSummary {
+export function summarize(tenants: readonly AuditedTenant[], podsUnderOwners: number, finishedPods: number, finishedJobs: number): AuditSummary {
   const namespaces = tenants.flatMap((t) => t.namespaces);
   const workloads = namespaces.flatMap((n) => n.workloads);
   const count = (verdict: AuditVerdict) => workloads.filter((w) => w.verdict === verdict).length;
@@ -114,6 +116,7 @@ export function summarize(tenants: readonly AuditedTenant[], podsUnderOwners: nu
     ok: audited - workloads.length,
     podsUnderOwners,
     finishedPods,
+    finishedJobs,
   };
 }
 

@@ -83,6 +83,23 @@ function finished(object: KubeObject): boolean {
   return typeof status.phase === 'string' && FINISHED_PHASES.has(status.phase);
 }
 
+/** A Job whose Complete or Failed condition is True makes no more pods (old migrations, hooks): nothing to enforce. */
+function jobFinished(object: KubeObject): boolean {
+  const status = isPlainObject(object.status) ? object.status : {};
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  return conditions.some((c) => isPlainObject(c) && (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+}
+
+/** Controllers that replace their pods in place, without a ReplicaSet per revision to report an old one on. */
+const REVISIONS_IN_PODS = new Set(['DaemonSet', 'StatefulSet']);
+
+/** `kubectl debug` adds ephemeral containers to a running pod: its images then differ from every template. */
+function hasEphemeralContainers(pod: KubeObject): boolean {
+  // Only called on a pod that has been judged, so its spec is a map.
+  const { ephemeralContainers } = pod.spec as Record<string, unknown>;
+  return Array.isArray(ephemeralContainers) && ephemeralContainers.length > 0;
+}
+
 class ClusterScan {
   readonly #source: WorkloadSource;
   readonly #policy: CompiledPolicy;
@@ -90,8 +107,11 @@ class ClusterScan {
   readonly #progress: PageProgress;
   readonly #namespaces = new Map<string, NamespaceAudit>();
   readonly #controllers = new Map<string, Judged>();
+  /** Pods of an older DaemonSet or StatefulSet template, by owner and images: each reported once, with a count. */
+  readonly #oldRevisionPods = new Map<string, Judged>();
   #podsUnderOwners = 0;
   #finishedPods = 0;
+  #finishedJobs = 0;
 
   constructor(source: WorkloadSource, policy: CompiledPolicy, scope: AuditScope, progress: PageProgress = () => undefined) {
     this.#source = source;
@@ -141,6 +161,10 @@ class ClusterScan {
     const namespace = this.#namespaces.get(meta.namespace);
     if (namespace === undefined) return;
     if (kind === 'Pod') return this.#judgePod(namespace, object, meta);
+    if (kind === 'Job' && jobFinished(object)) {
+      this.#finishedJobs++;
+      return;
+    }
     const judged = this.#evaluate(namespace, kind, object, meta, this.#foldTarget(kind, meta));
     if (meta.uid !== undefined) this.#controllers.set(meta.uid, judged);
     if (judged.foldedInto === undefined) namespace.reported.push(judged);
@@ -160,6 +184,8 @@ class ClusterScan {
     const pod = this.#evaluate(namespace, 'Pod', object, meta, undefined);
     if (owner === undefined) {
       namespace.reported.push(pod);
+    } else if (pod.signature !== owner.signature && REVISIONS_IN_PODS.has(owner.workload.kind) && !hasEphemeralContainers(object)) {
+      this.#noteOldRevisionPod(namespace, owner, pod);
     } else if (pod.signature !== owner.signature) {
       pod.owner = { kind: owner.workload.kind, name: owner.workload.name, relation: 'differs' };
       namespace.reported.push(pod);
@@ -177,6 +203,23 @@ class ClusterScan {
       owner.owner = { kind: current.workload.kind, name: current.workload.name, relation: 'old-revision' };
       namespace.reported.push(owner);
     }
+  }
+
+  /**
+   * A DaemonSet or StatefulSet mid-rollout (or with updateStrategy OnDelete) runs pods of its older template: one
+   * entry per owner and set of images, counting its pods, rather than a row per node.
+   */
+  #noteOldRevisionPod(namespace: NamespaceAudit, owner: Judged, pod: Judged): void {
+    const key = `${owner.workload.kind}/${owner.workload.name}\n${pod.signature}`;
+    const seen = this.#oldRevisionPods.get(key);
+    if (seen !== undefined) {
+      seen.runningPods++;
+      return;
+    }
+    pod.owner = { kind: owner.workload.kind, name: owner.workload.name, relation: 'old-revision' };
+    pod.runningPods = 1;
+    this.#oldRevisionPods.set(key, pod);
+    namespace.reported.push(pod);
   }
 
   #evaluate(namespace: NamespaceAudit, kind: WorkloadKind, object: KubeObject, meta: Meta, foldedInto: Judged | undefined): Judged {
@@ -197,7 +240,7 @@ class ClusterScan {
     const tenants: AuditedTenant[] = [...byTenant.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, namespaces]) => ({ name, inPolicy: this.#policy.tenants.has(name), namespaces }));
-    return { summary: summarize(tenants, this.#podsUnderOwners, this.#finishedPods), tenants };
+    return { summary: summarize(tenants, this.#podsUnderOwners, this.#finishedPods, this.#finishedJobs), tenants };
   }
 }
 

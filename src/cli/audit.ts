@@ -11,6 +11,7 @@ import { TENANT_LABEL } from '../labels.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { CliIo } from './io.ts';
 import { loadPolicyForCli } from './load-policy.ts';
+import { UsageError } from './usage-error.ts';
 import type { ServeEnvironment } from './serve.ts';
 
 /**
@@ -38,7 +39,10 @@ export function parsePageSize(value: string): number {
   return size;
 }
 
-/** As kubectl looks: --kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config, else the pod's service account. */
+/**
+ * Where kubectl looks: --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the pod's service account. Unlike
+ * kubectl, only the first file of $KUBECONFIG is read (kubectl merges them all).
+ */
 export function auditKubeConfigSource(given: string | undefined, env: ServeEnvironment): KubeConfigSource {
   if (given !== undefined) return { kubeconfigPath: given };
   const fromEnv = env.kubeconfigEnv?.split(delimiter).find((path) => path !== '');
@@ -75,6 +79,10 @@ function scopeNote(options: AuditOptions): string {
 export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo): Promise<number> {
   const progress = terminalProgress(io);
   const report = await auditCluster(source, policy, { namespace: options.namespace, tenant: options.tenant }, progress.onPage).finally(progress.clear);
+  if (report.summary.namespaces === 0 && options.tenant !== undefined && !policy.tenants.has(options.tenant)) {
+    // Most likely a typo, which must not pass a CI gate as "nothing would be denied".
+    throw new UsageError(`--tenant ${JSON.stringify(options.tenant)}: no namespace is labelled with it and ${options.policy} names no such tenant`);
+  }
   if (report.summary.namespaces === 0) io.stderr(scopeNote(options));
   if (options.output === 'json') {
     const scope = { namespace: options.namespace ?? null, tenant: options.tenant ?? null };

@@ -90,18 +90,18 @@ export class FindingReporter {
     if (state !== undefined && now - state.lastSentAt < this.#options.dedupeWindowMs) {
       if (state.repeats === 0) state.firstRepeatAt = now;
       state.repeats++;
-      this.#options.onOutcome('deduplicated', finding);
+      this.#tell('deduplicated', finding);
       return;
     }
     if (this.#stopped || this.#queue.length >= this.#options.maxQueue) {
-      this.#options.onOutcome('dropped', finding);
+      this.#tell('dropped', finding);
       return;
     }
     const repeats = state?.repeats ?? 0;
     const firstSeen = new Date(repeats > 0 ? state!.firstRepeatAt : now);
     this.#keys.set(key, { lastSentAt: now, repeats: 0, firstRepeatAt: now });
     this.#queue.push({ ...finding, count: repeats + 1, firstSeen, lastSeen: new Date(now) });
-    this.#pumping ??= this.#pump().finally(() => (this.#pumping = undefined));
+    this.#pumping ??= this.#pump();
   }
 
   /** Resolves when every queued Event has been sent (or has failed). */
@@ -114,15 +114,39 @@ export class FindingReporter {
     this.#stopped = true;
   }
 
+  /**
+   * Sends until the queue is empty. `#pumping` is cleared in the same synchronous step that finds the queue empty,
+   * so a finding queued at any moment either is taken by this loop or starts the next one.
+   */
   async #pump(): Promise<void> {
-    for (let event = this.#queue.shift(); event !== undefined; event = this.#queue.shift()) {
-      await this.#takeToken();
-      try {
-        await this.#options.sink.create(event);
-        this.#options.onOutcome('emitted', event);
-      } catch (error) {
-        this.#options.onOutcome('failed', event, error as Error);
+    try {
+      for (let event = this.#queue.shift(); event !== undefined; event = this.#queue.shift()) {
+        await this.#takeToken();
+        await this.#send(event);
       }
+    } finally {
+      this.#pumping = undefined;
+    }
+  }
+
+  async #send(event: FindingEvent): Promise<void> {
+    try {
+      await this.#options.sink.create(event);
+    } catch (error) {
+      // Forgotten, so the next occurrence is sent rather than counted against an Event that does not exist.
+      this.#keys.delete(keyOf(event));
+      this.#tell('failed', event, error as Error);
+      return;
+    }
+    this.#tell('emitted', event);
+  }
+
+  /** A failing observer (metrics, logging) must neither stop the queue nor fail the admission that reported. */
+  #tell(outcome: ReportOutcome, finding: Finding, error?: Error): void {
+    try {
+      this.#options.onOutcome(outcome, finding, error);
+    } catch {
+      // Nothing else can be told about it.
     }
   }
 

@@ -239,7 +239,7 @@ class Judge {
  * whether it is granted (with the grant and host its pull secret is for) or why not. A denial's detail names the
  * tenant but not the container or namespace, which the caller adds.
  */
-export type ImageVerdict =
+type ImageVerdict =
   | { readonly granted: true; readonly to: string; readonly secret: { readonly grant: CompiledGrant; readonly host: string } | undefined }
   | { readonly granted: false; readonly to: string; readonly detail: string; readonly short: string };
 
@@ -247,7 +247,7 @@ function refused(to: string, detail: string, short: string): ImageVerdict {
   return { granted: false, to, detail, short };
 }
 
-export function judgeImage(tenant: CompiledTenant, image: unknown): ImageVerdict {
+function judgeImage(tenant: CompiledTenant, image: unknown): ImageVerdict {
   const from = typeof image === 'string' ? image : describeValue(image);
   const parsed = parseImageReference(image);
   if (!parsed.ok) return refused(from, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');

@@ -42,9 +42,10 @@ t.test('a dry-run pod that enforcement would deny is reported on its ReplicaSet,
   t.notMatch(reported[0]?.message, 'api-7f9c-', 'the message is the same for every pod of the ReplicaSet');
 });
 
-t.test('a bare dry-run pod is reported on its namespace', async (t) => {
+t.test('a bare dry-run pod is reported on its namespace, by name', async (t) => {
   const { reported } = await findingsOf(review('shop-canary', UNGRANTED));
   t.same(reported[0]?.regarding, { apiVersion: 'v1', kind: 'Namespace', name: 'shop-canary', namespace: 'shop-canary' });
+  t.match(reported[0]?.message, /^dry-run: enforcement would deny pod "api-7f9c-\*": container "app" image/, 'the pod is named, since the namespace says nothing of it');
 });
 
 const silent = [

@@ -3,7 +3,7 @@ import { formatTable, formatText, summaryLine } from '../../src/audit/format-tex
 import type { AuditReport, AuditSummary, AuditedWorkload } from '../../src/audit/report.ts';
 
 /** `audit --output text`: one grep-able row per finding, then the summary. */
-const SUMMARY: AuditSummary = { tenants: 1, namespaces: 1, workloads: 3, deny: 1, wouldDeny: 0, change: 1, ok: 1, podsUnderOwners: 2, finishedPods: 0 };
+const SUMMARY: AuditSummary = { tenants: 1, namespaces: 1, workloads: 3, deny: 1, wouldDeny: 0, change: 1, ok: 1, podsUnderOwners: 2, finishedPods: 0, finishedJobs: 0 };
 const NONE = { denied: [], reasons: [], rewrites: [], pullSecretsNeeded: [] };
 
 function reportOf(workloads: AuditedWorkload[], warnings: string[] = []): AuditReport {
@@ -68,6 +68,8 @@ const summaries: { name: string; summary: Partial<AuditSummary>; line: RegExp }[
   { name: 'one workload, one pod under its owner and one finished pod are said in the singular', summary: { workloads: 1, podsUnderOwners: 1, finishedPods: 1 }, line: /^1 workload audited .*; 1 pod counted under its owner; 1 finished pod skipped$/ },
   { name: 'finished pods are mentioned only when there are some', summary: { finishedPods: 0 }, line: /their owners$/ },
   { name: 'several finished pods are counted in the plural', summary: { finishedPods: 4 }, line: /; 4 finished pods skipped$/ },
+  { name: 'finished jobs are mentioned beside finished pods', summary: { finishedPods: 2, finishedJobs: 1 }, line: /; 2 finished pods and 1 finished job skipped$/ },
+  { name: 'finished jobs alone are mentioned too', summary: { finishedJobs: 3 }, line: /; 3 finished jobs skipped$/ },
   { name: 'would-deny is counted apart from deny', summary: { deny: 2, wouldDeny: 5 }, line: /: 2 deny, 5 would deny \(dry-run\), / },
 ];
 

@@ -19,6 +19,8 @@ export interface ObjectOptions {
   readonly pullSecrets?: readonly string[];
   readonly ephemeral?: string;
   readonly uid?: string | null;
+  /** A Job's condition that is True (Complete or Failed), or one that is False. */
+  readonly condition?: readonly [string, 'True' | 'False'];
 }
 
 export function podSpec(image: string, options: ObjectOptions = {}): Record<string, unknown> {
@@ -44,5 +46,6 @@ export function object(kind: string, namespace: string, name: string, image: str
     metadata: { name, namespace, ...uid, ...owner },
     spec: specOf(kind, podSpec(image, options)),
     ...(options.phase === undefined ? {} : { status: { phase: options.phase } }),
+    ...(options.condition === undefined ? {} : { status: { conditions: [{ type: options.condition[0], status: options.condition[1] }] } }),
   };
 }

@@ -143,7 +143,7 @@ t.test('JSON without a scope says so with nulls', async (t) => {
 
 const notes: { name: string; more: Partial<AuditOptions>; note: string }[] = [
   { name: 'no tenant namespace at all', more: {}, note: 'note: no namespace is labelled ecr-tenant-webhook.io/tenant: nothing to audit\n' },
-  { name: 'no namespace of the tenant asked for', more: { tenant: 'ghost' }, note: 'note: no namespace is labelled ecr-tenant-webhook.io/tenant=ghost: nothing to audit\n' },
+  { name: 'no namespace of the tenant asked for', more: { tenant: 'analytics' }, note: 'note: no namespace is labelled ecr-tenant-webhook.io/tenant=analytics: nothing to audit\n' },
   { name: 'a namespace asked for that is not a tenant’s', more: { namespace: 'plain' }, note: 'note: namespace plain is not labelled ecr-tenant-webhook.io/tenant: nothing to audit\n' },
 ];
 
@@ -154,6 +154,20 @@ for (const c of notes) {
     t.equal(out.stderr, c.note);
   });
 }
+
+t.test('a --tenant that neither the policy nor any namespace knows is refused, not passed as nothing to deny', async (t) => {
+  const { streams } = io();
+  await t.rejects(reportAudit(new InMemoryWorkloadSource(NAMESPACES, [DENIED]), testPolicy, options({ tenant: 'paymnets' }), streams), {
+    name: 'UsageError',
+    message: /^--tenant "paymnets": no namespace is labelled with it and .* names no such tenant$/,
+  });
+});
+
+t.test('a --tenant the policy no longer names is still audited where namespaces carry it', async (t) => {
+  const { out, streams } = io();
+  t.equal(await reportAudit(new InMemoryWorkloadSource({ old: { [TENANT]: 'retired' } }, []), testPolicy, options({ tenant: 'retired' }), streams), 0);
+  t.equal(out.stderr, '');
+});
 
 t.test('on a terminal, progress is one line redrawn per page on stderr and erased before the report', async (t) => {
   const { out, streams } = io(true);
@@ -177,7 +191,7 @@ t.test('on a terminal, nothing is drawn or erased when nothing was listed', asyn
   t.equal(out.stderr, '');
 });
 
-t.test('policy warnings go to stderr without failing the audit', async (t) => {
+t.test('policy warnings go to stderr before the cluster is read, even when reading it then fails', async (t) => {
   const { out, streams } = io();
   t.equal(await main(['audit', '--policy', fixture('schema-example.yaml'), '--kubeconfig', UNREACHABLE], streams, outside), 2);
   t.match(out.stderr, /^warning: .*schema-example\.yaml: spec\.tenants\.payments\.grants\[0\]\.roleArn: "optional override" is not an IAM role ARN /);

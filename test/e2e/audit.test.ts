@@ -167,7 +167,7 @@ t.test('a cluster audit finds exactly the denials, would-be denials, rewrites an
     'the unlabelled namespace is not in the report at all',
   );
   // shop: api, db, agent, migrate, report, standalone, api-old (old revision), debug, pinned; canary: web.
-  t.same(report.summary, { tenants: 2, namespaces: 3, workloads: 12, deny: 4, wouldDeny: 2, change: 4, ok: 2, podsUnderOwners: 10, finishedPods: 0 });
+  t.same(report.summary, { tenants: 2, namespaces: 3, workloads: 12, deny: 4, wouldDeny: 2, change: 4, ok: 2, podsUnderOwners: 10, finishedPods: 0, finishedJobs: 0 });
 });
 
 t.test('paging two objects at a time finds the same, all of them', async (t) => {

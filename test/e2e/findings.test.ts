@@ -119,7 +119,7 @@ t.test('a bare dry-run pod that enforcement would deny gives an Event on its nam
   const onNamespace = (await eventsIn('shop-canary')).filter((e) => e.involvedObject.kind === 'Namespace');
   t.equal(onNamespace.length, 1);
   t.match(onNamespace[0]?.involvedObject, { kind: 'Namespace', name: 'shop-canary' });
-  t.match(onNamespace[0]?.message, /container "shell" image/);
+  t.match(onNamespace[0]?.message, /^dry-run: enforcement would deny pod "debug": container "shell" image/);
 });
 
 t.test('server-side dry runs, enforced denials and admissible pods give no Event', async (t) => {

@@ -113,6 +113,16 @@ t.test('after stop, new findings are dropped while what was queued is still sent
 t.test('the default wait is a real timer that does not hold the process open', async (t) => {
   const sink = new InMemoryEventSink();
   const reporter = new FindingReporter({ sink, now: Date.now, dedupeWindowMs: MINUTE, maxQueue: 10, ratePerSecond: 200, burst: 1, maxKeys: 10, onOutcome: () => undefined });
+  const timers: NodeJS.Timeout[] = [];
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    const timer = realSetTimeout(...args);
+    timers.push(timer);
+    return timer;
+  }) as typeof setTimeout;
+  t.teardown(() => {
+    globalThis.setTimeout = realSetTimeout;
+  });
   // The unref'd timer alone would let this test process end; a server always has its listener open.
   const listener = setInterval(() => undefined, 1000);
   t.teardown(() => clearInterval(listener));
@@ -120,4 +130,44 @@ t.test('the default wait is a real timer that does not hold the process open', a
   reporter.report(finding({ message: 'b' }));
   await reporter.drain();
   t.equal(sink.events.length, 2);
+  t.equal(timers.length, 1, 'the second Event waited for the rate limit');
+  t.equal(timers[0]?.hasRef(), false);
+});
+
+t.test('a finding reported at any moment while the sender finishes is still sent', async (t) => {
+  const { sink, reporter } = harness();
+  reporter.report(finding({ message: 'first' }));
+  for (let tick = 0; tick < 20; tick++) {
+    await Promise.resolve();
+    reporter.report(finding({ message: `after ${tick} ticks` }));
+  }
+  await reporter.drain();
+  t.equal(sink.events.length, 21);
+});
+
+t.test('a finding whose Event was refused is sent again the next time, not counted as a repeat', async (t) => {
+  const { sink, outcomes, reporter } = harness();
+  sink.failWith = new Error('HTTP 403: events is forbidden');
+  reporter.report(finding());
+  await reporter.drain();
+  sink.failWith = undefined;
+  reporter.report(finding());
+  await reporter.drain();
+  t.same(outcomes, ['failed', 'emitted']);
+  t.equal(sink.events.length, 1);
+});
+
+t.test('an observer that throws neither fails the report nor stops the sender', async (t) => {
+  const { sink, reporter } = harness({
+    onOutcome: () => {
+      throw new Error('metrics broke');
+    },
+  });
+  t.doesNotThrow(() => {
+    reporter.report(finding({ message: 'a' }));
+    reporter.report(finding({ message: 'a' }));
+    reporter.report(finding({ message: 'b' }));
+  });
+  await reporter.drain();
+  t.same(sink.events.map((e) => e.message), ['a', 'b']);
 });
