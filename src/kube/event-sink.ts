@@ -1,6 +1,7 @@
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { EventSink, FindingEvent } from '../events/finding-reporter.ts';
 import { clip } from '../text.ts';
+import { withDeadline } from '../deadline.ts';
 import { describeFailure } from './api-error.ts';
 
 /**
@@ -12,6 +13,8 @@ export const REPORTING_COMPONENT = 'ecr-tenant-webhook';
 /** The API server keeps messages short in practice; events.k8s.io caps a note at 1 KiB. */
 const MAX_MESSAGE = 1024;
 const MAX_NAME_PREFIX = 200;
+/** Events go one at a time, so one stalled create would hold every finding behind it. */
+const CREATE_DEADLINE_MS = 10_000;
 
 export function eventBody(event: FindingEvent, instance: string): CoreV1Event {
   const { regarding } = event;
@@ -35,16 +38,20 @@ export class KubeEventSink implements EventSink {
   readonly #instance: string;
   readonly #server: string;
 
-  constructor(kubeConfig: KubeConfig, instance: string) {
+  readonly #deadlineMs: number;
+
+  /** `deadlineMs`: how long one create may take; the sender moves on rather than wait on a stalled connection. */
+  constructor(kubeConfig: KubeConfig, instance: string, deadlineMs = CREATE_DEADLINE_MS) {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
     this.#instance = instance;
+    this.#deadlineMs = deadlineMs;
     // loadKubeConfig refuses a kubeconfig without a current cluster.
     this.#server = kubeConfig.getCurrentCluster()!.server;
   }
 
   async create(event: FindingEvent): Promise<void> {
     try {
-      await this.#api.createNamespacedEvent({ namespace: event.namespace, body: eventBody(event, this.#instance) });
+      await withDeadline(this.#api.createNamespacedEvent({ namespace: event.namespace, body: eventBody(event, this.#instance) }), this.#deadlineMs, 'the request');
     } catch (error) {
       const { kind, name } = event.regarding;
       throw new Error(`creating a ${event.reason} Event for ${kind} ${event.namespace}/${name} failed: ${describeFailure(error, this.#server)}`);

@@ -1,7 +1,11 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1ListMeta } from '@kubernetes/client-node';
 // Not re-exported by the package root, but the one place that turns its typed models back into API JSON.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { withDeadline } from '../deadline.ts';
 import { describeFailure } from './api-error.ts';
+
+/** Generous for a page of 500 objects from a busy API server; without it a stalled connection hangs the audit. */
+const REQUEST_DEADLINE_MS = 60_000;
 import { labelsOfNamespace } from './informer-namespace-directory.ts';
 import { ClusterReadError, scopeOf, WORKLOAD_KINDS, type KubeObject, type NamespaceInfo, type WorkloadKind, type WorkloadSource } from './workload-source.ts';
 
@@ -51,15 +55,19 @@ export class KubeWorkloadSource implements WorkloadSource {
   readonly #server: string;
   readonly #pageSize: number;
 
-  constructor(kubeConfig: KubeConfig, pageSize: number) {
+  readonly #requestDeadlineMs: number;
+
+  /** `requestDeadlineMs`: how long one request may take before the audit gives up on a stalled API server. */
+  constructor(kubeConfig: KubeConfig, pageSize: number, requestDeadlineMs = REQUEST_DEADLINE_MS) {
     this.#apis = { core: kubeConfig.makeApiClient(CoreV1Api), apps: kubeConfig.makeApiClient(AppsV1Api), batch: kubeConfig.makeApiClient(BatchV1Api) };
     // loadKubeConfig refuses a kubeconfig without a current cluster.
     this.#server = kubeConfig.getCurrentCluster()!.server;
     this.#pageSize = pageSize;
+    this.#requestDeadlineMs = requestDeadlineMs;
   }
 
   async namespace(name: string): Promise<NamespaceInfo> {
-    const namespace = await this.#apis.core.readNamespace({ name }).catch((error: unknown) => {
+    const namespace = await withDeadline(this.#apis.core.readNamespace({ name }), this.#requestDeadlineMs, 'the request').catch((error: unknown) => {
       throw new ClusterReadError(`reading namespace ${name}: ${describeFailure(error, this.#server)}`);
     });
     return { name, labels: labelsOfNamespace(namespace) };
@@ -82,7 +90,7 @@ export class KubeWorkloadSource implements WorkloadSource {
   async *#pages<P extends Page>(what: string, list: (page: PageRequest) => Promise<P>): AsyncIterable<P> {
     let next: string | undefined;
     do {
-      const page = await list({ limit: this.#pageSize, _continue: next }).catch((error: unknown) => {
+      const page = await withDeadline(list({ limit: this.#pageSize, _continue: next }), this.#requestDeadlineMs, 'the request').catch((error: unknown) => {
         throw new ClusterReadError(`listing ${what}: ${describeFailure(error, this.#server)}`);
       });
       yield page;

@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
+import { silentServer } from '../support/silent-server.ts';
 import { eventBody, InMemoryEventSink, KubeEventSink } from '../../src/kube/event-sink.ts';
 
 const event = {
@@ -44,19 +45,30 @@ t.test('the in-memory sink keeps what it is given and can be made to refuse', as
   await t.rejects(sink.create(event), { message: 'refused' });
 });
 
+function kubeConfigFor(server: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'x' }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  return kubeConfig;
+}
+
+t.test('an Event the API server never answers rejects after the deadline, so the sender can go on', async (t) => {
+  const stalled = await silentServer();
+  t.teardown(stalled.close);
+  const sink = new KubeEventSink(kubeConfigFor(stalled.url), 'webhook-0', 200);
+  await t.rejects(sink.create(event), { message: 'creating a WouldDeny Event for ReplicaSet shop/api-7f9c failed: the request took longer than 200 ms' });
+});
+
 t.test('an Event that cannot reach the API server rejects naming the reason, kind, namespace and object', async (t) => {
   // A port just freed: nothing listens there (fetch refuses well-known ports such as 1 or 9 itself).
   const listener = createServer().listen(0, '127.0.0.1');
   await once(listener, 'listening');
   const port = (listener.address() as AddressInfo).port;
   await new Promise((resolve) => listener.close(resolve));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'x' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  const sink = new KubeEventSink(kubeConfig, 'webhook-0');
+  const sink = new KubeEventSink(kubeConfigFor(`http://127.0.0.1:${port}`), 'webhook-0');
   await t.rejects(sink.create(event), { message: /^creating a WouldDeny Event for ReplicaSet shop\/api-7f9c failed: cannot reach the API server at http:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/ });
 });

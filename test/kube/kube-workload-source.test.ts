@@ -3,6 +3,7 @@ import t from 'tap';
 import { KubeWorkloadSource } from '../../src/kube/kube-workload-source.ts';
 import { ClusterReadError, WORKLOAD_KINDS, type KubeObject, type WorkloadKind } from '../../src/kube/workload-source.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
+import { silentServer } from '../support/silent-server.ts';
 
 /** The audit's listing against a real kube-apiserver: paging, the JSON it hands on, and its one-line failures (see api-error.test.ts). */
 t.setTimeout(120_000);
@@ -120,4 +121,14 @@ t.test('a token the API server does not know is unauthorized', async (t) => {
   const stranger = new KubeConfig();
   stranger.loadFromClusterAndUser({ name: 'c', server: cp.url, caData: Buffer.from(cp.caPem).toString('base64'), skipTLSVerify: false }, { name: 'u', token: 'not-a-token' });
   await t.rejects(collect(new KubeWorkloadSource(stranger, 500).namespaces()), { message: 'listing namespaces: unauthorized (HTTP 401)' });
+});
+
+t.test('an API server that stops answering fails the audit after the request deadline instead of hanging it', async (t) => {
+  const stalled = await silentServer();
+  t.teardown(stalled.close);
+  const silent = new KubeConfig();
+  silent.loadFromClusterAndUser({ name: 'c', server: stalled.url, skipTLSVerify: true }, { name: 'u', token: 'x' });
+  const source = new KubeWorkloadSource(silent, 500, 200);
+  await t.rejects(collect(source.namespaces()), new ClusterReadError('listing namespaces: the request took longer than 200 ms'));
+  await t.rejects(source.namespace('shop'), new ClusterReadError('reading namespace shop: the request took longer than 200 ms'));
 });
