@@ -23,15 +23,14 @@
 // Everything it started is stopped on the way out, Ctrl-C included. The first run on a machine builds the control
 // plane binaries and installs moto, which takes several minutes; later runs start in seconds.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { parse } from 'yaml';
 import { MODE_LABEL, TENANT_LABEL } from '../src/labels.ts';
 import { startWebhookStack, type WebhookStack } from '../test/e2e/support/webhook-stack.ts';
 // The pods and the seeded mix are the benchmark's, so the two measure the same bodies.
-import { podObject, seededRandom } from './bench/fixture.ts';
+import { admissionReview, seededRandom } from './bench/fixture.ts';
+import { rssMbOf, summarize } from './bench/stats.ts';
+import { deploymentNodeOptions, optionsOrExit, parseFlags, UsageError } from './script-options.ts';
 
 // --- arguments ----------------------------------------------------------------------------------------------------
 
@@ -44,8 +43,6 @@ interface SoakOptions {
 
 const USAGE = 'usage: npm run soak -- [--minutes N (10)] [--rate REVIEWS_PER_SECOND (200)] [--interval SECONDS (30)] [--json]';
 
-class UsageError extends Error {}
-
 function positiveNumber(flag: string, text: string, max: number): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > max) {
@@ -55,24 +52,13 @@ function positiveNumber(flag: string, text: string, max: number): number {
 }
 
 function parseOptions(argv: readonly string[]): SoakOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        minutes: { type: 'string', default: '10' },
-        rate: { type: 'string', default: '200' },
-        interval: { type: 'string', default: '30' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    // parseArgs explains some mistakes over several lines; one line reads better before the usage.
-    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
-  }
+  const values = parseFlags(argv, {
+    minutes: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '200' },
+    interval: { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   return {
     minutes: positiveNumber('minutes', values.minutes, 24 * 60),
@@ -238,30 +224,8 @@ function nextCase(): ReviewCase {
 }
 
 /** Half the pods are named, half come from a ReplicaSet, which names them only after admission. */
-function admissionReview(review: ReviewCase, uid: string, serial: number): string {
-  const name = serial % 2 === 0 ? '' : `${review.name}-app-${serial}`;
-  const pod = podObject(review.namespace, review.images, name);
-  const podKind = { group: '', version: 'v1', kind: 'Pod' };
-  const podResource = { group: '', version: 'v1', resource: 'pods' };
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: podKind,
-      resource: podResource,
-      requestKind: podKind,
-      requestResource: podResource,
-      name,
-      namespace: review.namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
-      object: pod,
-      oldObject: null,
-      dryRun: false,
-      options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
-    },
-  });
+function reviewBody(review: ReviewCase, uid: string, serial: number): string {
+  return admissionReview(review.namespace, review.images, uid, serial % 2 === 0 ? '' : `${review.name}-app-${serial}`);
 }
 
 // --- judging an answer --------------------------------------------------------------------------------------------
@@ -347,15 +311,11 @@ class Counts {
   }
 }
 
-/** Nearest rank: the smallest latency that p% of the requests did not exceed. */
-function percentile(sortedMs: Float64Array, p: number): number | undefined {
-  if (sortedMs.length === 0) return undefined;
-  return sortedMs[Math.max(0, Math.ceil((p / 100) * sortedMs.length) - 1)];
-}
-
+/** p50, p99 and max of the latencies (stats.ts), each undefined when there were none. */
 function latencySummary(latenciesMs: readonly number[]) {
-  const sorted = Float64Array.from(latenciesMs).sort(); // a typed array sorts numerically
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
+  const { p50, p99, max } = summarize(latenciesMs);
+  const known = (value: number) => (Number.isNaN(value) ? undefined : value);
+  return { p50: known(p50), p99: known(p99), max: known(max) };
 }
 
 // --- the load generator -------------------------------------------------------------------------------------------
@@ -428,7 +388,7 @@ class LoadGenerator {
   async #sendOne(serial: number): Promise<void> {
     const review = nextCase();
     const uid = randomUUID();
-    const body = admissionReview(review, uid, serial);
+    const body = reviewBody(review, uid, serial);
     this.#inFlight++;
     this.#counts.add((t) => {
       t.sent++;
@@ -504,16 +464,6 @@ async function sendApiPods(stack: WebhookStack, counts: Counts, signal: AbortSig
 
 const MIB = 1024 * 1024;
 
-/** VmRSS of serve from /proc: what the kernel holds for it, heap or not. */
-function serveRssMiB(pid: number | undefined): number | undefined {
-  try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? undefined : Number(kib) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 /** V8's used heap from serve's prom-client default metrics (prefixed with the webhook's name). */
 async function serveHeapMiB(metricsPort: number): Promise<number | undefined> {
   try {
@@ -531,7 +481,7 @@ interface MemorySample {
 }
 
 async function sampleMemory(stack: WebhookStack): Promise<MemorySample> {
-  return { rssMiB: serveRssMiB(stack.serve.child.pid), heapMiB: await serveHeapMiB(stack.serve.metricsPort) };
+  return { rssMiB: rssMbOf(stack.serve.child.pid), heapMiB: await serveHeapMiB(stack.serve.metricsPort) };
 }
 
 // --- serve's log --------------------------------------------------------------------------------------------------
@@ -713,19 +663,6 @@ function printSummary(result: SoakResult, f: ReturnType<typeof figures>): void {
 
 // --- main ---------------------------------------------------------------------------------------------------------
 
-function optionsOrExit(): SoakOptions {
-  try {
-    const options = parseOptions(process.argv.slice(2));
-    if (options !== 'help') return options;
-    out(USAGE);
-    process.exit(0);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`soak: ${error.message} (${USAGE})\n`);
-    process.exit(2);
-  }
-}
-
 /**
  * The first Ctrl-C ends the soak early (its summary is still printed and everything stopped); before the load starts,
  * or a second time, it exits at once: the stack's processes are killed by their exit hooks.
@@ -757,19 +694,7 @@ async function stoppedInTime(stack: WebhookStack): Promise<boolean> {
   return Promise.race([stack.stop().then(() => true), sleep(STOP_TIMEOUT_MS, false, { ref: false })]);
 }
 
-/**
- * serve gets the V8 heap limit the Deployment gives it: without one V8 lets garbage pile up far past what the
- * container's memory limit allows, and the memory column would say nothing about a real pod.
- */
-function deploymentNodeOptions(): string {
-  const text = readFileSync(new URL('../manifests/base/deployment.yaml', import.meta.url), 'utf8');
-  const env = (parse(text) as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]?.env ?? [];
-  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
-  return value;
-}
-
-const options = optionsOrExit();
+const options = optionsOrExit('soak', USAGE, parseOptions);
 const interrupt = interruptOnSignals();
 process.env.NODE_OPTIONS = deploymentNodeOptions();
 note(`serve runs with NODE_OPTIONS=${process.env.NODE_OPTIONS}, as in manifests/base/deployment.yaml`);

@@ -61,10 +61,15 @@ const FILE_DEBOUNCE_MS = 200;
 /** Well under the shortest webhook timeout (manifests use 5 s), leaving the decision time to spare. */
 const NAMESPACE_MISS_TIMEOUT_MS = 2_000;
 /** A pull secret valid for less than this is renewed at admission: a pod admitted now pulls within minutes. */
-const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
+export const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
 /** The refresher renews Secrets this close to expiry: half an ECR token's 12 hours, as the token cache refreshes. */
 const REFRESH_WITHIN_MS = 6 * 60 * 60 * 1000;
 const LEASE_NAME = 'ecr-tenant-webhook-refresher';
+/**
+ * The token cache: a token for each of up to 10,000 (tenant, registry) pairs; an expiry that cannot be believed is
+ * trusted 15 minutes; a failed mint is retried after 1 s, doubling up to a minute.
+ */
+export const TOKEN_CACHE = { maxEntries: 10_000, suspectTrustMs: 15 * 60 * 1000, failureBackoff: { initialMs: 1000, maxMs: 60_000 } };
 /**
  * WouldDeny Events: one per owner and message per 10 minutes (the repeats counted into the next), at most 5 a
  * second after a burst of 20, 200 waiting at most; on shutdown what is queued gets 2 seconds to go out.
@@ -76,11 +81,9 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3, metrics });
   const tokens = new TokenCache({
     source,
-    maxEntries: 10_000,
+    ...TOKEN_CACHE,
     refreshFraction: config.tokenRefreshFraction,
-    suspectTrustMs: 15 * 60 * 1000,
     mintDeadlineMs: config.credentialDeadlineMs,
-    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
     now: Date.now,
     onEvent: (event) => reportTokenEvent(event, log, metrics),
   });

@@ -33,15 +33,14 @@
 // crashed (1), or the arguments are wrong (2). The machine has few cores and may be busy: the load average before
 // and after is printed beside the figures. Everything started is stopped on the way out, Ctrl-C included. The
 // control plane binaries and moto come from CONTROL_PLANE_BIN and MOTO_SERVER, or are built on first use.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parse } from 'yaml';
 import { BenchChild, killAllChildren } from './children.ts';
 import { runEndToEnd, type EndToEndResult } from './e2e.ts';
 import { runHotPath, type FixedRateRun, type HotPathResult } from './hot-path.ts';
 import { round } from './stats.ts';
+import { deploymentNodeOptions, optionsOrExit, parseFlags, UsageError } from '../script-options.ts';
 
 // --- arguments ----------------------------------------------------------------------------------------------------
 
@@ -56,8 +55,6 @@ interface BenchOptions {
 
 const USAGE = 'usage: npm run bench -- [--json] [--seconds N (12)] [--connections N (16)] [--pods N (200)] [--cold N (1000)] [--cpu-prof DIR]';
 
-class UsageError extends Error {}
-
 function wholeNumber(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
@@ -65,25 +62,15 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
 }
 
 function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        json: { type: 'boolean', default: false },
-        seconds: { type: 'string', default: '12' },
-        connections: { type: 'string', default: '16' },
-        pods: { type: 'string', default: '200' },
-        cold: { type: 'string', default: '1000' },
-        'cpu-prof': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
-  }
+  const values = parseFlags(argv, {
+    json: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '12' },
+    connections: { type: 'string', default: '16' },
+    pods: { type: 'string', default: '200' },
+    cold: { type: 'string', default: '1000' },
+    'cpu-prof': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   return {
     json: values.json,
@@ -166,15 +153,6 @@ async function timed<T>(name: string, run: () => Promise<T>): Promise<Outcome<T>
     if (!interrupted) note(`${name} failed: ${(error as Error).stack ?? String(error)}`);
     return { result: undefined, error: (error as Error).message.split('\n')[0], ms: performance.now() - started };
   }
-}
-
-/** The Deployment's NODE_OPTIONS (a V8 heap limit), so the servers measured here run as a real pod runs. */
-function deploymentNodeOptions(): string {
-  const text = readFileSync(new URL('../../manifests/base/deployment.yaml', import.meta.url), 'utf8');
-  const env = (parse(text) as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]?.env ?? [];
-  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
-  return value;
 }
 
 function figuresOf(hot: HotPathResult | undefined, e2e: EndToEndResult | undefined): Figures {
@@ -334,19 +312,6 @@ function jsonLine(figures: Figures, hot: Outcome<HotPathResult>, e2e: Outcome<En
 
 // --- main ---------------------------------------------------------------------------------------------------------
 
-function optionsOrExit(): BenchOptions {
-  try {
-    const options = parseOptions(process.argv.slice(2));
-    if (options !== 'help') return options;
-    out(USAGE);
-    process.exit(0);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench: ${error.message} (${USAGE})\n`);
-    process.exit(2);
-  }
-}
-
 const STOP_TIMEOUT_MS = 30_000;
 let stopStack: (() => Promise<void>) | undefined;
 let interrupted = false;
@@ -365,7 +330,7 @@ function stopOnSignals(): void {
   process.on('SIGTERM', onSignal);
 }
 
-const options = optionsOrExit();
+const options = optionsOrExit('bench', USAGE, parseOptions);
 stopOnSignals();
 if (options.cpuProfileDir !== undefined) mkdirSync(options.cpuProfileDir, { recursive: true });
 const nodeOptions = deploymentNodeOptions();

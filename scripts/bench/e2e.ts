@@ -16,7 +16,7 @@ import { BenchChild } from './children.ts';
 import { HOT_SERVER, makeCertificates } from './hot-path.ts';
 import { admissionReview, BUILD_REGISTRY, podObject, policyText, registryOf, tenantName } from './fixture.ts';
 import { KeepAliveConnection, postRequest } from './keep-alive.ts';
-import { nowMs, summarize, type Summary } from './stats.ts';
+import { nowMs, rssMbOf, summarize, type Summary } from './stats.ts';
 
 /** A small policy for the stack: per-request work does not grow with the policy, and serve polls the file every second. */
 const STACK_TENANTS = 20;
@@ -227,16 +227,6 @@ async function logQuiet(stack: WebhookStack): Promise<void> {
   for (let seen = -1; seen !== stack.serve.lines.length && Date.now() < deadline; ) {
     seen = stack.serve.lines.length;
     await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
-
-/** VmRSS of a process from /proc: what the kernel holds for it, heap or not. */
-export function rssMbOf(pid: number | undefined): number | undefined {
-  try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? undefined : Number(kib) / 1024;
-  } catch {
-    return undefined;
   }
 }
 

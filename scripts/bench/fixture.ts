@@ -6,8 +6,6 @@ import { MODE_LABEL, TENANT_LABEL } from '../../src/labels.ts';
 
 export const TENANT_COUNT = 1000;
 export const REGISTRIES_PER_TENANT = 5;
-/** Two grants per registry (a repository prefix of the tenant's own, and shared/tool repositories). */
-export const GRANTS_PER_TENANT = REGISTRIES_PER_TENANT * 2;
 export const NAMESPACE_COUNT = 10_000;
 /** Namespaces per tenant block; the last of each block is left unlabelled. */
 const NAMESPACES_PER_BLOCK = 10;
@@ -30,6 +28,7 @@ export const rewrites = (i: number) => i % 20 === 0;
 /** A quarter of the tenants may pull only from ECR. */
 const ecrOnly = (i: number) => i % 4 === 1;
 
+/** Two grants per registry: the tenant's own repositories, and shared and tool ones. */
 function tenantSpec(i: number) {
   const name = tenantName(i);
   const grants = Array.from({ length: REGISTRIES_PER_TENANT }, (_, r) => [
@@ -257,7 +256,8 @@ export function podObject(namespace: string, images: readonly string[], name = '
   };
 }
 
-export function admissionReview(namespace: string, images: readonly string[], uid: string): string {
+/** A pod CREATE as the API server sends it for the ReplicaSet controller; `name` empty when the pod has generateName. */
+export function admissionReview(namespace: string, images: readonly string[], uid: string, name = ''): string {
   const kind = { group: '', version: 'v1', kind: 'Pod' };
   const resource = { group: '', version: 'v1', resource: 'pods' };
   return JSON.stringify({
@@ -269,11 +269,11 @@ export function admissionReview(namespace: string, images: readonly string[], ui
       resource,
       requestKind: kind,
       requestResource: resource,
-      name: '',
+      name,
       namespace,
       operation: 'CREATE',
       userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: '5b1c7a4e-0d55-4f0b-9a53-3f3f4b8b0c11', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
-      object: podObject(namespace, images),
+      object: podObject(namespace, images, name),
       oldObject: null,
       dryRun: false,
       options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },

@@ -29,19 +29,17 @@ import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import { FindingReporter } from '../../src/events/finding-reporter.ts';
 import { InMemoryEventSink } from '../../src/kube/event-sink.ts';
 import { createLogger, logDestination } from '../../src/log.ts';
-import { FINDINGS, reportFindingOutcome } from '../../src/server.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
-// Loaded for what it brings along: the AWS SDK and Kubernetes client modules serve holds in memory, so the memory
-// figure counts them as it would in the real process.
-import '../../src/server.ts';
+// serve's settings, and what it brings along: the AWS SDK and Kubernetes client modules serve holds in memory, so
+// the memory figure counts them as it would in the real process.
+import { FINDINGS, PULL_SECRET_FRESH_FOR_MS, reportFindingOutcome, reportTokenEvent, TOKEN_CACHE } from '../../src/server.ts';
 import { TLS_MIN_VERSION } from '../../src/tls/tls-reloader.ts';
 import { announceReady, answerRequests } from './children.ts';
 import { namespaces, policyText, tokenRequests } from './fixture.ts';
 
-/** serve's own settings (src/server.ts, src/cli/main.ts defaults), so the cache and provisioner behave as there. */
-const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
+/** serve's --credential-deadline default (src/cli/main.ts); the cache below uses its --token-refresh-at default, 0.5. */
 const CREDENTIAL_DEADLINE_MS = 3000;
 const TOKEN_LIFE_MS = 12 * 60 * 60 * 1000;
 
@@ -93,26 +91,20 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
   const directory = new InMemoryNamespaceDirectory(labelled);
   await step('namespaces');
   const source = new FakeTokenSource();
+  const metrics = createMetrics({ processMetrics: true });
   const tokens = new TokenCache({
     source,
-    maxEntries: 10_000,
+    ...TOKEN_CACHE,
     refreshFraction: 0.5,
-    suspectTrustMs: 15 * 60 * 1000,
     mintDeadlineMs: CREDENTIAL_DEADLINE_MS,
-    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
     now: Date.now,
-    // As serve logs them: the cache key and AWS codes, never the token.
-    onEvent: (event) => {
-      if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
-      else if (event.kind === 'mint-failed') log.warn({ token: event.key, code: event.error.code, err: event.error.message }, 'ECR token mint failed');
-    },
+    onEvent: (event) => reportTokenEvent(event, log, metrics),
   });
   const requests = tokenRequests();
   await Promise.all(requests.map((request) => tokens.get(request)));
   await step('tokens cached');
   const store = new InMemorySecretStore();
   const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now });
-  const metrics = createMetrics({ processMetrics: true });
   // As serve queues dry-run findings (src/server.ts), with Events kept in memory instead of sent.
   const findings = new FindingReporter({
     sink: new InMemoryEventSink(),

@@ -1,4 +1,5 @@
-// Small numeric helpers shared by the benchmark's processes.
+// Small helpers shared by the benchmark's processes and the soak.
+import { readFileSync } from 'node:fs';
 
 /** Milliseconds on the monotonic clock, the same in every thread of a process (unlike performance.now()). */
 export function nowMs(): number {
@@ -26,3 +27,13 @@ export function summarize(samples: ArrayLike<number>): Summary {
 }
 
 export const round = (value: number, digits = 3) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
+
+/** VmRSS of a process from /proc, in MiB: what the kernel holds for it, heap or not; undefined once it is gone. */
+export function rssMbOf(pid: number | undefined): number | undefined {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) / 1024;
+  } catch {
+    return undefined;
+  }
+}

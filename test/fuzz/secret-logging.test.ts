@@ -9,7 +9,7 @@ import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.t
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import { TENANT_LABEL } from '../../src/labels.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { reportTokenEvent } from '../../src/server.ts';
+import { PULL_SECRET_FRESH_FOR_MS, reportTokenEvent, TOKEN_CACHE } from '../../src/server.ts';
 import { testApp } from '../admission/harness.ts';
 import { NAMESPACES } from '../admission/namespaces.ts';
 import { replyProblem, send } from './admission-check.ts';
@@ -73,18 +73,17 @@ function realPullSecretChain() {
   const source = new FakeTokenSource(clock, Random.forInput(seed, 'token source', 0));
   const logger: { log?: Logger } = {};
   const metrics = createMetrics();
+  // serve's settings, over fakes.
   const tokens = new TokenCache({
     source,
-    maxEntries: 100,
+    ...TOKEN_CACHE,
     refreshFraction: 0.5,
-    suspectTrustMs: 15 * 60 * 1000,
     mintDeadlineMs: 2000,
-    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
     now: () => clock.now,
     onEvent: (event) => logger.log && reportTokenEvent(event, logger.log, metrics),
   });
   const store = new InMemorySecretStore();
-  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: 15 * 60 * 1000, deadlineMs: 2000, now: () => clock.now });
+  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: 2000, now: () => clock.now });
   const { app, logs } = testApp({}, namespaces(), { pullSecrets: provisioner });
   logger.log = app.log as unknown as Logger;
   return { app, logs, clock, source, store };
