@@ -37,7 +37,7 @@ export function describeValue(value: unknown, max = 100): string {
 
 /**
  * Whether a parsed JSON value nests deeper than `limit` lists and maps. Iterative, because the point is to refuse
- * bodies that would overflow the stack of recursive code later (structuredClone, JSON.stringify, the logger).
+ * bodies that would overflow the stack of recursive code later (the patch diff, JSON.stringify, the logger).
  */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
   // Two parallel stacks, lists walked as they are and maps through Object.values: every admission walks its body,

@@ -5,7 +5,7 @@ import { isPlainObject } from '../workload/pod-spec.ts';
 export const REVIEW_API_VERSION = 'admission.k8s.io/v1';
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 /**
- * Deepest nesting accepted. Pods and workloads nest about 15 levels; recursive code (structuredClone in the patch,
+ * Deepest nesting accepted. Pods and workloads nest about 15 levels; recursive code (the patch diff,
  * JSON.stringify in logs) overflows the stack somewhere past 3,000.
  */
 export const MAX_NESTING = 256;

@@ -1,6 +1,6 @@
+import type { Decision } from '../policy/decide.ts';
 import type { Mode } from '../policy/schema.ts';
 import { formatPath } from '../text.ts';
-import type { ObjectResult } from '../workload/evaluate.ts';
 import { podSpecPathOf } from '../workload/pod-spec.ts';
 
 /**
@@ -80,15 +80,15 @@ export interface AuditReport {
 }
 
 /** A workload as judged, before it is known whether it is reported on its own. */
-export function workloadOf(result: ObjectResult, existingPullSecrets: readonly string[]): AuditedWorkload {
-  const denied = result.images.filter((i) => !i.granted).map(({ path, from, to }) => ({ path, image: from, to }));
-  const rewrites = result.images.filter((i) => i.granted && i.to !== i.from).map(({ path, from, to }) => ({ path, from, to }));
-  const pullSecretsNeeded = result.imagePullSecrets.filter((name) => !existingPullSecrets.includes(name));
-  return { kind: result.kind, name: result.name, verdict: verdictOf(result, rewrites.length + pullSecretsNeeded.length > 0), denied, reasons: result.reasons, rewrites, pullSecretsNeeded };
+export function workloadOf(kind: string, name: string, decision: Decision, existingPullSecrets: readonly string[]): AuditedWorkload {
+  const denied = decision.images.filter((i) => !i.granted).map(({ path, from, to }) => ({ path, image: from, to }));
+  const rewrites = decision.images.filter((i) => i.granted && i.to !== i.from).map(({ path, from, to }) => ({ path, from, to }));
+  const pullSecretsNeeded = decision.imagePullSecrets.filter((secret) => !existingPullSecrets.includes(secret));
+  return { kind, name, verdict: verdictOf(decision, rewrites.length + pullSecretsNeeded.length > 0), denied, reasons: decision.reasons, rewrites, pullSecretsNeeded };
 }
 
-function verdictOf(result: ObjectResult, changes: boolean): AuditVerdict {
-  if (result.reasons.length > 0) return result.mode === 'enforce' ? 'deny' : 'would-deny';
+function verdictOf(decision: Decision, changes: boolean): AuditVerdict {
+  if (decision.reasons.length > 0) return decision.mode === 'enforce' ? 'deny' : 'would-deny';
   return changes ? 'change' : 'ok';
 }
 
@@ -96,9 +96,9 @@ function verdictOf(result: ObjectResult, changes: boolean): AuditVerdict {
  * The images a workload's pods end up with, by container position: equal for a template and the pods made from
  * it, whether or not the webhook has already rewritten those pods.
  */
-export function imageSignature(result: ObjectResult): string {
-  const prefix = `${formatPath(podSpecPathOf(result.kind)!)}.`;
-  return result.images.map((image) => `${image.path.slice(prefix.length)}=${image.to}`).sort().join('\n');
+export function imageSignature(kind: string, decision: Decision): string {
+  const prefix = `${formatPath(podSpecPathOf(kind)!)}.`;
+  return decision.images.map((image) => `${image.path.slice(prefix.length)}=${image.to}`).sort().join('\n');
 }
 
 export function summarize(tenants: readonly AuditedTenant[], podsUnderOwners: number, finishedPods: number, finishedJobs: number): AuditSummary {

@@ -4,7 +4,6 @@ import type { CompiledPolicy } from '../policy/compile.ts';
 import { decide } from '../policy/decide.ts';
 import type { Mode } from '../policy/schema.ts';
 import { isPlainObject, podSpecPathOf, readPodSpec } from '../workload/pod-spec.ts';
-import { evaluateObject, type Evaluation } from '../workload/evaluate.ts';
 import { imageSignature, summarize, workloadOf, type AuditedNamespace, type AuditedTenant, type AuditedWorkload, type AuditReport, type OwnerNote } from './report.ts';
 
 /**
@@ -223,11 +222,11 @@ class ClusterScan {
   }
 
   #evaluate(namespace: NamespaceAudit, kind: WorkloadKind, object: KubeObject, meta: Meta, foldedInto: Judged | undefined): Judged {
-    const spec = readPodSpec(object, podSpecPathOf(kind)!);
-    if (!spec.ok) throw new ClusterReadError(`${kind} ${meta.namespace}/${meta.name} from the API server cannot be judged: ${spec.problem}`);
-    // The kind has a pod spec and it has just been read, so the evaluation cannot fail.
-    const { result } = evaluateObject(object, namespace.name, namespace.labels, this.#policy) as Extract<Evaluation, { ok: true }>;
-    return { workload: workloadOf(result, spec.view.imagePullSecrets), signature: imageSignature(result), foldedInto, owner: undefined, runningPods: 0 };
+    const pod = readPodSpec(object, podSpecPathOf(kind)!);
+    if (!pod.ok) throw new ClusterReadError(`${kind} ${meta.namespace}/${meta.name} from the API server cannot be judged: ${pod.problem}`);
+    const decision = decide({ pod: pod.view, namespace: namespace.name, namespaceLabels: namespace.labels, policy: this.#policy });
+    const workload = workloadOf(kind, meta.name, decision, pod.view.imagePullSecrets);
+    return { workload, signature: imageSignature(kind, decision), foldedInto, owner: undefined, runningPods: 0 };
   }
 
   #report(): AuditReport {

@@ -4,7 +4,7 @@ import { parseImageReference, registryOf, type ImageReference } from '../image/r
 import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
 import { clip, describeValue, formatPath, quote } from '../text.ts';
 import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
-import type { CompiledGrant, CompiledPolicy, CompiledRewrite, CompiledTenant } from './compile.ts';
+import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
 import { globCovers } from './repository-glob.ts';
 import { MODES, type Mode } from './schema.ts';
 

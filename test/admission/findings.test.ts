@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Finding } from '../../src/events/finding-reporter.ts';
-import { testApp } from './harness.ts';
+import { onePod, podReview, testApp } from './harness.ts';
 
 /** Dry-run would-be denials are handed to the finding reporter, on the pod's owner; nothing else is. */
 const GRANTED = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1.2';
@@ -8,18 +8,8 @@ const UNGRANTED = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/paymentsevil/x:1
 const REPLICA_SET = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'api-7f9c', uid: 'rs-uid', controller: true, blockOwnerDeletion: true };
 
 function review(namespace: string, image: string, options: { dryRun?: boolean; owners?: unknown[] } = {}) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'u1',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      operation: 'CREATE',
-      namespace,
-      dryRun: options.dryRun ?? false,
-      object: { kind: 'Pod', metadata: { generateName: 'api-7f9c-', ownerReferences: options.owners }, spec: { containers: [{ name: 'app', image }] } },
-    },
-  };
+  const pod = onePod(image, { generateName: 'api-7f9c-', ownerReferences: options.owners });
+  return podReview(namespace, pod, { dryRun: options.dryRun ?? false });
 }
 
 async function findingsOf(body: object) {

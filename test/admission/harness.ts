@@ -23,6 +23,20 @@ export function logSink() {
   return { lines, log: createLogger({ level: 'info', destination: stream }) };
 }
 
+/** An AdmissionReview of a pod CREATE in `namespace`; `request` adds or overrides request fields (dryRun, operation...). */
+export function podReview(namespace: string, object: unknown, request: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace, object, ...request },
+  };
+}
+
+/** A pod of one container named app. */
+export function onePod(image: string, metadata: Record<string, unknown> = { name: 'p' }) {
+  return { apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image }] } };
+}
+
 export function testApp(config: Partial<AppConfig> = {}, namespaces: NamespaceDirectory = new InMemoryNamespaceDirectory(NAMESPACES), extra: Partial<Pick<AppDeps, 'policy' | 'pullSecrets' | 'findings'>> = {}) {
   const sink = logSink();
   const metrics = createMetrics();

@@ -3,7 +3,7 @@ import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.t
 import { TENANT_LABEL } from '../../src/labels.ts';
 import type { PolicySource } from '../../src/policy/policy-source.ts';
 import { seriesValue, seriesValues } from '../support/metric-values.ts';
-import { testApp } from './harness.ts';
+import { onePod, podReview, testApp } from './harness.ts';
 import { NAMESPACES } from './namespaces.ts';
 
 /** The admission metrics: decisions by tenant and mode, and latency by operation and decision, per endpoint. */
@@ -17,11 +17,11 @@ function envelope(request: Record<string, unknown>) {
 }
 
 function podObject(namespace: string, image: string) {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace }, spec: { containers: [{ name: 'app', image }] } };
+  return onePod(image, { name: 'p', namespace });
 }
 
 function pod(namespace: string, image: string, extra: Record<string, unknown> = {}) {
-  return envelope({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace, object: podObject(namespace, image), ...extra });
+  return podReview(namespace, podObject(namespace, image), extra);
 }
 
 function deployment(namespace: string, image: string) {

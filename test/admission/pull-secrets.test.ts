@@ -6,25 +6,14 @@ import type { CompiledTenant } from '../../src/policy/compile.ts';
 import type { PullSecretNeed } from '../../src/policy/decide.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
-import { TEST_POLICY_PATH, testApp } from './harness.ts';
+import { onePod, podReview, TEST_POLICY_PATH, testApp } from './harness.ts';
 
 /** Pull Secrets at admission: written before an enforced admission is answered, and onCredentialError on failure. */
 const SOURCE = '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/api:1.2';
 const UNGRANTED = '111111111111.dkr.ecr.eu-west-1.amazonaws.com/paymentsevil/x:1';
 
 function review(namespace: string, image: string, extra: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'u1',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      operation: 'CREATE',
-      namespace,
-      object: { kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image }] } },
-      ...extra,
-    },
-  };
+  return podReview(namespace, onePod(image), extra);
 }
 
 function recording(result: ProvisionResult) {
