@@ -10,7 +10,10 @@ import type { Metrics } from '../metrics.ts';
  * nothing of ours. STS is called in the registry's region, so a China or GovCloud registry gets its partition's STS.
  */
 export interface AwsTokenSourceOptions {
-  /** AssumeRole DurationSeconds (900–43,200); role chaining (IRSA → tenant role) caps the session at 1 hour. */
+  /**
+   * AssumeRole DurationSeconds (900–43,200) of a request that does not set its own; role chaining (IRSA → tenant
+   * role) caps the session at 1 hour.
+   */
   readonly sessionSeconds: number;
   /** SDK attempts per call, with the SDK's standard retry: exponential backoff, full jitter, a retry quota. */
   readonly maxAttempts: number;
@@ -106,7 +109,7 @@ export class AwsTokenSource implements RegistryTokenSource {
     const command = new AssumeRoleCommand({
       RoleArn: request.roleArn,
       RoleSessionName: sessionNameFor(request.tenant),
-      DurationSeconds: this.#options.sessionSeconds,
+      DurationSeconds: request.durationSeconds ?? this.#options.sessionSeconds,
       ...(request.externalId === undefined ? {} : { ExternalId: request.externalId }),
       ...(tags.length === 0 ? {} : { Tags: tags }),
     });

@@ -9,6 +9,8 @@ export interface TokenRequest {
   readonly roleArn: string;
   readonly externalId: string | undefined;
   readonly sessionTags: Readonly<Record<string, string>> | undefined;
+  /** AssumeRole DurationSeconds; undefined leaves it to the token source's own configured session length. */
+  readonly durationSeconds?: number | undefined;
   /** Tokens are per account and region, whichever host form (FIPS, dual-stack) the pods use. */
   readonly registry: Pick<EcrRegistry, 'account' | 'region'>;
 }
@@ -40,9 +42,33 @@ export class CredentialError extends Error {
   }
 }
 
+/**
+ * Everything that shapes the credential a request mints, and nothing else (not the tenant): role, external id,
+ * session tags, session duration, registry account and region. Two requests with the same identity get the very
+ * same STS session, so they may share a token; any difference (two tenants sharing a role with different session
+ * tags, say) must give a different identity, or one tenant's pods would pull with the other's session.
+ *
+ * JSON of `[roleArn, externalId, [[tagKey, tagValue]…] sorted by key, durationSeconds, account, region]`, with null
+ * for an absent external id or duration: JSON quoting makes it injective whatever characters the fields hold, and
+ * sorting makes it independent of the order tags were written in. No session tags and an empty set are the same
+ * (AssumeRole sends no Tags for either). Hashed, it records which credential a Secret was written with.
+ */
+export function credentialIdentity(request: TokenRequest): string {
+  // Code-unit order, not locale order, so the identity is the same on every host; keys of one object are unique.
+  const tags = Object.entries(request.sessionTags ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([
+    request.roleArn,
+    request.externalId ?? null,
+    tags,
+    request.durationSeconds ?? null,
+    request.registry.account,
+    request.registry.region,
+  ]);
+}
+
 /** The cache key: tokens are shared by every tenant and grant that would mint the very same credential. */
 export function tokenKey(request: TokenRequest): string {
-  return [request.roleArn, request.externalId ?? '', request.registry.account, request.registry.region].join('|');
+  return credentialIdentity(request);
 }
 
 const SESSION_NAME_CHARS = /[^\w+=,.@-]/g;

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { CredentialError, tokenKey, type RegistryToken, type RegistryTokenSource, type TokenRequest } from './registry-token.ts';
 
 /**
- * ECR tokens by (role, external id, registry account, region), bounded in size, refreshed ahead of expiry.
+ * ECR tokens by (role, external id, session tags, duration, registry account, region), bounded, refreshed ahead of expiry.
  *
  * - Fresh (before the refresh point, by default half the token's trusted life, as the kubelet's ECR credential
  *   provider does): answered from memory, no AWS call.

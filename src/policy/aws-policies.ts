@@ -7,6 +7,12 @@ import { roleArnProblem } from './schema.ts';
  * The AWS side a policy implies, per tenant: each role's trust and permission policy, and the statements the
  * registry accounts put on the granted repositories. Pure: it only derives documents.
  *
+ * A role is one IAM object with one trust and one permission policy, however many tenants use it, so tenants that
+ * share a role get the very same documents, naming all of them: the trust policy lets in each tenant's external id
+ * and session tags, the permission policy allows the union of their grants (the webhook still holds each tenant to
+ * its own). The mixes one trust policy cannot allow without weakening a tenant are refused when the policy loads
+ * (see sharedRoleProblems in compile.ts), so every role here is tagged by all its tenants or by none.
+ *
  * IAM wildcards cross "/", so `payments/*` becomes `repository/payments/*`, which IAM also lets match
  * `payments/a/b`; the webhook still enforces the narrower grant.
  */
@@ -19,7 +25,7 @@ interface Statement {
   Principal?: { AWS: string | string[] };
   Action: string | string[];
   Resource?: string | string[];
-  Condition?: Record<string, Record<string, string>>;
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 export interface PolicyDocumentJson {
@@ -29,6 +35,8 @@ export interface PolicyDocumentJson {
 
 export interface RolePolicies {
   roleArn: string;
+  /** Every tenant whose grants use the role, in policy order: the documents are the role's, the same for each. */
+  tenants: string[];
   trustPolicy: PolicyDocumentJson;
   permissionPolicy: PolicyDocumentJson;
 }
@@ -72,25 +80,76 @@ function repositoryArns(registry: EcrRegistry, globs: readonly string[]): string
   return [...new Set(arns)];
 }
 
-function trustPolicy(tenant: CompiledTenant, principal: string): PolicyDocumentJson {
-  const tags = Object.entries(tenant.sessionTags ?? {});
-  const condition: Record<string, Record<string, string>> = {};
-  if (tenant.externalId !== undefined) condition.StringEquals = { 'sts:ExternalId': tenant.externalId };
-  if (tags.length > 0) {
-    condition.StringEquals = { ...condition.StringEquals, ...Object.fromEntries(tags.map(([k, v]) => [`aws:RequestTag/${k}`, v])) };
+/** What the tenants sharing one role bring to its documents. */
+interface SharedRole {
+  readonly roleArn: string;
+  readonly tenants: string[];
+  readonly grants: CompiledGrant[];
+  /** Distinct external ids, in policy order. */
+  readonly externalIds: string[];
+  /** Distinct non-empty session tag sets, each sorted by key, in policy order. */
+  readonly tagSets: [string, string][][];
+}
+
+/** Tag entries sorted by key (code-unit order; keys of one set are unique), so that equal sets compare equal. */
+function sortedTags(tags: Readonly<Record<string, string>> | undefined): [string, string][] {
+  return Object.entries(tags ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+function sharedRoles(policy: CompiledPolicy): Map<string, SharedRole> {
+  const roles = new Map<string, SharedRole>();
+  for (const [name, tenant] of policy.tenants) {
+    for (const grant of grantsOf(tenant)) {
+      let role = roles.get(grant.roleArn);
+      if (role === undefined) {
+        role = { roleArn: grant.roleArn, tenants: [], grants: [], externalIds: [], tagSets: [] };
+        roles.set(grant.roleArn, role);
+      }
+      role.grants.push(grant);
+      if (role.tenants.includes(name)) continue;
+      role.tenants.push(name);
+      if (tenant.externalId !== undefined && !role.externalIds.includes(tenant.externalId)) role.externalIds.push(tenant.externalId);
+      const tags = sortedTags(tenant.sessionTags);
+      const known = role.tagSets.some((set) => JSON.stringify(set) === JSON.stringify(tags));
+      if (tags.length > 0 && !known) role.tagSets.push(tags);
+    }
   }
-  return {
-    Version: IAM_VERSION,
-    Statement: [
-      {
-        Sid: 'EcrTenantWebhookAssumes',
-        Effect: 'Allow',
-        Principal: { AWS: principal },
-        Action: tags.length > 0 ? ['sts:AssumeRole', 'sts:TagSession'] : 'sts:AssumeRole',
-        ...(Object.keys(condition).length > 0 ? { Condition: condition } : {}),
-      },
-    ],
+  return roles;
+}
+
+/**
+ * sts:AssumeRole, with the external id(s) as condition, and one sts:TagSession statement per distinct tag set that
+ * allows exactly that set: each of its tags with its value, and no other key. AssumeRole with tags needs both
+ * actions allowed, so a session gets in with one tenant's tags or (for an untagged role) none. AssumeRole itself
+ * carries no tag condition: which request-tag keys AWS evaluates for the sts:AssumeRole action is not documented
+ * to be relied on, and a condition it did not evaluate would refuse every mint. The trust principal is the webhook
+ * alone, which always sends the tenant's tags.
+ */
+function trustPolicy(role: SharedRole, principal: string): PolicyDocumentJson {
+  const condition: Record<string, Record<string, string | string[]>> = {};
+  if (role.externalIds.length > 0) {
+    condition.StringEquals = { 'sts:ExternalId': role.externalIds.length === 1 ? role.externalIds[0]! : role.externalIds };
+  }
+  const assume: Statement = {
+    Sid: 'EcrTenantWebhookAssumes',
+    Effect: 'Allow',
+    Principal: { AWS: principal },
+    Action: 'sts:AssumeRole',
+    ...(Object.keys(condition).length > 0 ? { Condition: condition } : {}),
   };
+  const tagSessions = role.tagSets.map(
+    (tags, i): Statement => ({
+      Sid: role.tagSets.length === 1 ? 'EcrTenantWebhookTagSession' : `EcrTenantWebhookTagSession${i + 1}`,
+      Effect: 'Allow',
+      Principal: { AWS: principal },
+      Action: 'sts:TagSession',
+      Condition: {
+        StringEquals: Object.fromEntries(tags.map(([key, value]) => [`aws:RequestTag/${key}`, value])),
+        'ForAllValues:StringEquals': { 'aws:TagKeys': tags.map(([key]) => key) },
+      },
+    }),
+  );
+  return { Version: IAM_VERSION, Statement: [assume, ...tagSessions] };
 }
 
 function permissionPolicy(grants: readonly CompiledGrant[]): PolicyDocumentJson {
@@ -148,19 +207,22 @@ function registryPolicies(grants: readonly CompiledGrant[]): RegistryPolicy[] {
 export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | undefined, source: string): Record<string, TenantAwsPolicies> {
   const problems = [...policy.tenants].flatMap(([name, tenant]) => roleProblems(name, tenant));
   if (problems.length > 0) throw new PolicyError(source, problems);
+  const shared = sharedRoles(policy);
+  // One set of documents per role, handed to each tenant that uses it.
+  const documents = new Map<string, RolePolicies>();
+  for (const role of shared.values()) {
+    documents.set(role.roleArn, {
+      roleArn: role.roleArn,
+      tenants: role.tenants,
+      trustPolicy: trustPolicy(role, webhookRoleArn ?? accountRootOf(role.roleArn)),
+      permissionPolicy: permissionPolicy(role.grants),
+    });
+  }
   const out: Record<string, TenantAwsPolicies> = {};
   for (const [name, tenant] of policy.tenants) {
     const grants = grantsOf(tenant);
     const roles = [...new Set(grants.map((g) => g.roleArn))];
-    out[name] = {
-      roles: roles.map((roleArn) => ({
-        roleArn,
-        trustPolicy: trustPolicy(tenant, webhookRoleArn ?? accountRootOf(roleArn)),
-        permissionPolicy: permissionPolicy(grants.filter((g) => g.roleArn === roleArn)),
-      })),
-      registries: registryPolicies(grants),
-    };
+    out[name] = { roles: roles.map((roleArn) => documents.get(roleArn)!), registries: registryPolicies(grants) };
   }
   return out;
 }
-

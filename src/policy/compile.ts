@@ -110,6 +110,51 @@ function compileGrants(name: string, spec: TenantSpec, at: string, problems: str
   return byRegistry;
 }
 
+/**
+ * Tenants may share a role: aws-policies then prints one trust policy for it that lets in each tenant's external id
+ * and session tags. Two mixes cannot be one trust policy without weakening a tenant, so they are refused here:
+ *
+ * - one tenant tags its sessions and another sharing the role does not: the trust policy would have to let untagged
+ *   sessions in, and an untagged session escapes every `aws:PrincipalTag` condition meant to confine the tagged
+ *   tenant's pulls;
+ * - one tenant sets an external id and another does not: the trust policy could then not require one at all.
+ *
+ * Each is reported at the tenant without (where the fix goes: set it, or give that tenant a role of its own), naming
+ * the first tenant with and the role. Different tag sets, or different external ids, are fine: one statement each.
+ */
+function sharedRoleProblems(tenants: ReadonlyMap<string, CompiledTenant>): string[] {
+  const users = new Map<string, { name: string; tenant: CompiledTenant; at: string }[]>();
+  for (const [name, tenant] of tenants) {
+    for (const grant of [...tenant.grantsByRegistry.values()].flat()) {
+      const list = users.get(grant.roleArn) ?? [];
+      if (!list.some((user) => user.name === name)) users.set(grant.roleArn, [...list, { name, tenant, at: grant.at }]);
+    }
+  }
+  const problems: string[] = [];
+  for (const [roleArn, list] of users) {
+    const tagged = list.find((user) => Object.keys(user.tenant.sessionTags ?? {}).length > 0);
+    const withId = list.find((user) => user.tenant.externalId !== undefined);
+    for (const user of list) {
+      const at = formatPath(['spec', 'tenants', user.name]);
+      if (tagged !== undefined && Object.keys(user.tenant.sessionTags ?? {}).length === 0) {
+        problems.push(
+          `${at}.sessionTags: tenant ${JSON.stringify(user.name)} assumes role ${roleArn} without session tags, but tenant ` +
+            `${JSON.stringify(tagged.name)} (${tagged.at}) assumes it with session tags; one trust policy cannot allow both without ` +
+            'letting untagged sessions in, so give this tenant session tags too or a role of its own',
+        );
+      }
+      if (withId !== undefined && user.tenant.externalId === undefined) {
+        problems.push(
+          `${at}.externalId: tenant ${JSON.stringify(user.name)} assumes role ${roleArn} without an external id, but tenant ` +
+            `${JSON.stringify(withId.name)} (${withId.at}) assumes it with one; one trust policy cannot allow both without ` +
+            'dropping the external id condition, so give this tenant an external id too or a role of its own',
+        );
+      }
+    }
+  }
+  return problems;
+}
+
 /** Compiles a validated document; problems that span fields are thrown together as one PolicyError naming `source`. */
 export function compilePolicy(document: PolicyDocument, source: string): CompiledPolicy {
   const problems: string[] = [];
@@ -138,6 +183,7 @@ export function compilePolicy(document: PolicyDocument, source: string): Compile
       }),
     );
   }
+  problems.push(...sharedRoleProblems(tenants));
   const admins = document.spec.labelAdmins;
   if (admins.users.length + admins.groups.length + admins.serviceAccounts.length === 0) {
     warnings.push('spec.labelAdmins names nobody: no one can add, change or remove the tenant and mode labels of a namespace');

@@ -74,6 +74,13 @@ t.test('a mint without an external id or session tags sends neither', async (t) 
   t.equal(sent.get('Tags.member.1.Key'), null);
 });
 
+t.test("a request's own session duration is sent as DurationSeconds instead of the configured one", async (t) => {
+  await source.mint({ ...request, durationSeconds: 900 }, deadline());
+  t.equal(new URLSearchParams(moto.lastBody('AssumeRole')).get('DurationSeconds'), '900');
+  await source.mint({ ...request, durationSeconds: undefined }, deadline());
+  t.equal(new URLSearchParams(moto.lastBody('AssumeRole')).get('DurationSeconds'), '3600', 'without one, the configured --aws-session-duration');
+});
+
 const failures = [
   {
     name: 'AccessDenied from STS names the step, the role and the code, and is not retried',

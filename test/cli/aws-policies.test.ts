@@ -12,6 +12,7 @@ t.test('aws-policies prints valid IAM JSON per tenant: trust, permission and rep
   t.same(Object.keys(tenants), ['payments', 'analytics']);
   const [main, tools] = tenants.payments.roles;
   t.equal(main.roleArn, 'arn:aws:iam::111111111111:role/ecr-pull-payments');
+  t.same(main.tenants, ['payments'], 'each role names the tenants that use it');
   t.same(main.trustPolicy, {
     Version: '2012-10-17',
     Statement: [
@@ -46,6 +47,49 @@ t.test('without --webhook-role-arn each role trusts its own account root, and a 
   t.equal(code, 0);
   t.match(stderr, /trusts its own account root/);
   t.equal(JSON.parse(stdout).tenants.analytics.roles[0].trustPolicy.Statement[0].Principal.AWS, 'arn:aws:iam::333333333333:root');
+});
+
+t.test('tenants sharing a role get one trust policy with a TagSession statement per tag set, printed under each and noted', async (t) => {
+  const role = 'arn:aws:iam::111111111111:role/ecr-pull-shared';
+  const { code, stdout, stderr } = runCli(['aws-policies', '--policy', fixture('aws-policies/shared-role.yaml'), '--webhook-role-arn', WEBHOOK_ROLE]);
+  t.equal(code, 0, stderr);
+  t.equal(stderr, `note: tenants payments, billing share role ${role}: its trust and permission policies, printed under each, allow all of them\n`);
+  const { tenants } = JSON.parse(stdout);
+  t.same(tenants.billing.roles, tenants.payments.roles, 'the same documents under each tenant');
+  const [shared] = tenants.payments.roles;
+  t.same(shared.tenants, ['payments', 'billing']);
+  t.same(shared.trustPolicy.Statement, [
+    {
+      Sid: 'EcrTenantWebhookAssumes',
+      Effect: 'Allow',
+      Principal: { AWS: WEBHOOK_ROLE },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'sts:ExternalId': ['payments-7f3a', 'billing-91c2'] } },
+    },
+    {
+      Sid: 'EcrTenantWebhookTagSession1',
+      Effect: 'Allow',
+      Principal: { AWS: WEBHOOK_ROLE },
+      Action: 'sts:TagSession',
+      Condition: { StringEquals: { 'aws:RequestTag/team': 'payments' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } },
+    },
+    {
+      Sid: 'EcrTenantWebhookTagSession2',
+      Effect: 'Allow',
+      Principal: { AWS: WEBHOOK_ROLE },
+      Action: 'sts:TagSession',
+      Condition: { StringEquals: { 'aws:RequestTag/team': 'billing' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } },
+    },
+  ]);
+  t.same(shared.permissionPolicy.Statement[1].Resource, ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/billing/*']);
+});
+
+t.test('a tenant without session tags sharing a tagged tenant\'s role stops aws-policies, naming both and the role', async (t) => {
+  const file = fixture('aws-policies/shared-role-untagged.yaml');
+  const { code, stdout, stderr } = runCli(['aws-policies', '--policy', file, '--webhook-role-arn', WEBHOOK_ROLE]);
+  t.equal(code, 2);
+  t.equal(stdout, '', 'no documents are printed');
+  t.match(stderr, 'spec.tenants.billing.sessionTags: tenant "billing" assumes role arn:aws:iam::111111111111:role/ecr-pull-shared without session tags, but tenant "payments" (spec.tenants.payments.grants[0]) assumes it with session tags');
 });
 
 t.test('a placeholder role in the policy stops aws-policies with the path named', async (t) => {

@@ -67,6 +67,32 @@ t.test('a fresh token is answered from memory without another mint', async (t) =
   t.equal(first.refreshAt, first.mintedAt + 6 * HOUR, 'refreshed at half its life, as the kubelet does');
 });
 
+t.test('two tenants sharing a role with different session tags get a token each, never the other one\'s', async (t) => {
+  const { cache, source } = setup(lasting(12 * HOUR));
+  const a = await cache.get({ ...request, tenant: 'a', sessionTags: { team: 'a' } });
+  const b = await cache.get({ ...request, tenant: 'b', sessionTags: { team: 'b' } });
+  t.equal(source.mints, 2);
+  t.not(b, a);
+  t.equal(await cache.get({ ...request, tenant: 'a', sessionTags: { team: 'a' } }), a, 'each is then answered from memory');
+  t.equal(await cache.get({ ...request, tenant: 'b', sessionTags: { team: 'b' } }), b);
+  t.equal(source.mints, 2);
+});
+
+t.test('requests with the same session tags, in any order, share one mint', async (t) => {
+  const { cache, source } = setup(lasting(12 * HOUR));
+  const first = await cache.get({ ...request, tenant: 'a', sessionTags: { team: 'x', env: 'prod' } });
+  t.equal(await cache.get({ ...request, tenant: 'b', sessionTags: { env: 'prod', team: 'x' } }), first);
+  t.equal(source.mints, 1);
+});
+
+t.test('requests differing only in session duration get a token each', async (t) => {
+  const { cache, source } = setup(lasting(12 * HOUR));
+  const short = await cache.get({ ...request, durationSeconds: 900 });
+  t.not(await cache.get({ ...request, durationSeconds: 3600 }), short);
+  t.equal(await cache.get({ ...request, durationSeconds: 900 }), short);
+  t.equal(source.mints, 2);
+});
+
 t.test('twenty concurrent cold requests for one key make exactly one mint', async (t) => {
   const { cache, source } = setup(lasting(12 * HOUR));
   let open!: () => void;

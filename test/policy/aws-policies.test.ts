@@ -91,8 +91,13 @@ t.test('every document printed for every tenant has a valid IAM shape', async (t
       for (const role of tenant.roles) {
         assertIamShape(t, role.trustPolicy, `${name} trust policy of ${role.roleArn}`);
         assertIamShape(t, role.permissionPolicy, `${name} permission policy of ${role.roleArn}`);
-        t.equal(role.trustPolicy.Statement.length, 1, 'a trust policy has one statement');
-        t.ok(role.trustPolicy.Statement[0]!.Principal !== undefined, 'a trust policy names its principal');
+        t.same(
+          role.trustPolicy.Statement.map((s) => s.Action),
+          ['sts:AssumeRole', ...role.trustPolicy.Statement.slice(1).map(() => 'sts:TagSession')],
+          'a trust policy allows sts:AssumeRole first, then sts:TagSession per tag set',
+        );
+        t.ok(role.trustPolicy.Statement.every((s) => s.Principal !== undefined), 'every trust statement names its principal');
+        t.same(role.tenants, [name], 'a role no other tenant uses names its one tenant');
         t.equal(role.permissionPolicy.Statement[0]!.Principal, undefined, 'an identity policy has no principal');
       }
       for (const registry of tenant.registries) {
@@ -108,7 +113,7 @@ t.test('every tenant is listed, a tenant without grants with no roles and no reg
   t.same(tenantOf(ALL, 'idle'), { roles: [], registries: [] }, "a tenant's unused role is not checked or printed");
 });
 
-t.test('the trust policy lets the webhook role assume the tenant role, with ExternalId and session tag conditions', async (t) => {
+t.test('the trust policy lets the webhook role assume the tenant role with its ExternalId, and tag sessions with exactly its tags', async (t) => {
   const [main] = tenantOf(ALL, 'payments').roles;
   t.equal(main?.roleArn, PAYMENTS_ROLE);
   t.same(main?.trustPolicy, {
@@ -118,11 +123,22 @@ t.test('the trust policy lets the webhook role assume the tenant role, with Exte
         Sid: 'EcrTenantWebhookAssumes',
         Effect: 'Allow',
         Principal: { AWS: WEBHOOK_ROLE },
-        Action: ['sts:AssumeRole', 'sts:TagSession'],
-        Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a', 'aws:RequestTag/team': 'payments', 'aws:RequestTag/env': 'prod' } },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a' } },
+      },
+      {
+        Sid: 'EcrTenantWebhookTagSession',
+        Effect: 'Allow',
+        Principal: { AWS: WEBHOOK_ROLE },
+        Action: 'sts:TagSession',
+        Condition: {
+          StringEquals: { 'aws:RequestTag/env': 'prod', 'aws:RequestTag/team': 'payments' },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['env', 'team'] },
+        },
       },
     ],
   });
+  t.same(Object.keys(main?.trustPolicy.Statement[1]?.Condition?.StringEquals ?? {}), ['aws:RequestTag/env', 'aws:RequestTag/team'], 'tags are printed sorted by key');
 });
 
 t.test('without session tags the trust policy allows only sts:AssumeRole, conditioned on the ExternalId', async (t) => {
@@ -132,13 +148,16 @@ t.test('without session tags the trust policy allows only sts:AssumeRole, condit
 });
 
 t.test('with session tags and no ExternalId the trust policy conditions only on the tags', async (t) => {
-  t.same(tenantOf(ALL, 'gov').roles[0]?.trustPolicy.Statement[0], {
-    Sid: 'EcrTenantWebhookAssumes',
-    Effect: 'Allow',
-    Principal: { AWS: WEBHOOK_ROLE },
-    Action: ['sts:AssumeRole', 'sts:TagSession'],
-    Condition: { StringEquals: { 'aws:RequestTag/team': 'gov' } },
-  });
+  t.same(tenantOf(ALL, 'gov').roles[0]?.trustPolicy.Statement, [
+    { Sid: 'EcrTenantWebhookAssumes', Effect: 'Allow', Principal: { AWS: WEBHOOK_ROLE }, Action: 'sts:AssumeRole' },
+    {
+      Sid: 'EcrTenantWebhookTagSession',
+      Effect: 'Allow',
+      Principal: { AWS: WEBHOOK_ROLE },
+      Action: 'sts:TagSession',
+      Condition: { StringEquals: { 'aws:RequestTag/team': 'gov' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } },
+    },
+  ]);
 });
 
 t.test('without ExternalId and session tags the trust policy has no condition at all', async (t) => {
@@ -228,6 +247,174 @@ t.test('two grants on one host list both globs in one registry entry', async (t)
   t.same(p.roles[0]?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'eu-west-1', '111111111111', 'a/*'), ecrArn('aws', 'eu-west-1', '111111111111', 'b/*')]);
 });
 
+const SHARED_ROLE = 'arn:aws:iam::111111111111:role/ecr-pull-shared';
+
+/** A policy of the tenants given, each granted `<name>/*` on registry A with SHARED_ROLE unless it says otherwise. */
+function sharingPolicy(tenants: Record<string, Record<string, unknown>>) {
+  const spec = Object.fromEntries(
+    Object.entries(tenants).map(([name, fields]) => [name, { roleArn: SHARED_ROLE, grants: [{ registry: A, repositories: [`${name}/*`] }], ...fields }]),
+  );
+  return parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: spec } }), 'shared.json');
+}
+
+type Conditions = Record<string, Record<string, string | string[]>>;
+
+
+function assumeStatement(condition?: Conditions) {
+  return { Sid: 'EcrTenantWebhookAssumes', Effect: 'Allow', Principal: { AWS: WEBHOOK_ROLE }, Action: 'sts:AssumeRole', ...(condition === undefined ? {} : { Condition: condition }) };
+}
+
+function tagSessionStatement(sid: string, tags: Record<string, string>) {
+  return {
+    Sid: sid,
+    Effect: 'Allow',
+    Principal: { AWS: WEBHOOK_ROLE },
+    Action: 'sts:TagSession',
+    Condition: {
+      StringEquals: Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:RequestTag/${key}`, value])),
+      'ForAllValues:StringEquals': { 'aws:TagKeys': Object.keys(tags) },
+    },
+  };
+}
+
+interface SharingCase {
+  name: string;
+  tenants: Record<string, Record<string, unknown>>;
+  trust: unknown[];
+}
+
+const sharingCases: SharingCase[] = [
+  {
+    name: 'two tenants sharing a role with two tag sets get one trust policy with a TagSession statement per set',
+    tenants: { a: { sessionTags: { team: 'a' } }, b: { sessionTags: { team: 'b', env: 'prod' } } },
+    trust: [
+      assumeStatement(),
+      tagSessionStatement('EcrTenantWebhookTagSession1', { team: 'a' }),
+      tagSessionStatement('EcrTenantWebhookTagSession2', { env: 'prod', team: 'b' }),
+    ],
+  },
+  {
+    name: 'tenants sharing a role with the same tag set, written in another order, get one TagSession statement',
+    tenants: { a: { sessionTags: { team: 'x', env: 'prod' } }, b: { sessionTags: { env: 'prod', team: 'x' } } },
+    trust: [assumeStatement(), tagSessionStatement('EcrTenantWebhookTagSession', { env: 'prod', team: 'x' })],
+  },
+  {
+    name: 'a tag set that differs in one value only is a statement of its own',
+    tenants: { a: { sessionTags: { team: 'x', env: 'prod' } }, b: { sessionTags: { team: 'x', env: 'dev' } } },
+    trust: [
+      assumeStatement(),
+      tagSessionStatement('EcrTenantWebhookTagSession1', { env: 'prod', team: 'x' }),
+      tagSessionStatement('EcrTenantWebhookTagSession2', { env: 'dev', team: 'x' }),
+    ],
+  },
+  {
+    name: 'tenants sharing a role with one external id get it as a single value',
+    tenants: { a: { externalId: 'ext-1' }, b: { externalId: 'ext-1' } },
+    trust: [assumeStatement({ StringEquals: { 'sts:ExternalId': 'ext-1' } })],
+  },
+  {
+    name: 'tenants sharing a role with different external ids get each allowed once, in policy order',
+    tenants: { a: { externalId: 'ext-b' }, b: { externalId: 'ext-a' }, c: { externalId: 'ext-b' } },
+    trust: [assumeStatement({ StringEquals: { 'sts:ExternalId': ['ext-b', 'ext-a'] } })],
+  },
+  {
+    name: 'external ids and tag sets together: the ids on AssumeRole, a TagSession statement per set',
+    tenants: { a: { externalId: 'ext-a', sessionTags: { team: 'a' } }, b: { externalId: 'ext-b', sessionTags: { team: 'b' } } },
+    trust: [
+      assumeStatement({ StringEquals: { 'sts:ExternalId': ['ext-a', 'ext-b'] } }),
+      tagSessionStatement('EcrTenantWebhookTagSession1', { team: 'a' }),
+      tagSessionStatement('EcrTenantWebhookTagSession2', { team: 'b' }),
+    ],
+  },
+  {
+    name: 'tenants sharing a role without external ids or tags get a trust policy without conditions',
+    tenants: { a: {}, b: { sessionTags: {} } },
+    trust: [assumeStatement()],
+  },
+];
+
+for (const c of sharingCases) {
+  t.test(c.name, async (t) => {
+    const all = awsPolicies(sharingPolicy(c.tenants), WEBHOOK_ROLE, 'shared.json');
+    const names = Object.keys(c.tenants);
+    for (const name of names) {
+      const { roles } = tenantOf(all, name);
+      t.equal(roles.length, 1, `${name} prints the one role`);
+      t.equal(roles[0]?.roleArn, SHARED_ROLE);
+      t.same(roles[0]?.tenants, names, 'the role names every tenant that shares it');
+      t.same(roles[0]?.trustPolicy.Statement, c.trust);
+      assertIamShape(t, roles[0]!.trustPolicy, `${name} trust policy`);
+      t.same(roles, tenantOf(all, names[0]!).roles, 'every tenant sharing the role prints the very same documents');
+    }
+  });
+}
+
+t.test("the permission policy of a shared role allows the union of its tenants' grants; registries stay per tenant", async (t) => {
+  const policy = sharingPolicy({
+    a: { grants: [{ registry: A, repositories: ['a/*'] }, { registry: E, repositories: ['e/**'], roleArn: SHARED_ROLE }] },
+    b: { roleArn: PAYMENTS_ROLE, grants: [{ registry: A_DUAL, repositories: ['b/*', 'a/*'], roleArn: SHARED_ROLE }, { registry: C, repositories: ['c/*'], roleArn: TOOLS_ROLE }] },
+    c: { roleArn: ANALYTICS_ROLE, grants: [] },
+  });
+  const all = awsPolicies(policy, WEBHOOK_ROLE, 'shared.json');
+  const [sharedOfA] = tenantOf(all, 'a').roles;
+  const [sharedOfB, toolsOfB] = tenantOf(all, 'b').roles;
+  t.same(sharedOfA?.tenants, ['a', 'b'], 'a tenant that uses the role only through a grant override shares it too');
+  t.same(sharedOfA?.permissionPolicy.Statement[1]?.Resource, [
+    ecrArn('aws', 'eu-west-1', '111111111111', 'a/*'),
+    ecrArn('aws', 'eu-central-1', '333333333333', 'e/*'),
+    ecrArn('aws', 'eu-west-1', '111111111111', 'b/*'),
+  ]);
+  t.same(sharedOfB, sharedOfA, 'one permission policy for the role, whichever tenant prints it');
+  t.same(toolsOfB?.tenants, ['b'], "the sharing tenant's other role is its own");
+  t.same(toolsOfB?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', 'c/*')]);
+  t.same(tenantOf(all, 'c'), { roles: [], registries: [] }, 'a tenant without grants shares nothing');
+  t.same(
+    tenantOf(all, 'a').registries.map((r) => [r.registry, r.repositories]),
+    [
+      [A, ['a/*']],
+      [E, ['e/**']],
+    ],
+    "a registry entry lists only that tenant's repositories",
+  );
+});
+
+t.test('without the webhook role a shared role trusts its own account root in every statement', async (t) => {
+  const all = awsPolicies(sharingPolicy({ a: { sessionTags: { team: 'a' } }, b: { sessionTags: { team: 'b' } } }), undefined, 'shared.json');
+  t.same(
+    tenantOf(all, 'a').roles[0]?.trustPolicy.Statement.map((s) => s.Principal),
+    [{ AWS: 'arn:aws:iam::111111111111:root' }, { AWS: 'arn:aws:iam::111111111111:root' }, { AWS: 'arn:aws:iam::111111111111:root' }],
+  );
+});
+
+interface RefusedSharingCase {
+  name: string;
+  tenants: Record<string, Record<string, unknown>>;
+  message: string;
+}
+
+const refusedSharing: RefusedSharingCase[] = [
+  {
+    name: 'a tenant without session tags sharing a role with a tagged tenant stops the policy from loading',
+    tenants: { a: { sessionTags: { team: 'a' } }, b: {} },
+    message:
+      `shared.json: spec.tenants.b.sessionTags: tenant "b" assumes role ${SHARED_ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[0]) ` +
+      'assumes it with session tags; one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+  },
+  {
+    name: 'a tenant without an external id sharing a role with one that has one stops the policy from loading',
+    tenants: { a: {}, b: { externalId: 'ext-b' } },
+    message:
+      `shared.json: spec.tenants.a.externalId: tenant "a" assumes role ${SHARED_ROLE} without an external id, but tenant "b" (spec.tenants.b.grants[0]) ` +
+      'assumes it with one; one trust policy cannot allow both without dropping the external id condition, so give this tenant an external id too or a role of its own',
+  },
+];
+
+for (const c of refusedSharing) {
+  t.test(c.name, async (t) => {
+    t.throws(() => sharingPolicy(c.tenants), { name: 'PolicyError', message: c.message });
+  });
+}
+
 interface BadRoleCase {
   name: string;
   tenant: Record<string, unknown>;
@@ -272,6 +459,7 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
       roles: [
         {
           roleArn: shared,
+          tenants: ['payments'],
           trustPolicy: {
             Version: '2012-10-17',
             Statement: [
@@ -279,8 +467,15 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
                 Sid: 'EcrTenantWebhookAssumes',
                 Effect: 'Allow',
                 Principal: { AWS: WEBHOOK_ROLE },
-                Action: ['sts:AssumeRole', 'sts:TagSession'],
-                Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a', 'aws:RequestTag/team': 'payments' } },
+                Action: 'sts:AssumeRole',
+                Condition: { StringEquals: { 'sts:ExternalId': 'payments-7f3a' } },
+              },
+              {
+                Sid: 'EcrTenantWebhookTagSession',
+                Effect: 'Allow',
+                Principal: { AWS: WEBHOOK_ROLE },
+                Action: 'sts:TagSession',
+                Condition: { StringEquals: { 'aws:RequestTag/team': 'payments' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } },
               },
             ],
           },

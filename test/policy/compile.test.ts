@@ -135,6 +135,62 @@ const refusals: RefusalCase[] = [
       `policy.yaml: spec.tenants.payments.grants[1].roleArn: tenant "payments" already reaches account 111111111111 in eu-west-1 with role ${ROLE} (spec.tenants.payments.grants[0]); one pull secret per registry holds one token, so use one role per registry`,
     ],
   },
+  // Tenants sharing a role: one trust policy must be able to allow every one of them
+  {
+    name: 'a tenant without session tags sharing a role with a tagged tenant is refused, naming both tenants and the role',
+    spec: { tenants: { a: { roleArn: ROLE, sessionTags: { team: 'a' }, grants: [{ registry: A, repositories: ['a/*'] }] }, b: { roleArn: ROLE, grants: [{ registry: A, repositories: ['b/*'] }] } } },
+    problems: [
+      `policy.yaml: spec.tenants.b.sessionTags: tenant "b" assumes role ${ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[0]) assumes it with session tags; ` +
+        'one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+    ],
+  },
+  {
+    name: 'an empty session tag set is no tags, and is refused next to a tagged tenant too',
+    spec: { tenants: { b: { roleArn: ROLE, sessionTags: {}, grants: [{ registry: A, repositories: ['b/*'] }] }, a: { roleArn: ROLE, sessionTags: { team: 'a' }, grants: [{ registry: A, repositories: ['a/*'] }] } } },
+    problems: [
+      `policy.yaml: spec.tenants.b.sessionTags: tenant "b" assumes role ${ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[0]) assumes it with session tags; ` +
+        'one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+    ],
+  },
+  {
+    name: 'a role shared only through a grant override is checked too, naming the grant that uses it',
+    spec: {
+      tenants: {
+        a: { roleArn: OTHER_ROLE, sessionTags: { team: 'a' }, grants: [{ registry: C, repositories: ['c/*'] }, { registry: A, repositories: ['a/*'], roleArn: ROLE }] },
+        'team.b': { roleArn: ROLE, grants: [{ registry: A, repositories: ['b/*'] }, { registry: A, repositories: ['b2/*'] }] },
+      },
+    },
+    problems: [
+      `policy.yaml: spec.tenants["team.b"].sessionTags: tenant "team.b" assumes role ${ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[1]) assumes it with session tags; ` +
+        'one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+    ],
+  },
+  {
+    name: 'a tenant without an external id sharing a role with one that has one is refused, naming both tenants and the role',
+    spec: { tenants: { a: { roleArn: ROLE, grants: [{ registry: A, repositories: ['a/*'] }] }, b: { roleArn: ROLE, externalId: 'ext-b', grants: [{ registry: A, repositories: ['b/*'] }] } } },
+    problems: [
+      `policy.yaml: spec.tenants.a.externalId: tenant "a" assumes role ${ROLE} without an external id, but tenant "b" (spec.tenants.b.grants[0]) assumes it with one; ` +
+        'one trust policy cannot allow both without dropping the external id condition, so give this tenant an external id too or a role of its own',
+    ],
+  },
+  {
+    name: 'every tenant without tags or an external id next to ones with them is reported',
+    spec: {
+      tenants: {
+        a: { roleArn: ROLE, externalId: 'ext-a', sessionTags: { team: 'a' }, grants: [{ registry: A, repositories: ['a/*'] }] },
+        b: { roleArn: ROLE, grants: [{ registry: A, repositories: ['b/*'] }] },
+        c: { roleArn: ROLE, externalId: 'ext-c', grants: [{ registry: A, repositories: ['c/*'] }] },
+      },
+    },
+    problems: [
+      `policy.yaml: spec.tenants.b.sessionTags: tenant "b" assumes role ${ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[0]) assumes it with session tags; ` +
+        'one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+      `policy.yaml: spec.tenants.b.externalId: tenant "b" assumes role ${ROLE} without an external id, but tenant "a" (spec.tenants.a.grants[0]) assumes it with one; ` +
+        'one trust policy cannot allow both without dropping the external id condition, so give this tenant an external id too or a role of its own',
+      `policy.yaml: spec.tenants.c.sessionTags: tenant "c" assumes role ${ROLE} without session tags, but tenant "a" (spec.tenants.a.grants[0]) assumes it with session tags; ` +
+        'one trust policy cannot allow both without letting untagged sessions in, so give this tenant session tags too or a role of its own',
+    ],
+  },
   {
     name: 'several compile problems in different tenants are reported together',
     spec: {
@@ -187,6 +243,28 @@ const accepted: AcceptCase[] = [
     },
   },
   { name: 'a tenant without grants needs no role', spec: { tenants: { payments: {} } } },
+  {
+    name: 'tenants sharing a role with different session tags and external ids are accepted: one statement each',
+    spec: {
+      tenants: {
+        a: { roleArn: ROLE, externalId: 'ext-a', sessionTags: { team: 'a' }, grants: [{ registry: A, repositories: ['a/*'] }] },
+        b: { roleArn: ROLE, externalId: 'ext-b', sessionTags: { team: 'b' }, grants: [{ registry: A, repositories: ['b/*'] }] },
+      },
+    },
+  },
+  {
+    name: 'tenants sharing a role with neither session tags nor external ids are accepted',
+    spec: { tenants: { a: { roleArn: ROLE, grants: [{ registry: A, repositories: ['a/*'] }] }, b: { roleArn: ROLE, grants: [{ registry: A, repositories: ['b/*'] }] } } },
+  },
+  {
+    name: "an untagged tenant whose grants use another role than the tagged tenant's is accepted, even if its own roleArn is that role",
+    spec: {
+      tenants: {
+        a: { roleArn: ROLE, sessionTags: { team: 'a' }, grants: [{ registry: A, repositories: ['a/*'] }] },
+        b: { roleArn: ROLE, grants: [{ registry: A, repositories: ['b/*'], roleArn: OTHER_ROLE }] },
+      },
+    },
+  },
 ];
 
 for (const c of accepted) {
