@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startControlPlane } from '../control-plane/control-plane.ts';
 
-/** An install as the README describes it, on a real API server: `kubectl apply -k manifests/`, then certs/install.sh. */
+/**
+ * An install as the README describes it, on a real API server: `kubectl apply -k manifests/`, the starter policy
+ * once (`kubectl apply -k manifests/policy/`), then certs/install.sh.
+ */
 t.setTimeout(180_000);
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -31,11 +34,30 @@ t.test('certs/install.sh without the webhook configuration stops with a hint to 
   t.match(result.stderr, 'install.sh: MutatingWebhookConfiguration ecr-tenant-webhook not found; apply the manifests first (kubectl apply -k manifests/)');
 });
 
-t.test('kubectl apply -k manifests/ creates every object of the base', async (t) => {
+t.test('the starter policy before the base is refused: its namespace comes with the base', async (t) => {
+  const applied = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests/policy')]);
+  t.equal(applied.code, 1);
+  t.match(applied.stderr, 'namespaces "ecr-tenant-webhook" not found');
+});
+
+t.test('kubectl apply -k manifests/ creates every object of the base, and no policy ConfigMap', async (t) => {
   const applied = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests')]);
   t.equal(applied.code, 0, applied.stderr);
   for (const line of applied.stdout.trim().split('\n')) t.match(line, / created$/);
-  t.equal(applied.stdout.trim().split('\n').length, 13);
+  t.equal(applied.stdout.trim().split('\n').length, 12);
+  t.notMatch(applied.stdout, /configmap/);
+});
+
+t.test('kubectl apply -k manifests/policy/ then creates the starter policy ConfigMap the Deployment mounts', async (t) => {
+  const applied = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests/policy')]);
+  t.equal(applied.code, 0, applied.stderr);
+  t.equal(applied.stdout.trim(), 'configmap/ecr-tenant-webhook-policy created');
+  const deployment = await getJson(['-n', 'ecr-tenant-webhook', 'get', 'deployment', 'ecr-tenant-webhook']);
+  const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'policy');
+  t.equal(volume.configMap.name, 'ecr-tenant-webhook-policy');
+  const again = await cp.kubectl(['apply', '-k', join(ROOT, 'manifests')]);
+  t.equal(again.code, 0, again.stderr);
+  t.notMatch(again.stdout, /configmap/, 're-applying the base leaves it alone');
 });
 
 t.test('certs/install.sh creates the TLS Secret and fills in caBundle with the CA that signed it', async (t) => {

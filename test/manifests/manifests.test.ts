@@ -1,20 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import t from 'tap';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { one, render, ROOT, type Any, type KubeObject } from './kustomize.ts';
 
-/** What `kubectl kustomize` renders from manifests/ and its cert-manager overlay, checked property by property. */
+/** What `kubectl kustomize` renders from manifests/, its cert-manager overlay and the starter policy, checked property by property. */
 t.setTimeout(60_000);
 
 const NAMESPACE = 'ecr-tenant-webhook';
 const LABELS = { 'app.kubernetes.io/name': 'ecr-tenant-webhook', 'app.kubernetes.io/part-of': 'ecr-tenant-webhook' };
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
 const WEBHOOK_KINDS = new Set(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+const POLICY_CONFIGMAP = 'ecr-tenant-webhook-policy';
 
 const base = render(join(ROOT, 'manifests'));
 const overlay = render(join(ROOT, 'manifests/overlays/cert-manager'));
+const starterPolicy = render(join(ROOT, 'manifests/policy'));
 const webhookConfig = one(base, 'MutatingWebhookConfiguration');
 const webhook = webhookConfig.webhooks[0];
 const deployment = one(base, 'Deployment');
@@ -25,7 +27,7 @@ const args: string[] = container.args;
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 t.test('the base holds every object an install needs, namespaced ones in the webhook namespace', async (t) => {
-  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+  t.same(base.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
   t.equal(one(base, 'Namespace').metadata.name, NAMESPACE);
   for (const object of base) {
     t.equal(object.metadata.namespace, CLUSTER_SCOPED.has(object.kind) ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
@@ -143,16 +145,40 @@ t.test('the files serve reads are whole read-only mounts, so updates arrive by s
   t.same([mountOf(flag('policy')), mountOf(flag('tls-cert')), mountOf(flag('tls-key'))], ['policy', 'tls', 'tls']);
   t.same([flag('policy'), flag('tls-cert'), flag('tls-key')].map((f) => f?.split('/').at(-1)), ['policy.yaml', 'tls.crt', 'tls.key'], 'the keys of the ConfigMap and the TLS Secret');
   const volumes: Any[] = podSpec.volumes;
-  t.same(volumes.find((v) => v.name === 'policy')?.configMap, { name: one(base, 'ConfigMap').metadata.name });
+  t.same(volumes.find((v) => v.name === 'policy')?.configMap, { name: POLICY_CONFIGMAP }, 'the policy ConfigMap, not optional: a missing one holds the pod in ContainerCreating');
   t.same(volumes.find((v) => v.name === 'tls')?.secret, { secretName: 'ecr-tenant-webhook-tls' });
   const cmd = /^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '[]';
   t.same(JSON.parse(cmd), args.slice(0, 4), "the image's default command reads the same paths");
 });
 
-t.test('the policy in the ConfigMap loads with the webhook’s own loader, in dry-run with no tenants', async (t) => {
-  const configMap = one(base, 'ConfigMap');
+/** Every directory under manifests/ that kustomize can render, as a path relative to the repository. */
+function kustomizations(dir = join(ROOT, 'manifests')): string[] {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const own = entries.some((e) => e.isFile() && e.name === 'kustomization.yaml') ? [relative(ROOT, dir)] : [];
+  return [...own, ...entries.filter((e) => e.isDirectory()).flatMap((e) => kustomizations(join(dir, e.name)))];
+}
+
+t.test('no kustomization an upgrade applies holds the policy ConfigMap, so re-applying one never replaces the operator’s policy', async (t) => {
+  const upgradable = kustomizations().filter((dir) => dir !== 'manifests/policy');
+  t.ok(['manifests', 'manifests/base', 'manifests/overlays/cert-manager'].every((dir) => upgradable.includes(dir)), `checked: ${upgradable.join(', ')}`);
+  for (const dir of upgradable) {
+    const configMaps = render(join(ROOT, dir)).filter((o) => o.kind === 'ConfigMap');
+    t.same(configMaps.map((o) => o.metadata.name), [], `${dir} renders no ConfigMap`);
+  }
+});
+
+t.test('manifests/policy renders exactly the policy ConfigMap, in the namespace of the Deployment that mounts it, with the common labels', async (t) => {
+  t.same(starterPolicy.map((o) => `${o.kind} ${o.metadata.name}`), [`ConfigMap ${POLICY_CONFIGMAP}`]);
+  const configMap = one(starterPolicy, 'ConfigMap', POLICY_CONFIGMAP);
+  t.equal(configMap.metadata.namespace, deployment.metadata.namespace);
+  t.equal(configMap.metadata.namespace, NAMESPACE);
+  t.same(configMap.metadata.labels, LABELS);
+});
+
+t.test('the starter policy loads with the webhook’s own loader, in dry-run with no tenants', async (t) => {
+  const configMap = one(starterPolicy, 'ConfigMap', POLICY_CONFIGMAP);
   t.same(Object.keys(configMap.data), ['policy.yaml']);
-  const policy = parsePolicy(configMap.data['policy.yaml'], 'manifests/base/policy.yaml');
+  const policy = parsePolicy(configMap.data['policy.yaml'], 'manifests/policy/policy.yaml');
   t.equal(policy.defaultMode, 'dry-run');
   t.equal(policy.tenants.size, 0);
   t.same(policy.warnings, []);

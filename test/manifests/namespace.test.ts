@@ -48,14 +48,28 @@ function assertMoved(t: Test, moved: KubeObject[], original: KubeObject[]) {
   t.same(back, original, 'and nothing but the namespace changed');
 }
 
-t.test('changing namespace: in the base moves every reference to it, in the base and the cert-manager overlay', async (t) => {
-  const kustomization = join(work, 'manifests/base/kustomization.yaml');
+/** Sets the one `namespace:` line of a kustomization in the copy; undone when the test ends. */
+function setNamespace(t: Test, dir: string) {
+  const kustomization = join(work, dir, 'kustomization.yaml');
   const text = readFileSync(kustomization, 'utf8');
-  t.equal(text.match(/^namespace: ecr-tenant-webhook$/gm)?.length, 1, 'the base names its namespace on one line');
+  t.equal(text.match(/^namespace: ecr-tenant-webhook$/gm)?.length, 1, `${dir} names its namespace on one line`);
   writeFileSync(kustomization, text.replace(/^namespace: ecr-tenant-webhook$/m, `namespace: ${NEW}`));
   t.teardown(() => writeFileSync(kustomization, text));
+}
+
+t.test('changing namespace: in the base moves every reference to it, in the base and the cert-manager overlay', async (t) => {
+  setNamespace(t, 'manifests/base');
   assertMoved(t, render(join(work, 'manifests')), render(join(ROOT, 'manifests')));
   assertMoved(t, render(join(work, 'manifests/overlays/cert-manager')), render(join(ROOT, 'manifests/overlays/cert-manager')));
+});
+
+t.test('changing namespace: in the starter policy’s kustomization too puts the ConfigMap beside the moved Deployment', async (t) => {
+  setNamespace(t, 'manifests/base');
+  setNamespace(t, 'manifests/policy');
+  const deployment = render(join(work, 'manifests')).find((o) => o.kind === 'Deployment');
+  const [configMap] = render(join(work, 'manifests/policy'));
+  t.equal(configMap?.metadata.namespace, deployment?.metadata.namespace);
+  assertMoved(t, render(join(work, 'manifests/policy')), render(join(ROOT, 'manifests/policy')));
 });
 
 // The YAML block after the namespace-overlay marker in manifests/README.md, pointed at the copy made above.
