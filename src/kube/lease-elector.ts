@@ -16,6 +16,30 @@ export interface LeaseElectorOptions {
   readonly identity: string;
   readonly leaseDurationMs: number;
   readonly renewEveryMs: number;
+  /**
+   * How long one call to the API server (reading, creating or replacing the Lease) may take before its round gives
+   * up and counts as failed. Without it a server that accepts the connection and never answers holds the round
+   * until the HTTP client's own timeouts (10 s to connect, 5 minutes for an answer): the loop stops, and a leader cut
+   * off that way goes on calling itself leader in its logs long after another replica has taken over.
+   *
+   * Defaults to `renewEveryMs`: a call unanswered after a whole renew interval has missed the renewal it was for,
+   * and the next round, on a new connection, is likelier to succeed than waiting on; a round (a read and a write)
+   * then ends within two intervals, so with serve's Lease of three intervals a leader whose server hangs notices
+   * within its Lease. Giving up is safe whatever the request does later: a write that lands after all carries the
+   * resourceVersion read before it, so it cannot overwrite a Lease another replica wrote since, and at worst keeps
+   * the others out for one Lease duration. The request itself is left to the HTTP client's timeouts.
+   */
+  readonly callDeadlineMs?: number;
+  /**
+   * Whether this replica's work as leader is getting done, asked at the start of every round; absent, always. A
+   * leader whose work is stuck would otherwise keep renewing the Lease, and so keep every other replica out, while
+   * nothing is done: answering false is how it hands over. The caller decides what healthy means (for serve: the
+   * refresher's last completed round is recent). While it answers false a replica that holds the Lease gives it up
+   * (releases it as stop() does, so another replica takes over at its next round, and retries at the next round if
+   * the release fails), and a replica that does not hold it does not try to acquire it. Once it answers true again
+   * the replica competes as usual.
+   */
+  readonly healthy?: () => boolean;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -43,7 +67,14 @@ function held(lease: V1Lease, now: number): { holder: string; expired: boolean }
 export class LeaseElector {
   readonly #options: LeaseElectorOptions;
   readonly #api: CoordinationV1Api;
+  readonly #callDeadlineMs: number;
   #leaderUntil = 0;
+  /**
+   * Whether the Lease may name this replica: set before every write that names it (a write that timed out may still
+   * have landed), cleared once a release is done or a read shows another holder. An unhealthy replica releases
+   * while this is set, even after it stopped calling itself leader, so a release that failed is tried again.
+   */
+  #mayHold = false;
   /** What the last round concluded, so that a change (either way) is logged once. */
   #leading = false;
   #timer: NodeJS.Timeout | undefined;
@@ -52,6 +83,7 @@ export class LeaseElector {
   constructor(options: LeaseElectorOptions) {
     this.#options = options;
     this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#callDeadlineMs = options.callDeadlineMs ?? options.renewEveryMs;
   }
 
   isLeader(): boolean {
@@ -82,29 +114,23 @@ export class LeaseElector {
     }
   }
 
+  /**
+   * Empties the Lease if it still names this replica. One that names another was taken over while this replica was
+   * stalled; emptying it would let a third replica lead beside the new holder until that one's next round.
+   */
   async #release(): Promise<void> {
     const lease = await this.#read();
-    if (lease !== undefined) await this.#write({ holderIdentity: '', leaseDurationSeconds: 1 }, lease);
+    if (lease !== undefined && lease.spec?.holderIdentity === this.#options.identity) await this.#write({ holderIdentity: '', leaseDurationSeconds: 1 }, lease);
+    this.#mayHold = false;
   }
 
-  /** One election round: acquire, renew, or observe. Never throws; a failure counts as not leading. */
+  /** One election round: acquire, renew, observe, or give the Lease up. Never throws; a failure counts as not leading. */
   async tick(): Promise<void> {
-    const { identity, now, log, name } = this.#options;
+    const { identity, log, name, healthy } = this.#options;
     const wasLeader = this.#leading;
     try {
-      const lease = await this.#read();
-      const state = lease === undefined ? undefined : held(lease, now());
-      if (state !== undefined && state.holder !== identity && !state.expired) {
-        this.#leaderUntil = 0;
-      } else {
-        const attempt = now();
-        const spec = lease?.spec ?? {};
-        const renewing = state?.holder === identity;
-        const transitions = (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1);
-        const acquired = renewing ? timeOf(spec.acquireTime) : attempt;
-        await this.#write({ holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.#options.leaseDurationMs / 1000), acquireTime: microTime(acquired), renewTime: microTime(attempt), leaseTransitions: transitions }, lease);
-        this.#leaderUntil = attempt + this.#options.leaseDurationMs - this.#options.renewEveryMs;
-      }
+      if (healthy === undefined || healthy()) await this.#contend();
+      else await this.#giveUp();
     } catch (error) {
       log.warn({ lease: name, err: (error as Error).message }, 'refresher lease round failed');
     }
@@ -112,9 +138,36 @@ export class LeaseElector {
     if (this.#leading !== wasLeader) log.info({ lease: name, identity }, this.#leading ? 'became the refresher leader' : 'no longer the refresher leader');
   }
 
+  async #contend(): Promise<void> {
+    const { identity, now } = this.#options;
+    const lease = await this.#read();
+    const state = lease === undefined ? undefined : held(lease, now());
+    if (state !== undefined && state.holder !== identity && !state.expired) {
+      this.#leaderUntil = 0;
+      this.#mayHold = false;
+      return;
+    }
+    const attempt = now();
+    const spec = lease?.spec ?? {};
+    const renewing = state?.holder === identity;
+    const transitions = (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1);
+    const acquired = renewing ? timeOf(spec.acquireTime) : attempt;
+    this.#mayHold = true;
+    await this.#write({ holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.#options.leaseDurationMs / 1000), acquireTime: microTime(acquired), renewTime: microTime(attempt), leaseTransitions: transitions }, lease);
+    this.#leaderUntil = attempt + this.#options.leaseDurationMs - this.#options.renewEveryMs;
+  }
+
+  /** Stops calling itself leader at once, and releases the Lease if it may still name this replica. */
+  async #giveUp(): Promise<void> {
+    this.#leaderUntil = 0;
+    if (!this.#mayHold) return;
+    this.#options.log.warn({ lease: this.#options.name }, 'refresher rounds stopped completing; giving up the refresher lease');
+    await this.#release();
+  }
+
   async #read(): Promise<V1Lease | undefined> {
     try {
-      return await this.#api.readNamespacedLease({ namespace: this.#options.namespace, name: this.#options.name });
+      return await withDeadline(this.#api.readNamespacedLease({ namespace: this.#options.namespace, name: this.#options.name }), this.#callDeadlineMs, 'reading the lease');
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
       throw error;
@@ -124,9 +177,9 @@ export class LeaseElector {
   async #write(spec: V1Lease['spec'], current?: V1Lease): Promise<void> {
     const { namespace, name } = this.#options;
     if (current === undefined) {
-      await this.#api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } });
+      await withDeadline(this.#api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }), this.#callDeadlineMs, 'creating the lease');
       return;
     }
-    await this.#api.replaceNamespacedLease({ namespace, name, body: { metadata: { name, namespace, resourceVersion: current.metadata?.resourceVersion }, spec } });
+    await withDeadline(this.#api.replaceNamespacedLease({ namespace, name, body: { metadata: { name, namespace, resourceVersion: current.metadata?.resourceVersion }, spec } }), this.#callDeadlineMs, 'replacing the lease');
   }
 }
