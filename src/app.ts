@@ -64,7 +64,8 @@ function unanswered(statusCode: number): Answered {
 
 function readiness(deps: AppDeps): string {
   if (deps.draining()) return 'shutting down';
-  return deps.namespaces.ready() ? 'ready' : 'waiting for the namespace directory';
+  if (!deps.namespaces.ready()) return 'waiting for the namespace directory';
+  return deps.pullSecrets === undefined || deps.pullSecrets.ready() ? 'ready' : 'waiting for the provenance key';
 }
 
 export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {

@@ -43,6 +43,23 @@ export interface Metrics {
    * dropped (the queue was full) | failed (the API server refused).
    */
   readonly findingEvents: Counter<'result'>;
+  /** When the pull-secret reconciler last completed a round (Unix time); set on the leader only. */
+  readonly refresherLastSuccess: Gauge;
+  readonly refresherRoundSeconds: Histogram;
+  /** result: renewed | rewritten (moved to the namespace's tenant, or new credentials) | deleted | failed */
+  readonly refresherSecrets: Counter<'result'>;
+  /** Renewals and rewrites that failed, by the tenant they were for. */
+  readonly refresherFailures: Counter<'tenant'>;
+  /** Per tenant, the earliest expiry among its pull Secrets (Unix time), as the last completed round found them. */
+  readonly pullSecretEarliestExpiry: Gauge<'tenant'>;
+  /** Deletions the policy caused that wait for the grace period or the per-round bound. */
+  readonly pullSecretsPendingDeletion: Gauge;
+  /** Secrets labelled managed-by the webhook whose provenance seal does not verify, left alone. */
+  readonly pullSecretsUnverified: Gauge;
+  /** Namespaces labelled for a tenant the policy does not have, read at each scrape. */
+  readonly orphanedNamespaces: Gauge;
+  /** Sets how orphaned_namespaces is read (until then it is 0). */
+  measureOrphanedNamespaces(count: () => number): void;
 }
 
 const PREFIX = 'ecr_tenant_webhook_';
@@ -52,6 +69,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
   let namespaceCount = () => 0;
+  let orphanedCount = () => 0;
   return {
     registry,
     decisions: new Counter({
@@ -90,6 +108,29 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     awsRequests: new Counter({ name: `${PREFIX}aws_requests_total`, help: 'AWS API requests, every SDK attempt including retries, by API.', labelNames: ['api'], registers }),
     awsErrors: new Counter({ name: `${PREFIX}aws_errors_total`, help: 'Failed AWS API requests, every SDK attempt including retries, by API and error code.', labelNames: ['api', 'code'], registers }),
     findingEvents: new Counter({ name: `${PREFIX}finding_events_total`, help: 'Dry-run would-be denials reported as Kubernetes Events, by result (emitted, deduplicated, dropped, failed).', labelNames: ['result'], registers }),
+    refresherLastSuccess: new Gauge({ name: `${PREFIX}refresher_last_success_timestamp_seconds`, help: 'When the pull-secret reconciler last completed a round (Unix time); only the leader sets it.', registers }),
+    refresherRoundSeconds: new Histogram({
+      name: `${PREFIX}refresher_round_duration_seconds`,
+      help: 'Duration of completed pull-secret reconciler rounds.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    refresherSecrets: new Counter({ name: `${PREFIX}refresher_secrets_total`, help: 'Pull Secrets the reconciler acted on, by result (renewed, rewritten, deleted, failed).', labelNames: ['result'], registers }),
+    refresherFailures: new Counter({ name: `${PREFIX}refresher_renewal_failures_total`, help: 'Pull Secret renewals and rewrites that failed, by tenant.', labelNames: ['tenant'], registers }),
+    pullSecretEarliestExpiry: new Gauge({ name: `${PREFIX}pull_secret_earliest_expiry_timestamp_seconds`, help: 'Per tenant, the earliest expiry among its pull Secrets (Unix time), as the last completed round found them.', labelNames: ['tenant'], registers }),
+    pullSecretsPendingDeletion: new Gauge({ name: `${PREFIX}pull_secrets_pending_deletion`, help: 'Pull Secrets the policy no longer grants, waiting for the deletion grace period or the per-round bound.', registers }),
+    pullSecretsUnverified: new Gauge({ name: `${PREFIX}pull_secrets_unverified`, help: 'Secrets labelled as managed by the webhook without a valid provenance seal, left alone.', registers }),
+    orphanedNamespaces: new Gauge({
+      name: `${PREFIX}orphaned_namespaces`,
+      help: 'Namespaces labelled for a tenant that the policy in force does not have.',
+      registers,
+      collect() {
+        this.set(orphanedCount());
+      },
+    }),
+    measureOrphanedNamespaces(count) {
+      orphanedCount = count;
+    },
     pullSecretWrites: new Counter({ name: `${PREFIX}pull_secret_writes_total`, help: 'Pull Secret writes to the API server, by action (create, update, delete) and result (success, conflict, failure).', labelNames: ['action', 'result'], registers }),
   };
 }

@@ -5,7 +5,11 @@ import { AwsTokenSource } from './aws/aws-token-source.ts';
 import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
 import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
-import { Refresher } from './credentials/refresher.ts';
+import { Reconciler, type RoundReport } from './credentials/reconciler.ts';
+import { KubeProvenanceKeyStore, ProvenanceKeyring } from './kube/provenance-key.ts';
+import type { NamespaceDirectory } from './kube/namespace-directory.ts';
+import { TENANT_LABEL } from './labels.ts';
+import type { CompiledPolicy } from './policy/compile.ts';
 import { withDeadline } from './deadline.ts';
 import { FindingReporter, type Finding, type ReportOutcome } from './events/finding-reporter.ts';
 import { KubeEventSink } from './kube/event-sink.ts';
@@ -47,6 +51,9 @@ export interface ServeConfig {
     readonly identity: string;
     readonly intervalMs: number;
     readonly leaseDurationMs: number;
+    /** How long a deletion the policy causes waits, so that a policy replaced by mistake costs no Secret. */
+    readonly deletionGraceMs: number;
+    readonly maxDeletionsPerRound: number;
   };
 }
 
@@ -66,6 +73,41 @@ export const PULL_SECRET_FRESH_FOR_MS = 15 * 60 * 1000;
 const REFRESH_WITHIN_MS = 6 * 60 * 60 * 1000;
 const LEASE_NAME = 'ecr-tenant-webhook-refresher';
 /**
+ * The reconciler's pace: four Secrets at a time, each (read, mint, write) given 10 s, a round starting no new work
+ * after twice the interval or 30 s, whichever is longer; reading the provenance key gets 5 s a try, and the key is
+ * read again every minute.
+ */
+export const RECONCILER = { concurrency: 4, operationDeadlineMs: 10_000, minRoundBudgetMs: 30_000, keyDeadlineMs: 5000, keyRefreshMs: 60_000, keyBackoff: { initialMs: 500, maxMs: 30_000 } };
+
+/** Namespaces labelled for a tenant the policy does not have; 0 while the directory is not ready. */
+export function orphanedNamespaces(namespaces: NamespaceDirectory, policy: CompiledPolicy): number {
+  let count = 0;
+  for (const labels of namespaces.snapshot()?.values() ?? []) {
+    const tenant = labels[TENANT_LABEL];
+    if (tenant !== undefined && !policy.tenants.has(tenant)) count++;
+  }
+  return count;
+}
+
+/** After a reload: a policy that leaves labelled namespaces without their tenant is said out loud, with the count. */
+export function warnOfOrphans(namespaces: NamespaceDirectory, policy: CompiledPolicy, log: Logger): void {
+  const orphaned = orphanedNamespaces(namespaces, policy);
+  if (orphaned > 0) log.warn({ orphaned }, 'the policy now in force has no tenant for some labelled namespaces: their pods are refused or warned, and their pull Secrets are deleted after the grace period');
+}
+
+/** A completed round's figures as metrics; the earliest-expiry gauge is rebuilt so departed tenants disappear. */
+export function reportRound(round: RoundReport, metrics: Metrics, now: number): void {
+  if (!round.completed) return;
+  metrics.pullSecretsPendingDeletion.set(round.pendingDeletions);
+  metrics.refresherLastSuccess.set(now / 1000);
+  metrics.refresherRoundSeconds.observe(round.durationMs / 1000);
+  for (const result of ['renewed', 'rewritten', 'deleted', 'failed'] as const) if (round[result] > 0) metrics.refresherSecrets.inc({ result }, round[result]);
+  for (const [tenant, failures] of round.failuresByTenant) metrics.refresherFailures.inc({ tenant }, failures);
+  metrics.pullSecretsUnverified.set(round.unverified);
+  metrics.pullSecretEarliestExpiry.reset();
+  for (const [tenant, expiry] of round.earliestExpiryByTenant) metrics.pullSecretEarliestExpiry.set({ tenant }, expiry / 1000);
+}
+/**
  * The token cache: a token for each of up to 10,000 (tenant, registry) pairs; an expiry that cannot be believed is
  * trusted 15 minutes; a failed mint is retried after 1 s, doubling up to a minute.
  */
@@ -76,8 +118,11 @@ export const TOKEN_CACHE = { maxEntries: 10_000, suspectTrustMs: 15 * 60 * 1000,
  */
 export const FINDINGS = { dedupeWindowMs: 10 * 60 * 1000, ratePerSecond: 5, burst: 20, maxQueue: 200, maxKeys: 10_000, drainMs: 2000 };
 
-/** The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server, the refresher. */
-function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, log: Logger, metrics: Metrics) {
+/**
+ * The real pull-secret chain: AWS STS + ECR, the token cache, Secrets through the API server (watched, metadata
+ * only), the provenance key, and the reconciler under the Lease.
+ */
+function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, namespaces: NamespaceDirectory, log: Logger, metrics: Metrics) {
   const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3, metrics });
   const tokens = new TokenCache({
     source,
@@ -90,15 +135,48 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
   const watched = new WatchedSecretStore(new KubeSecretStore(kubeConfig), kubeConfig, log);
   void watched.start();
   const store = new CountedSecretStore(watched, metrics);
-  const writer = new PullSecretWriter(store);
-  const provisioner = new PullSecretProvisioner({ writer, tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: config.credentialDeadlineMs, now: Date.now });
-  const { leaseNamespace, identity, intervalMs, leaseDurationMs } = config.refresher;
-  const elector = new LeaseElector({ kubeConfig, namespace: leaseNamespace, name: LEASE_NAME, identity, leaseDurationMs, renewEveryMs: Math.round(leaseDurationMs / 3), log, now: Date.now });
-  const refresher = new Refresher({ store, writer, tokens, policy, isLeader: () => elector.isLeader(), everyMs: intervalMs, renewWithinMs: REFRESH_WITHIN_MS, now: Date.now, log });
+  const { leaseNamespace, identity, intervalMs, leaseDurationMs, deletionGraceMs, maxDeletionsPerRound } = config.refresher;
+  const key = new ProvenanceKeyring({ store: new KubeProvenanceKeyStore(kubeConfig, leaseNamespace, RECONCILER.keyDeadlineMs), log, refreshMs: RECONCILER.keyRefreshMs, backoff: RECONCILER.keyBackoff });
+  key.start();
+  const writer = new PullSecretWriter(store, () => key, async (namespace) => (await namespaces.fresh(namespace))?.[TENANT_LABEL]);
+  const provisioner = new PullSecretProvisioner({ writer, tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: config.credentialDeadlineMs, sessionSeconds: config.awsSessionSeconds, now: Date.now, ready: () => key.sealer() !== undefined });
+  const elector = new LeaseElector({
+    kubeConfig,
+    namespace: leaseNamespace,
+    name: LEASE_NAME,
+    identity,
+    leaseDurationMs,
+    renewEveryMs: Math.round(leaseDurationMs / 3),
+    callDeadlineMs: Math.round(leaseDurationMs / 3),
+    healthy: () => reconciler.healthy(),
+    log,
+    now: Date.now,
+  });
+  const reconciler = new Reconciler({
+    store,
+    writer,
+    tokens,
+    policy,
+    namespaces,
+    seals: () => key.sealer(),
+    isLeader: () => elector.isLeader(),
+    everyMs: intervalMs,
+    renewWithinMs: REFRESH_WITHIN_MS,
+    deletionGraceMs,
+    maxDeletionsPerRound,
+    concurrency: RECONCILER.concurrency,
+    operationDeadlineMs: RECONCILER.operationDeadlineMs,
+    roundBudgetMs: Math.max(2 * intervalMs, RECONCILER.minRoundBudgetMs),
+    sessionSeconds: config.awsSessionSeconds,
+    now: Date.now,
+    log,
+    report: (round) => reportRound(round, metrics, Date.now()),
+  });
   elector.start();
-  refresher.start();
+  reconciler.start();
   const release = async () => {
-    refresher.stop();
+    reconciler.stop();
+    key.stop();
     await elector.stop();
     await watched.stop();
     source.destroy();
@@ -163,8 +241,10 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     });
     cleanup.push(() => namespaces.stop());
     void namespaces.start();
+    metrics.measureOrphanedNamespaces(() => orphanedNamespaces(namespaces, policy.current()));
+    policy.onReload((loaded) => warnOfOrphans(namespaces, loaded, log));
 
-    const pullSecrets = pullSecretChain(config, kubeConfig, policy, log, metrics);
+    const pullSecrets = pullSecretChain(config, kubeConfig, policy, namespaces, log, metrics);
     cleanup.push(pullSecrets.release);
     const findings = findingEvents(kubeConfig, config.refresher.identity, log, metrics);
     cleanup.push(findings.release);

@@ -11,10 +11,18 @@ const EXPECTED = [
   'namespace_cache_size',
   'namespace_lookups_total',
   'namespace_watch_restarts_total',
+  'orphaned_namespaces',
   'policy_loaded_timestamp_seconds',
   'policy_reload_healthy',
   'policy_reloads_total',
+  'pull_secret_earliest_expiry_timestamp_seconds',
   'pull_secret_writes_total',
+  'pull_secrets_pending_deletion',
+  'pull_secrets_unverified',
+  'refresher_last_success_timestamp_seconds',
+  'refresher_renewal_failures_total',
+  'refresher_round_duration_seconds',
+  'refresher_secrets_total',
   'tls_reloads_total',
   'token_cache_lookups_total',
 ];
@@ -35,4 +43,14 @@ t.test('namespace_cache_size is 0 until the cache owner says how to measure it, 
   t.equal(await seriesValue(metrics.namespaceCacheSize, {}), 3);
   cached = 5;
   t.match(await metrics.registry.metrics(), /^ecr_tenant_webhook_namespace_cache_size 5$/m);
+});
+
+t.test('orphaned_namespaces is 0 until serve says how to count, then is read at every scrape', async (t) => {
+  const metrics = createMetrics();
+  t.equal(await seriesValue(metrics.orphanedNamespaces, {}), 0);
+  let orphaned = 2;
+  metrics.measureOrphanedNamespaces(() => orphaned);
+  t.equal(await seriesValue(metrics.orphanedNamespaces, {}), 2);
+  orphaned = 0;
+  t.match(await metrics.registry.metrics(), /^ecr_tenant_webhook_orphaned_namespaces 0$/m);
 });

@@ -20,6 +20,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
+import { Provenance, PROVENANCE_KEY_BYTES } from '../../src/credentials/provenance.ts';
 import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
 import type { RegistryToken, RegistryTokenSource } from '../../src/credentials/registry-token.ts';
@@ -41,6 +42,8 @@ import { namespaces, policyText, tokenRequests } from './fixture.ts';
 
 /** serve's --credential-deadline default (src/cli/main.ts); the cache below uses its --token-refresh-at default, 0.5. */
 const CREDENTIAL_DEADLINE_MS = 3000;
+/** serve's --aws-session-duration default: part of every credential, so of the token cache's key too. */
+const SESSION_SECONDS = 3600;
 const TOKEN_LIFE_MS = 12 * 60 * 60 * 1000;
 
 /** Tokens as ECR hands them out (a password of ~1,600 characters, 12 hours of life), without AWS. */
@@ -100,11 +103,14 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
     now: Date.now,
     onEvent: (event) => reportTokenEvent(event, log, metrics),
   });
-  const requests = tokenRequests();
+  // As the provisioner asks for them (tokenRequest in pull-secret-provisioner.ts), so the admissions find them cached.
+  const requests = tokenRequests().map((request) => ({ ...request, durationSeconds: SESSION_SECONDS }));
   await Promise.all(requests.map((request) => tokens.get(request)));
   await step('tokens cached');
   const store = new InMemorySecretStore();
-  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now });
+  // serve loads its key from a Secret (src/kube/provenance-key.ts); a random one seals the same way.
+  const sealer = new Provenance(randomBytes(PROVENANCE_KEY_BYTES));
+  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store, () => sealer), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, sessionSeconds: SESSION_SECONDS, now: Date.now });
   // As serve queues dry-run findings (src/server.ts), with Events kept in memory instead of sent.
   const findings = new FindingReporter({
     sink: new InMemoryEventSink(),

@@ -55,6 +55,8 @@ export interface FindingReporting {
 export const WOULD_DENY_REASON = 'WouldDeny';
 
 export interface PullSecretProvisioning {
+  /** False until existing Secrets can be judged (the provenance key is loaded). */
+  ready(): boolean;
   provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult>;
 }
 

@@ -7,7 +7,7 @@ import { DEFAULT_PAGE_SIZE, parsePageSize, runAudit } from './audit.ts';
 import { runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
-import { LOG_LEVELS, parseFraction, parsePort, parseSeconds, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
+import { LOG_LEVELS, parseFraction, parsePort, parseSeconds, parseGraceSeconds, parseCount, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
@@ -81,6 +81,8 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .option('--lease-namespace <name>', 'namespace of the Lease that elects the refresher (default: $POD_NAMESPACE, else ecr-tenant-webhook)')
     .option('--identity <name>', 'this replica in the Lease (default: $POD_NAME, else the host name)')
     .addOption(new Option('--refresh-interval <seconds>', 'how often the elected replica renews and cleans up pull secrets').argParser(parseSeconds).default(60_000, '60'))
+    .addOption(new Option('--deletion-grace <seconds>', 'how long a policy change must hold before the pull secrets it no longer grants are deleted').argParser(parseGraceSeconds).default(3_600_000, '3600'))
+    .addOption(new Option('--max-deletions-per-round <count>', 'most pull secrets one refresh round deletes').argParser(parseCount).default(100))
     .addOption(new Option('--lease-duration <seconds>', 'how long a silent leader keeps the refresher Lease').argParser(parseSeconds).default(15_000, '15'))
     .addOption(new Option('--token-refresh-at <fraction>', "refresh an ECR token after this fraction of its life (the kubelet's ECR provider uses 0.5)").argParser(parseFraction).default(0.5))
     .addOption(new Option('--credential-deadline <seconds>', "how long an admission may spend making pull secrets work (keep it under the webhook's timeoutSeconds)").argParser(parseSeconds).default(3000, '3'))

@@ -25,6 +25,8 @@ export interface ServeOptions {
   readonly refreshInterval: number;
   readonly leaseDuration: number;
   readonly tokenRefreshAt: number;
+  readonly deletionGrace: number;
+  readonly maxDeletionsPerRound: number;
 }
 
 /** What serve takes from the process: the in-cluster hint and the signals it stops on. */
@@ -73,6 +75,20 @@ export function parseSeconds(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+/** commander argument parser for the deletion grace period: seconds up to a week, returned in milliseconds. */
+export function parseGraceSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds > 604_800) throw new InvalidArgumentError('must be whole seconds from 0 to 604800 (a week)');
+  return seconds * 1000;
+}
+
+/** commander argument parser for a positive whole count. */
+export function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > 1_000_000) throw new InvalidArgumentError('must be a whole number from 1 to 1000000');
+  return count;
+}
+
 /** commander argument parser for STS DurationSeconds, which AWS accepts from 900 to 43,200. */
 export function parseSessionSeconds(value: string): number {
   const seconds = Number(value);
@@ -106,6 +122,8 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
       identity: options.identity ?? env.podName ?? env.hostname,
       intervalMs: Math.max(options.refreshInterval, 100),
       leaseDurationMs: Math.max(options.leaseDuration, 1000),
+      deletionGraceMs: options.deletionGrace,
+      maxDeletionsPerRound: options.maxDeletionsPerRound,
     },
   });
 }

@@ -1,7 +1,8 @@
 import type { CompiledTenant } from '../policy/compile.ts';
 import type { PullSecretNeed } from '../policy/decide.ts';
 import { withDeadline, DeadlineError } from '../deadline.ts';
-import { PullSecretWriter, type EnsureOutcome } from './pull-secret-writer.ts';
+import { PullSecretWriter, TenantChangedError, WriteRaceError, type EnsureOutcome } from './pull-secret-writer.ts';
+import { credentialDigest } from './provenance.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
 
 /**
@@ -22,7 +23,11 @@ export interface ProvisionerOptions {
   readonly freshForMs: number;
   /** The whole provisioning of one pod, Kubernetes writes included. */
   readonly deadlineMs: number;
+  /** STS DurationSeconds asked for tenant sessions: part of what a credential is. */
+  readonly sessionSeconds: number;
   readonly now: () => number;
+  /** False while Secrets cannot be judged (the provenance key is not loaded): readiness waits for it. */
+  readonly ready?: (() => boolean) | undefined;
 }
 
 export interface ProvisionFailure {
@@ -37,7 +42,7 @@ export interface ProvisionResult {
 }
 
 function describe(error: unknown, tenant: string, need: PullSecretNeed): ProvisionFailure {
-  const code = error instanceof DeadlineError ? 'Timeout' : error instanceof CredentialError ? error.code : 'KubernetesError';
+  const code = error instanceof DeadlineError ? 'Timeout' : error instanceof CredentialError || error instanceof TenantChangedError || error instanceof WriteRaceError ? error.code : 'KubernetesError';
   const detail = (error as Error).message;
   return { secret: need.name, code, message: `no ECR credentials for tenant "${tenant}" with role ${need.roleArn} (${code}): ${detail}` };
 }
@@ -53,6 +58,10 @@ export class PullSecretProvisioner {
 
   constructor(options: ProvisionerOptions) {
     this.#options = options;
+  }
+
+  ready(): boolean {
+    return this.#options.ready?.() ?? true;
   }
 
   async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult> {
@@ -82,12 +91,17 @@ export class PullSecretProvisioner {
 
   #ensureNow(namespace: string, tenant: CompiledTenant, need: PullSecretNeed): Promise<EnsureOutcome> {
     const now = this.#options.now();
-    const request: TokenRequest = { tenant: tenant.name, roleArn: need.roleArn, externalId: tenant.externalId, sessionTags: tenant.sessionTags, registry: need };
+    const request = tokenRequest(tenant, need.roleArn, need, this.#options.sessionSeconds);
     return this.#options.writer.ensure({
-      spec: { name: need.name, namespace, tenant: tenant.name, hosts: need.hosts },
+      spec: { name: need.name, namespace, tenant: tenant.name, credential: credentialDigest(request), hosts: need.hosts },
       now: new Date(now),
       freshUntil: new Date(now + this.#options.freshForMs),
       token: () => this.#options.tokens.get(request),
     });
   }
+}
+
+/** The token request for a tenant's grant on one registry: the one place a credential's identity is put together. */
+export function tokenRequest(tenant: CompiledTenant, roleArn: string, registry: { readonly account: string; readonly region: string }, sessionSeconds: number): TokenRequest {
+  return { tenant: tenant.name, roleArn, externalId: tenant.externalId, sessionTags: tenant.sessionTags, durationSeconds: sessionSeconds, registry: { account: registry.account, region: registry.region } };
 }

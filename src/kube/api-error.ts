@@ -43,3 +43,9 @@ export function describeFailure(error: unknown, server: string): string {
   if (error.message === 'fetch failed') return `cannot reach the API server at ${server}: ${innermost(error).message}`;
   return error.message;
 }
+
+/** Any failure as one short line: the API server's code, or the error's message. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiException) return `HTTP ${error.code} from the API server`;
+  return error instanceof Error ? error.message : String(error);
+}

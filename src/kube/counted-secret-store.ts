@@ -1,4 +1,4 @@
-import type { SecretObject, WritableSecret } from '../credentials/pull-secret.ts';
+import type { StoredPullSecret, WritableSecret } from '../credentials/pull-secret.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ManagedSecretStore } from './secret-store.ts';
 
@@ -18,11 +18,11 @@ export class CountedSecretStore implements ManagedSecretStore {
     this.#metrics = metrics;
   }
 
-  read(namespace: string, name: string, fresh?: boolean): Promise<SecretObject | undefined> {
+  read(namespace: string, name: string, fresh?: boolean): Promise<StoredPullSecret | undefined> {
     return this.#inner.read(namespace, name, fresh);
   }
 
-  listManaged(): Promise<SecretObject[]> {
+  listManaged(): Promise<StoredPullSecret[]> {
     return this.#inner.listManaged();
   }
 

@@ -1,19 +1,21 @@
-import { ApiException, CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1Namespace } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { withDeadline } from '../deadline.ts';
 import type { Metrics } from '../metrics.ts';
+import { errorMessage } from './api-error.ts';
+import { DOMAIN } from '../labels.ts';
 import type { Labels, NamespaceDirectory } from './namespace-directory.ts';
+import { ProjectedInformer } from './projected-informer.ts';
 
 /**
- * The namespace directory `serve` uses: a @kubernetes/client-node informer (list, then watch) on Namespaces whose
- * cache keeps, per namespace, only its name and labels.
+ * The namespace directory `serve` uses: a projected informer (list, then watch; projected-informer.ts) on
+ * Namespaces whose cache keeps, per namespace, only the webhook's own labels.
  *
  * - Ready only after the first complete list, so /readyz keeps the pod out of the Service until it can answer.
  * - A namespace the cache does not know yet (created a moment before its first pod, before the watch event
  *   arrived) is read with a direct GET, bounded in time and in how many run at once; a namespace the API server
  *   does not know either is unlabelled (the API server rejects pods in it anyway).
- * - The informer stops on a watch error; it is restarted with exponential backoff and jitter, resuming from the
- *   last resourceVersion (a full relist when that is too old), and keeps answering from the cache meanwhile.
+ * - A failed watch is restarted with backoff and jitter, and the cache keeps answering meanwhile.
  * - Relabelling a namespace reaches the cache through the watch: no restart needed.
  */
 export interface InformerNamespaceDirectoryOptions {
@@ -31,114 +33,85 @@ export interface InformerNamespaceDirectoryOptions {
 
 const NAMESPACES_PATH = '/api/v1/namespaces';
 
-/** What the cache keeps of a namespace. */
-export function slim(namespace: V1Namespace): V1Namespace {
-  const { name, labels, resourceVersion } = namespace.metadata ?? {};
-  return { metadata: { name, labels, resourceVersion } };
-}
-
 /** A namespace's labels; none when the object carries none (API servers before 1.21 set no name label). */
 export function labelsOfNamespace(namespace: V1Namespace): Labels {
   return namespace.metadata?.labels ?? {};
 }
 
-export function errorMessage(error: unknown): string {
-  if (error instanceof ApiException) return `HTTP ${error.code} from the API server`;
-  return error instanceof Error ? error.message : String(error);
+const OWN_PREFIX = `${DOMAIN}/`;
+
+/** The webhook's own labels (tenant, mode) of a namespace: the only ones it reads. */
+export function ownLabels(labels: Labels): Labels {
+  const own: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels)) if (key.startsWith(OWN_PREFIX)) own[key] = value;
+  return own;
+}
+
+/**
+ * What the cache keeps of a namespace: its name and the webhook's own labels, or nothing for an object without a
+ * name. Tenant admins may add any other label to their namespaces; none of it is kept.
+ */
+export function projectNamespace(object: unknown): { readonly name: string; readonly labels: Labels } | undefined {
+  const namespace = object as V1Namespace;
+  const name = namespace.metadata?.name;
+  return typeof name === 'string' ? { name, labels: ownLabels(labelsOfNamespace(namespace)) } : undefined;
 }
 
 export class InformerNamespaceDirectory implements NamespaceDirectory {
   readonly #options: InformerNamespaceDirectoryOptions;
   readonly #api: CoreV1Api;
-  readonly #informer: ListWatch<V1Namespace>;
+  readonly #informer: ProjectedInformer<{ readonly name: string; readonly labels: Labels }>;
   readonly #misses = new Map<string, Promise<Labels | undefined>>();
-  #listed = false;
-  #stopped = false;
-  #restartDelayMs: number;
-  #restartTimer: NodeJS.Timeout | undefined;
 
   constructor(options: InformerNamespaceDirectoryOptions) {
     this.#options = options;
-    this.#restartDelayMs = options.restartBackoff.initialMs;
     this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
-    const watch = new Watch(options.kubeConfig);
-    const slimWatch = {
-      watch: (path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (phase: string, object: V1Namespace, raw: unknown) => void, done: (error: unknown) => void) =>
-        watch.watch(path, { ...query, allowWatchBookmarks: true }, (phase: string, object: V1Namespace, raw: unknown) => onEvent(phase, phase === 'ERROR' ? object : slim(object), raw), done),
-    };
-    this.#informer = new ListWatch<V1Namespace>(NAMESPACES_PATH, slimWatch as unknown as Watch, () => this.#listAll(), false);
-    this.#informer.on('error', (error: unknown) => this.#scheduleRestart(error));
-    this.#informer.on('connect', () => options.log.debug('namespace watch connecting'));
-    options.metrics.measureNamespaceCache(() => this.#informer.list().length);
+    this.#informer = new ProjectedInformer({
+      what: 'namespace',
+      path: NAMESPACES_PATH,
+      watchConfig: options.kubeConfig,
+      listPage: async (next) => {
+        const page = await this.#api.listNamespace({ limit: options.listPageSize, _continue: next });
+        return { items: page.items, continueToken: page.metadata?._continue || undefined, resourceVersion: page.metadata?.resourceVersion };
+      },
+      project: projectNamespace,
+      log: options.log,
+      restartBackoff: options.restartBackoff,
+      onRestart: () => options.metrics.namespaceWatchRestarts.inc(),
+      onListed: (count) => options.log.info({ namespaces: count }, 'namespace directory ready'),
+    });
+    options.metrics.measureNamespaceCache(() => this.#informer.size());
   }
 
   /** Starts listing and watching; resolves once the first attempt has begun (readiness follows the list). */
-  async start(): Promise<void> {
-    await this.#run();
+  start(): Promise<void> {
+    return this.#informer.start();
   }
 
-  /** Errors thrown before the informer reports them itself (say, an unreadable token file) take the same retry path. */
-  async #run(): Promise<void> {
-    try {
-      await this.#informer.start();
-    } catch (error) {
-      this.#scheduleRestart(error);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#restartTimer);
-    await this.#informer.stop();
+  stop(): Promise<void> {
+    return this.#informer.stop();
   }
 
   ready(): boolean {
-    return this.#listed;
+    return this.#informer.ready();
   }
 
   async labelsOf(namespace: string): Promise<Labels | undefined> {
     const cached = this.#informer.get(namespace);
     if (cached !== undefined) {
       this.#options.metrics.namespaceLookups.inc({ source: 'cache' });
-      return labelsOfNamespace(cached);
+      return cached.labels;
     }
     return this.#readDirectly(namespace);
   }
 
-  async #listAll(): Promise<KubernetesListObject<V1Namespace>> {
-    const items: V1Namespace[] = [];
-    let resourceVersion: string | undefined;
-    let next: string | undefined;
-    do {
-      const page = await this.#api.listNamespace({ limit: this.#options.listPageSize, _continue: next });
-      for (const item of page.items) items.push(slim(item));
-      resourceVersion ??= page.metadata?.resourceVersion;
-      next = page.metadata?._continue || undefined;
-    } while (next !== undefined);
-    // ListWatch files the items into its cache right after this promise resolves; readiness follows that.
-    setImmediate(() => this.#markListed(items.length));
-    return { apiVersion: 'v1', kind: 'NamespaceList', metadata: { resourceVersion }, items };
+  fresh(namespace: string): Promise<Labels | undefined> {
+    return this.#readDirectly(namespace);
   }
 
-  #markListed(count: number): void {
-    this.#restartDelayMs = this.#options.restartBackoff.initialMs;
-    if (!this.#listed) this.#options.log.info({ namespaces: count }, 'namespace directory ready');
-    this.#listed = true;
-  }
-
-  #scheduleRestart(error: unknown): void {
-    if (this.#stopped) return;
-    const { initialMs, maxMs } = this.#options.restartBackoff;
-    // Full jitter, so replicas that lost the API server together do not come back in step.
-    const delay = Math.round(this.#restartDelayMs / 2 + (Math.random() * this.#restartDelayMs) / 2);
-    this.#restartDelayMs = Math.min(Math.max(this.#restartDelayMs * 2, initialMs), maxMs);
-    this.#options.metrics.namespaceWatchRestarts.inc();
-    this.#options.log.warn({ err: errorMessage(error), retryInMs: delay }, 'namespace watch failed; restarting');
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = setTimeout(() => {
-      if (!this.#stopped) void this.#run();
-    }, delay);
-    this.#restartTimer.unref();
+  snapshot(): ReadonlyMap<string, Labels> | undefined {
+    if (!this.#informer.ready()) return undefined;
+    return new Map(this.#informer.list().map((held) => [held.name, held.labels]));
   }
 
   #readDirectly(namespace: string): Promise<Labels | undefined> {
@@ -157,7 +130,7 @@ export class InformerNamespaceDirectory implements NamespaceDirectory {
     try {
       const found = await withDeadline(this.#api.readNamespace({ name: namespace }), missTimeoutMs, `reading namespace ${namespace}`);
       metrics.namespaceLookups.inc({ source: 'api' });
-      return labelsOfNamespace(found);
+      return ownLabels(labelsOfNamespace(found));
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) {
         metrics.namespaceLookups.inc({ source: 'missing' });

@@ -75,6 +75,8 @@ export class LeaseElector {
    * while this is set, even after it stopped calling itself leader, so a release that failed is tried again.
    */
   #mayHold = false;
+  /** After giving the Lease up for want of health: no contending before this time. */
+  #outUntil = 0;
   /** What the last round concluded, so that a change (either way) is logged once. */
   #leading = false;
   #timer: NodeJS.Timeout | undefined;
@@ -129,8 +131,8 @@ export class LeaseElector {
     const { identity, log, name, healthy } = this.#options;
     const wasLeader = this.#leading;
     try {
-      if (healthy === undefined || healthy()) await this.#contend();
-      else await this.#giveUp();
+      if (healthy !== undefined && !healthy()) await this.#giveUp();
+      else if (this.#options.now() >= this.#outUntil) await this.#contend();
     } catch (error) {
       log.warn({ lease: name, err: (error as Error).message }, 'refresher lease round failed');
     }
@@ -157,10 +159,15 @@ export class LeaseElector {
     this.#leaderUntil = attempt + this.#options.leaseDurationMs - this.#options.renewEveryMs;
   }
 
-  /** Stops calling itself leader at once, and releases the Lease if it may still name this replica. */
+  /**
+   * Stops calling itself leader at once, and releases the Lease if it may still name this replica. It then stays out
+   * for a Lease duration even if healthy() turns true again at once (as it does for a replica that no longer leads),
+   * so a healthy replica takes the Lease rather than the one whose work just stalled.
+   */
   async #giveUp(): Promise<void> {
     this.#leaderUntil = 0;
     if (!this.#mayHold) return;
+    this.#outUntil = this.#options.now() + this.#options.leaseDurationMs;
     this.#options.log.warn({ lease: this.#options.name }, 'refresher rounds stopped completing; giving up the refresher lease');
     await this.#release();
   }

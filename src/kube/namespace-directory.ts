@@ -7,8 +7,19 @@ export type Labels = Readonly<Record<string, string>>;
 export interface NamespaceDirectory {
   /** The namespace's labels; undefined when the namespace does not exist. Rejects when they cannot be known. */
   labelsOf(namespace: string): Promise<Labels | undefined>;
+  /**
+   * The same, read from the API server now rather than from the cache: asked before a token is written into a
+   * namespace or a tenant's Secret is deleted from it, so that a cache lagging a relabel can never put one
+   * tenant's credentials where another tenant reads them. Rejects when the labels cannot be read.
+   */
+  fresh(namespace: string): Promise<Labels | undefined>;
   /** True once the directory can answer (e.g. after the first list). */
   ready(): boolean;
+  /**
+   * Every namespace and its labels as the directory holds them now, for the reconciler's round; undefined until
+   * the directory is ready (a partial view would look like namespaces that lost their tenant).
+   */
+  snapshot(): ReadonlyMap<string, Labels> | undefined;
 }
 
 export class InMemoryNamespaceDirectory implements NamespaceDirectory {
@@ -26,7 +37,19 @@ export class InMemoryNamespaceDirectory implements NamespaceDirectory {
     return this.#namespaces.get(namespace);
   }
 
+  fresh(namespace: string): Promise<Labels | undefined> {
+    return this.labelsOf(namespace);
+  }
+
   ready(): boolean {
     return true;
+  }
+
+  snapshot(): ReadonlyMap<string, Labels> {
+    return new Map(this.#namespaces);
+  }
+
+  delete(name: string): void {
+    this.#namespaces.delete(name);
   }
 }

@@ -1,23 +1,25 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { isManaged, MANAGED_BY, MANAGED_BY_LABEL, type SecretObject, type WritableSecret } from '../credentials/pull-secret.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, projectSecret, type StoredPullSecret, type WritableSecret } from '../credentials/pull-secret.ts';
+import { acceptOptions, METADATA_LIST_ACCEPT, METADATA_ONLY_ACCEPT } from './metadata-only.ts';
 
 /**
- * Reading and writing Secrets, with the API server's optimistic concurrency made explicit: a create that finds
- * the name taken and a replace whose resourceVersion is stale are answers, not errors, so the writer can re-read
- * and decide again. Any other failure rejects with the API server's code in the message.
+ * Reading and writing pull Secrets, with the API server's optimistic concurrency made explicit: a create that finds
+ * the name taken and a replace or delete whose resourceVersion is stale are answers, not errors, so the caller can
+ * re-read and decide again. Any other failure rejects with the API server's code in the message. Reads give the
+ * compact projection (pull-secret.ts), read from metadata alone: a Secret's data is written, never read.
  */
 export interface SecretStore {
   /** `fresh`: the caller lost a write race and needs what the API server holds now, not a cached copy. */
-  read(namespace: string, name: string, fresh?: boolean): Promise<SecretObject | undefined>;
+  read(namespace: string, name: string, fresh?: boolean): Promise<StoredPullSecret | undefined>;
   create(secret: WritableSecret): Promise<'created' | 'exists'>;
   /** Replaces the Secret only if it is still at `resourceVersion`. */
   replace(secret: WritableSecret, resourceVersion: string): Promise<'replaced' | 'conflict'>;
 }
 
-/** What the refresher needs on top: finding every managed Secret, and removing one. */
+/** What the reconciler needs on top: every Secret carrying the managed-by label, and removing one. */
 export interface ManagedSecretStore extends SecretStore {
-  /** Every Secret the webhook manages, in all namespaces (selected by the managed-by label). */
-  listManaged(): Promise<SecretObject[]>;
+  /** Every Secret labelled managed-by the webhook, in all namespaces (the label selects; it proves nothing). */
+  listManaged(): Promise<StoredPullSecret[]>;
   /** Deletes the Secret only if it is still at `resourceVersion`; a Secret already gone counts as deleted. */
   delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'>;
 }
@@ -34,6 +36,10 @@ function failure(action: string, secret: { namespace: string; name: string }, er
   return new Error(`${action} Secret ${secret.namespace}/${secret.name} failed: ${what}`);
 }
 
+function projected(items: readonly V1Secret[]): StoredPullSecret[] {
+  return items.flatMap((item) => projectSecret(item) ?? []);
+}
+
 export class KubeSecretStore implements ManagedSecretStore {
   readonly #api: CoreV1Api;
 
@@ -41,9 +47,9 @@ export class KubeSecretStore implements ManagedSecretStore {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  async read(namespace: string, name: string): Promise<SecretObject | undefined> {
+  async read(namespace: string, name: string): Promise<StoredPullSecret | undefined> {
     try {
-      return (await this.#api.readNamespacedSecret({ namespace, name })) as SecretObject;
+      return projectSecret(await this.#api.readNamespacedSecret({ namespace, name }, acceptOptions(METADATA_ONLY_ACCEPT)));
     } catch (error) {
       if (codeOf(error) === 404) return undefined;
       throw failure('reading', { namespace, name }, error);
@@ -52,7 +58,7 @@ export class KubeSecretStore implements ManagedSecretStore {
 
   async create(secret: WritableSecret): Promise<'created' | 'exists'> {
     try {
-      await this.#api.createNamespacedSecret({ namespace: secret.metadata.namespace, body: secret as V1Secret });
+      await this.#api.createNamespacedSecret({ namespace: secret.metadata.namespace, body: secret as V1Secret }, acceptOptions(METADATA_ONLY_ACCEPT));
       return 'created';
     } catch (error) {
       if (codeOf(error) === 409) return 'exists';
@@ -64,7 +70,7 @@ export class KubeSecretStore implements ManagedSecretStore {
     const { namespace, name } = secret.metadata;
     const body = { ...secret, metadata: { ...secret.metadata, resourceVersion } } as V1Secret;
     try {
-      await this.#api.replaceNamespacedSecret({ namespace, name, body });
+      await this.#api.replaceNamespacedSecret({ namespace, name, body }, acceptOptions(METADATA_ONLY_ACCEPT));
       return 'replaced';
     } catch (error) {
       if (codeOf(error) === 409) return 'conflict';
@@ -72,14 +78,16 @@ export class KubeSecretStore implements ManagedSecretStore {
     }
   }
 
-  async listManaged(): Promise<SecretObject[]> {
-    const items: SecretObject[] = [];
+  /** Paged, metadata only: a cluster full of large Secrets costs what their names and annotations do. */
+  async listManaged(): Promise<StoredPullSecret[]> {
+    const items: StoredPullSecret[] = [];
     let next: string | undefined;
     do {
-      const page = await this.#api.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: 500, _continue: next }).catch((error: unknown) => {
+      const page = await this.#api.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: 500, _continue: next }, acceptOptions(METADATA_LIST_ACCEPT)).catch((error: unknown) => {
         throw failure('listing managed', { namespace: '*', name: '*' }, error);
       });
-      items.push(...(page.items as SecretObject[]));
+      // A metadata-only list with no items answers `items: null`.
+      items.push(...projected(page.items ?? []));
       next = page.metadata?._continue || undefined;
     } while (next !== undefined);
     return items;
@@ -97,31 +105,32 @@ export class KubeSecretStore implements ManagedSecretStore {
   }
 }
 
-/** The same contract in memory, for unit tests of what sits on top. */
+/** The same contract in memory, for unit tests of what sits on top; it keeps whole Secrets so tests can read data. */
 export class InMemorySecretStore implements ManagedSecretStore {
   readonly secrets = new Map<string, WritableSecret & { readonly metadata: { readonly resourceVersion: string } }>();
   #version = 0;
 
-  async read(namespace: string, name: string): Promise<SecretObject | undefined> {
-    return this.secrets.get(`${namespace}/${name}`);
+  async read(namespace: string, name: string): Promise<StoredPullSecret | undefined> {
+    const stored = this.secrets.get(`${namespace}/${name}`);
+    return stored === undefined ? undefined : projectSecret(stored);
   }
 
   async create(secret: WritableSecret): Promise<'created' | 'exists'> {
     const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
     if (this.secrets.has(key)) return 'exists';
-    this.#store(key, secret);
+    this.put(secret);
     return 'created';
   }
 
   async replace(secret: WritableSecret, resourceVersion: string): Promise<'replaced' | 'conflict'> {
     const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
     if (this.secrets.get(key)?.metadata.resourceVersion !== resourceVersion) return 'conflict';
-    this.#store(key, secret);
+    this.put(secret);
     return 'replaced';
   }
 
-  async listManaged(): Promise<SecretObject[]> {
-    return [...this.secrets.values()].filter(isManaged);
+  async listManaged(): Promise<StoredPullSecret[]> {
+    return projected([...this.secrets.values()] as V1Secret[]).filter((stored) => stored.managed);
   }
 
   async delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'> {
@@ -132,7 +141,9 @@ export class InMemorySecretStore implements ManagedSecretStore {
     return 'deleted';
   }
 
-  #store(key: string, secret: WritableSecret): void {
+  /** Stores a Secret as written by anybody (a test's forgery included), with a new resourceVersion. */
+  put(secret: WritableSecret): void {
+    const key = `${secret.metadata.namespace}/${secret.metadata.name}`;
     this.secrets.set(key, { ...secret, metadata: { ...secret.metadata, resourceVersion: String(++this.#version) } });
   }
 }

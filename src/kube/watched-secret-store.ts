@@ -1,56 +1,61 @@
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { SecretObject, WritableSecret } from '../credentials/pull-secret.ts';
+import { projectSecret, type StoredPullSecret, type WritableSecret } from '../credentials/pull-secret.ts';
+import { acceptOptions, METADATA_LIST_ACCEPT, metadataOnlyWatchConfig } from './metadata-only.ts';
+import { ProjectedInformer } from './projected-informer.ts';
 import { MANAGED_SELECTOR, type ManagedSecretStore } from './secret-store.ts';
 
 /**
- * The managed pull Secrets, watched (list + watch with the managed-by label selector), in front of the API store:
- * a read that the cache can answer costs no API call, so admitting a pod whose Secret is fresh touches neither AWS
- * nor the API server. A Secret the cache does not hold (not yet seen, or not managed by the webhook, which the
- * selector hides) is read from the API server, and so is every re-read after a lost write race (`fresh`), so the
- * cache is never trusted where it could be stale in a way that matters. Writes go to the API server; the watch
- * brings them back. A failed watch is restarted after a pause, and reads fall back to the API server meanwhile.
+ * The Secrets labelled managed-by the webhook, watched (list + watch with that label selector, metadata only) in
+ * front of the API store: a read that the cache can answer costs no API call, so admitting a pod whose Secret is
+ * fresh touches neither AWS nor the API server, and the reconciler's round lists nothing.
+ *
+ * Anybody who may create a Secret can add the label, so what the cache keeps is the compact projection
+ * (pull-secret.ts): a few bounded fields from the metadata, never data. A thousand forged 1 MiB Secrets cost what
+ * a thousand names do, and their data never crosses the wire.
+ *
+ * A Secret the cache does not hold (not yet seen, or without the label) is read from the API server, and so is
+ * every re-read after a lost write race (`fresh`), so the cache is never trusted where it could be stale in a way
+ * that matters. Writes go to the API server; the watch brings them back.
  */
 export class WatchedSecretStore implements ManagedSecretStore {
   readonly #inner: ManagedSecretStore;
-  readonly #informer: ListWatch<V1Secret>;
-  readonly #log: Logger;
-  readonly #restartMs: number;
-  #synced = false;
-  #stopped = false;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #informer: ProjectedInformer<StoredPullSecret>;
 
-  constructor(inner: ManagedSecretStore, kubeConfig: KubeConfig, log: Logger, restartMs = 5000) {
+  constructor(inner: ManagedSecretStore, kubeConfig: KubeConfig, log: Logger, restartBackoff = { initialMs: 1000, maxMs: 30_000 }) {
     this.#inner = inner;
-    this.#log = log;
-    this.#restartMs = restartMs;
     const api = kubeConfig.makeApiClient(CoreV1Api);
-    const list = async (): Promise<KubernetesListObject<V1Secret>> => {
-      const answer = await api.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR });
-      setImmediate(() => (this.#synced = true));
-      return answer;
-    };
-    this.#informer = new ListWatch<V1Secret>('/api/v1/secrets', new Watch(kubeConfig), list, false, MANAGED_SELECTOR);
-    this.#informer.on('error', (error: unknown) => this.#restart(error));
+    this.#informer = new ProjectedInformer<StoredPullSecret>({
+      what: 'pull secret',
+      path: '/api/v1/secrets',
+      watchConfig: metadataOnlyWatchConfig(kubeConfig),
+      labelSelector: MANAGED_SELECTOR,
+      listPage: async (next) => {
+        const page = await api.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: 500, _continue: next }, acceptOptions(METADATA_LIST_ACCEPT));
+        return { items: page.items ?? [], continueToken: page.metadata?._continue || undefined, resourceVersion: page.metadata?.resourceVersion };
+      },
+      project: (object) => projectSecret(object as Parameters<typeof projectSecret>[0]),
+      log,
+      restartBackoff,
+    });
   }
 
-  async start(): Promise<void> {
-    try {
-      await this.#informer.start();
-    } catch (error) {
-      this.#restart(error);
-    }
+  start(): Promise<void> {
+    return this.#informer.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#informer.stop();
+  stop(): Promise<void> {
+    return this.#informer.stop();
   }
 
-  async read(namespace: string, name: string, fresh = false): Promise<SecretObject | undefined> {
-    const cached = fresh || !this.#synced ? undefined : this.#informer.get(name, namespace);
-    return cached === undefined ? this.#inner.read(namespace, name) : (cached as SecretObject);
+  /** Secrets in the cache (for the memory figures and tests). */
+  size(): number {
+    return this.#informer.size();
+  }
+
+  async read(namespace: string, name: string, fresh = false): Promise<StoredPullSecret | undefined> {
+    const cached = fresh || !this.#informer.current() ? undefined : this.#informer.get(name, namespace);
+    return cached ?? this.#inner.read(namespace, name);
   }
 
   create(secret: WritableSecret): Promise<'created' | 'exists'> {
@@ -61,20 +66,13 @@ export class WatchedSecretStore implements ManagedSecretStore {
     return this.#inner.replace(secret, resourceVersion);
   }
 
-  listManaged(): Promise<SecretObject[]> {
-    return this.#inner.listManaged();
+  /** From the cache while it is current; otherwise rejected: a round must not act on a partial or stale view. */
+  async listManaged(): Promise<StoredPullSecret[]> {
+    if (!this.#informer.current()) throw new Error('the pull secret watch is not running (not listed yet, or restarting)');
+    return this.#informer.list();
   }
 
   delete(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict'> {
     return this.#inner.delete(namespace, name, resourceVersion);
-  }
-
-  #restart(error: unknown): void {
-    if (this.#stopped) return;
-    this.#synced = false;
-    this.#log.warn({ err: (error as Error).message, retryInMs: this.#restartMs }, 'pull secret watch failed; reading from the API server until it is back');
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.start(), this.#restartMs);
-    this.#timer.unref();
   }
 }

@@ -33,6 +33,7 @@ export class PolicyReloader implements PolicySource {
   #policy: CompiledPolicy;
   readonly #watcher: FileWatcher;
   readonly #options: PolicyReloaderOptions;
+  readonly #listeners: ((policy: CompiledPolicy) => void)[] = [];
 
   private constructor(policy: CompiledPolicy, options: PolicyReloaderOptions) {
     this.#policy = policy;
@@ -66,6 +67,11 @@ export class PolicyReloader implements PolicySource {
     return this.#policy;
   }
 
+  /** Called after every change that loaded (not the first load), with the policy now in force. */
+  onReload(listener: (policy: CompiledPolicy) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Re-reads the file now instead of waiting for an event or the poll. */
   async check(): Promise<void> {
     await this.#watcher.check();
@@ -84,6 +90,7 @@ export class PolicyReloader implements PolicySource {
     metrics.policyReloadHealthy.set(1);
     metrics.policyLoadedTimestamp.set(Date.now() / 1000);
     log.info({ policy: path, ...summary(policy) }, 'policy reloaded');
+    for (const listener of this.#listeners) listener(policy);
   }
 
   #rejected(error: PolicyError): void {

@@ -16,9 +16,10 @@ function review(namespace: string, image: string, extra: Record<string, unknown>
   return podReview(namespace, onePod(image), extra);
 }
 
-function recording(result: ProvisionResult) {
+function recording(result: ProvisionResult, ready = () => true) {
   const calls: { namespace: string; tenant: string; needs: readonly PullSecretNeed[] }[] = [];
   const provisioning: PullSecretProvisioning = {
+    ready,
     provision: async (namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]) => (calls.push({ namespace, tenant: tenant.name, needs }), result),
   };
   return { calls, provisioning };
@@ -76,4 +77,32 @@ t.test('with onCredentialError: allow the pod is admitted and patched, with a wa
   t.equal(response.allowed, true);
   t.ok(response.patch);
   t.same(response.warnings, ['pull secret ecr-pull-111111111111-eu-west-1 not ready (AccessDenied); admitted by onCredentialError: allow']);
+});
+
+t.test('readiness waits for the provenance key: 503 until the provisioning can judge Secrets, then 200', async (t) => {
+  let loaded = false;
+  const { provisioning } = recording(OK, () => loaded);
+  const { app } = testApp({}, undefined, { pullSecrets: provisioning });
+  const waiting = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(waiting.statusCode, 503);
+  t.same(waiting.json(), { status: 'waiting for the provenance key' });
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'alive meanwhile: nothing to restart');
+  loaded = true;
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(ready.statusCode, 200);
+  t.same(ready.json(), { status: 'ready' });
+});
+
+t.test('the namespace directory is waited for first, and shutting down wins over both', async (t) => {
+  const { provisioning } = recording(OK, () => false);
+  const { app, namespaces, lifecycle } = testApp({}, undefined, { pullSecrets: provisioning });
+  namespaces.ready = () => false;
+  t.same((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'waiting for the namespace directory' });
+  lifecycle.draining = true;
+  t.same((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'shutting down' });
+});
+
+t.test('without pull secret provisioning (no AWS chain) readiness does not wait for a key', async (t) => {
+  const { app } = testApp();
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
 });

@@ -107,7 +107,7 @@ for (const c of refused) {
 }
 
 t.test('when namespace labels cannot be read the template is let through with a warning: its pods are still checked', async (t) => {
-  const failing: NamespaceDirectory = { labelsOf: async () => Promise.reject(new Error('API server unreachable')), ready: () => true };
+  const failing: NamespaceDirectory = { labelsOf: async () => Promise.reject(new Error('API server unreachable')), ready: () => true, snapshot: () => undefined, fresh: async () => Promise.reject(new Error('API server unreachable')) };
   const { response, logs } = await validate(workload(KINDS[0]!, UNGRANTED), failing);
   t.equal(response.allowed, true);
   t.same(response.warnings, ['template not checked (namespace labels unavailable); its pods are checked when created']);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { parseFraction, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { parseCount, parseFraction, parseGraceSeconds, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
 import { fixture } from './run-cli.ts';
 
@@ -52,6 +52,11 @@ const cases: { name: string; args: string[]; stderr: RegExp }[] = [
   { name: 'a token refresh point of 0 is refused', args: [...base, '--token-refresh-at', '0'], stderr: /must be a fraction above 0 and at most 1/ },
   { name: 'a token refresh point above 1 is refused', args: [...base, '--token-refresh-at', '1.5'], stderr: /must be a fraction above 0 and at most 1/ },
   { name: 'an empty token refresh point is refused', args: [...base, '--token-refresh-at', ' '], stderr: /must be a fraction above 0 and at most 1/ },
+  { name: 'a deletion grace that is not whole seconds is refused', args: [...base, '--deletion-grace', '1.5'], stderr: /--deletion-grace <seconds>' argument '1\.5' is invalid\. must be whole seconds from 0 to 604800 \(a week\)/ },
+  { name: 'a deletion grace longer than a week is refused', args: [...base, '--deletion-grace', '604801'], stderr: /must be whole seconds from 0 to 604800 \(a week\)/ },
+  { name: 'a negative deletion grace is refused', args: [...base, '--deletion-grace=-1'], stderr: /must be whole seconds from 0 to 604800/ },
+  { name: 'no deletions per round is refused', args: [...base, '--max-deletions-per-round', '0'], stderr: /--max-deletions-per-round <count>' argument '0' is invalid\. must be a whole number from 1 to 1000000/ },
+  { name: 'a deletion budget that is not a whole number is refused', args: [...base, '--max-deletions-per-round', 'all'], stderr: /must be a whole number from 1 to 1000000/ },
   { name: 'an unknown log level is refused with the choices', args: [...base, '--log-level', 'loud'], stderr: /Allowed choices are fatal, error, warn, info, debug, trace/ },
   { name: 'a policy that does not load stops the start, naming file, path and problem', args: ['serve', '--policy', BROKEN_POLICY, '--tls-cert', CERT, '--tls-key', KEY], stderr: /^error: .*unknown-field\.yaml: .*unknown field/ },
   { name: 'a missing certificate stops the start, naming the file', args: ['serve', '--policy', POLICY, '--tls-cert', join(dir, 'none.crt'), '--tls-key', KEY], stderr: /^error: cannot read the TLS certificate or key: .*none\.crt/ },
@@ -71,7 +76,7 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5 };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
@@ -80,11 +85,11 @@ t.test('the configuration is frozen and points at the in-cluster service account
   t.equal(parseSessionSeconds('43200'), 43_200, 'the longest session STS grants is accepted');
   t.equal(parseFraction('0.75'), 0.75);
   t.equal(config.tokenRefreshFraction, 0.5);
-  t.same(config.refresher, { leaseNamespace: 'ecr-tenant-webhook', identity: 'node-1', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'outside a pod: the default namespace and the host name');
+  t.same(config.refresher, { leaseNamespace: 'ecr-tenant-webhook', identity: 'node-1', intervalMs: 60_000, leaseDurationMs: 15_000, deletionGraceMs: 3_600_000, maxDeletionsPerRound: 100 }, 'outside a pod: the default namespace and the host name');
   const inPod = serveConfig(options, { ...outsideCluster, podNamespace: 'webhooks', podName: 'ecr-tenant-webhook-7d9f-x2' });
-  t.same(inPod.refresher, { leaseNamespace: 'webhooks', identity: 'ecr-tenant-webhook-7d9f-x2', intervalMs: 60_000, leaseDurationMs: 15_000 }, 'in a pod: the downward API values');
-  const flagged = serveConfig({ ...options, leaseNamespace: 'ns', identity: 'me', refreshInterval: 0, leaseDuration: 0 }, outsideCluster);
-  t.same(flagged.refresher, { leaseNamespace: 'ns', identity: 'me', intervalMs: 100, leaseDurationMs: 1000 }, 'flags win; intervals have floors');
+  t.same(inPod.refresher, { leaseNamespace: 'webhooks', identity: 'ecr-tenant-webhook-7d9f-x2', intervalMs: 60_000, leaseDurationMs: 15_000, deletionGraceMs: 3_600_000, maxDeletionsPerRound: 100 }, 'in a pod: the downward API values');
+  const flagged = serveConfig({ ...options, leaseNamespace: 'ns', identity: 'me', refreshInterval: 0, leaseDuration: 0, deletionGrace: 0, maxDeletionsPerRound: 7 }, outsideCluster);
+  t.same(flagged.refresher, { leaseNamespace: 'ns', identity: 'me', intervalMs: 100, leaseDurationMs: 1000, deletionGraceMs: 0, maxDeletionsPerRound: 7 }, 'flags win; intervals have floors; a zero grace deletes at once');
   t.equal(serveConfig({ ...options, credentialDeadline: 0 }, outsideCluster).credentialDeadlineMs, 100, 'never a zero deadline');
   t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
 });
@@ -94,5 +99,19 @@ t.test('in a cluster the service account and the kubernetes Service address are 
     const config = loadKubeConfig({ inCluster: { host, port } });
     t.match(config.getCurrentCluster(), { server, caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`, skipTLSVerify: false });
     t.match(config.getCurrentUser(), { authProvider: { name: 'tokenFile', config: { tokenFile: `${SERVICE_ACCOUNT_DIR}/token` } } });
+  }
+});
+
+t.test('the deletion grace is whole seconds from 0 to a week, returned in milliseconds', async (t) => {
+  for (const [value, ms] of [['0', 0], ['3600', 3_600_000], ['604800', 604_800_000], ['007', 7000]] as const) t.equal(parseGraceSeconds(value), ms, value);
+  for (const value of ['', ' ', '-1', '1.5', '1e3', '604801', 'an hour', '60s', ' 60', '0x10']) {
+    t.throws(() => parseGraceSeconds(value), { code: 'commander.invalidArgument', message: 'must be whole seconds from 0 to 604800 (a week)' }, JSON.stringify(value));
+  }
+});
+
+t.test('a count is a whole number from 1 to a million', async (t) => {
+  for (const [value, count] of [['1', 1], ['100', 100], ['1000000', 1_000_000], ['010', 10]] as const) t.equal(parseCount(value), count, value);
+  for (const value of ['', '0', '-1', '2.5', '1e2', '1000001', 'all', ' 5', 'Infinity']) {
+    t.throws(() => parseCount(value), { code: 'commander.invalidArgument', message: 'must be a whole number from 1 to 1000000' }, JSON.stringify(value));
   }
 });

@@ -1,42 +1,79 @@
 import t from 'tap';
 import { buildPullSecret } from '../../src/credentials/pull-secret.ts';
-import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
+import { credentialDigest } from '../../src/credentials/provenance.ts';
+import { PullSecretProvisioner, tokenRequest, type ProvisionerOptions } from '../../src/credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from '../../src/credentials/registry-token.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import type { CompiledTenant } from '../../src/policy/compile.ts';
 import type { PullSecretNeed } from '../../src/policy/decide.ts';
+import { testSealer } from '../support/test-sealer.ts';
 
 const NOW = Date.parse('2026-11-23T00:00:00Z');
 const HOUR = 3600_000;
+const SESSION_SECONDS = 3600;
 const tenant = { name: 'payments', externalId: 'ext', sessionTags: { team: 'payments' } } as unknown as CompiledTenant;
 const need = (account: string): PullSecretNeed => ({ name: `ecr-pull-${account}-eu-west-1`, account, region: 'eu-west-1', hosts: [`${account}.dkr.ecr.eu-west-1.amazonaws.com`], roleArn: `arn:aws:iam::${account}:role/pull` });
 
-function setup(get: (request: TokenRequest) => Promise<RegistryToken>, deadlineMs = 1000) {
+function setup(get: (request: TokenRequest) => Promise<RegistryToken>, deadlineMs = 1000, more: Partial<ProvisionerOptions> = {}) {
   const store = new InMemorySecretStore();
   const requests: TokenRequest[] = [];
   const provisioner = new PullSecretProvisioner({
-    writer: new PullSecretWriter(store),
+    writer: new PullSecretWriter(store, () => testSealer),
     tokens: { get: (request) => (requests.push(request), get(request)) },
     freshForMs: HOUR,
     deadlineMs,
+    sessionSeconds: SESSION_SECONDS,
     now: () => NOW,
+    ...more,
   });
   return { store, provisioner, requests };
 }
 const lasting = async (): Promise<RegistryToken> => ({ username: 'AWS', password: 'pw', expiresAt: new Date(NOW + 12 * HOUR) });
 
-t.test('every needed Secret is written, each from a token asked for with the tenant’s role, external id and tags', async (t) => {
+t.test('every needed Secret is written, each from a token asked for with the tenant’s role, external id, tags and session duration', async (t) => {
   const { store, provisioner, requests } = setup(lasting);
   const result = await provisioner.provision('shop', tenant, [need('111111111111'), need('222222222222')]);
   t.same(result, { outcomes: { 'ecr-pull-111111111111-eu-west-1': 'created', 'ecr-pull-222222222222-eu-west-1': 'created' }, failures: [] });
   t.equal(store.secrets.size, 2);
-  t.match(requests[0], { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/pull', externalId: 'ext', sessionTags: { team: 'payments' }, registry: { account: '111111111111', region: 'eu-west-1' } });
+  const first = requests.find((request) => request.registry.account === '111111111111');
+  t.same(first, { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/pull', externalId: 'ext', sessionTags: { team: 'payments' }, durationSeconds: SESSION_SECONDS, registry: { account: '111111111111', region: 'eu-west-1' } });
+  const stored = await store.read('shop', 'ecr-pull-111111111111-eu-west-1');
+  t.same(testSealer.originOf(stored!), { tenant: 'payments', credential: credentialDigest(first!) }, 'sealed with the digest of the credential the token was minted with');
+});
+
+t.test('tokenRequest puts a credential together from tenant, grant, registry and session duration', async (t) => {
+  const registry = { account: '111111111111', region: 'eu-west-1', host: 'ignored' };
+  t.same(tokenRequest(tenant, 'arn:aws:iam::111111111111:role/pull', registry, 900), { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/pull', externalId: 'ext', sessionTags: { team: 'payments' }, durationSeconds: 900, registry: { account: '111111111111', region: 'eu-west-1' } });
+  t.not(credentialDigest(tokenRequest(tenant, 'r', registry, 900)), credentialDigest(tokenRequest(tenant, 'r', registry, 3600)), 'another session duration is another credential');
+});
+
+t.test('a Secret sealed for a credential of another session duration is rewritten', async (t) => {
+  const { store, provisioner, requests } = setup(lasting);
+  const n = need('111111111111');
+  const other = credentialDigest(tokenRequest(tenant, n.roleArn, n, 900));
+  await store.create(buildPullSecret({ name: n.name, namespace: 'shop', tenant: 'payments', credential: other, hosts: n.hosts }, await lasting(), testSealer));
+  const result = await provisioner.provision('shop', tenant, [n]);
+  t.same(result.outcomes, { [n.name]: 'updated' });
+  t.equal(requests.length, 1);
+  t.equal(testSealer.originOf((await store.read('shop', n.name))!)?.credential, credentialDigest(tokenRequest(tenant, n.roleArn, n, SESSION_SECONDS)));
+});
+
+t.test('ready() is true by default and otherwise follows the option', async (t) => {
+  t.equal(setup(lasting).provisioner.ready(), true);
+  let loaded = false;
+  const { provisioner } = setup(lasting, 1000, { ready: () => loaded });
+  t.equal(provisioner.ready(), false);
+  loaded = true;
+  t.equal(provisioner.ready(), true);
+  t.equal(setup(lasting, 1000, { ready: undefined }).provisioner.ready(), true);
 });
 
 t.test('a fresh Secret costs no token and no write', async (t) => {
   const { store, provisioner, requests } = setup(lasting);
-  await store.create(buildPullSecret({ name: need('111111111111').name, namespace: 'shop', tenant: 'payments', hosts: need('111111111111').hosts }, await lasting()));
+  const n = need('111111111111');
+  const credential = credentialDigest(tokenRequest(tenant, n.roleArn, n, SESSION_SECONDS));
+  await store.create(buildPullSecret({ name: n.name, namespace: 'shop', tenant: 'payments', credential, hosts: n.hosts }, await lasting(), testSealer));
   const result = await provisioner.provision('shop', tenant, [need('111111111111')]);
   t.same(result.outcomes, { 'ecr-pull-111111111111-eu-west-1': 'kept' });
   t.equal(requests.length, 0);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { startBlackHoleProxy } from './support/black-hole-proxy.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { httpsGet, startServe, waitUntil } from './support/serve-process.ts';
 import { startWebhookStack } from './support/webhook-stack.ts';
 
@@ -49,7 +49,7 @@ await waitUntil(async () => (await expiry()) !== undefined, 'the pull Secret of 
 await stack.serve.stop('SIGTERM');
 
 const { hostname, port } = new URL(stack.cp.url);
-const network = await startBlackHoleProxy({ host: hostname, port: Number(port) });
+const network = await startTcpProxy({ host: hostname, port: Number(port) });
 t.teardown(() => network.close());
 const dir = mkdtempSync(join(tmpdir(), 'handover-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

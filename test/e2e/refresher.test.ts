@@ -1,4 +1,6 @@
 import t from 'tap';
+import { Provenance } from '../../src/credentials/provenance.ts';
+import { PROVENANCE_ANNOTATION, projectSecret, type StoredPullSecret } from '../../src/credentials/pull-secret.ts';
 import { startServe, waitUntil } from './support/serve-process.ts';
 import { startWebhookStack } from './support/webhook-stack.ts';
 
@@ -37,8 +39,19 @@ const expiry = async (namespace = 'shop') => {
   const read = await stack.kubectl(['-n', namespace, 'get', 'secret', SECRET, '-o', 'json']);
   return read.code === 0 ? Date.parse(JSON.parse(read.stdout).metadata.annotations[EXPIRES]) : undefined;
 };
-/** Makes the stored Secret look about to expire, as it would hours after it was written. */
-const ageSecret = async () => stack.kubectlOk(['-n', 'shop', 'annotate', 'secret', SECRET, '--overwrite', `${EXPIRES}=${new Date(Date.now() + 60_000).toISOString()}`]);
+/**
+ * Makes the stored Secret look about to expire, as it would hours after it was written: the expiry moved to a minute
+ * from now and sealed again with the webhook's own key (read from its namespace), so it is still proven the
+ * webhook's and takes the ordinary renewal path.
+ */
+const ageSecret = async () => {
+  const key = JSON.parse(await stack.kubectlOk(['-n', 'ecr-tenant-webhook', 'get', 'secret', 'ecr-tenant-webhook-provenance', '-o', 'json'])).data.key as string;
+  const stored = projectSecret(JSON.parse(await stack.kubectlOk(['-n', 'shop', 'get', 'secret', SECRET, '-o', 'json']))) as StoredPullSecret;
+  const expiresAt = new Date(Date.now() + 60_000).toISOString();
+  const credential = (stored.seal as string).split('.')[1] as string;
+  const seal = new Provenance(Buffer.from(key, 'base64')).seal({ namespace: 'shop', name: SECRET, tenant: 'payments', credential, expiresAt, hosts: stored.hosts });
+  await stack.kubectlOk(['-n', 'shop', 'annotate', 'secret', SECRET, '--overwrite', `${EXPIRES}=${expiresAt}`, `${PROVENANCE_ANNOTATION}=${seal}`]);
+};
 
 await stack.kubectlOk(['create', '-f', '-'], pod('shop', `${TARGET}/payments/api:1`, 'first'));
 
@@ -52,15 +65,29 @@ t.test('the leader renews a Secret nearing expiry without any admission', async 
   const aged = (await expiry()) as number;
   await waitUntil(async () => ((await expiry()) ?? 0) > aged, 'the renewal');
   t.ok(((await expiry()) as number) > Date.now() + 5 * 60_000, 'valid for minutes again');
+  t.ok(stack.serve.lines.some((l) => l.msg === 'pull secret renewed' && l.namespace === 'shop'), 'renewed as the webhook’s own, not rewritten as a stranger’s');
 });
 
-t.test('the leader deletes a managed Secret whose grant is gone, and leaves other Secrets alone', async (t) => {
-  const orphan = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', metadata: { name: 'ecr-pull-999999999999-eu-west-1', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'ecr-tenant-webhook', 'ecr-tenant-webhook.io/tenant': 'payments' } }, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } };
-  await stack.kubectlOk(['apply', '-f', '-'], JSON.stringify(orphan));
+t.test('a Secret labelled as the webhook’s but not sealed by it is left alone, and so are Secrets of others', async (t) => {
+  const forged = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', metadata: { name: 'ecr-pull-999999999999-eu-west-1', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'ecr-tenant-webhook', 'ecr-tenant-webhook.io/tenant': 'payments' } }, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } };
+  await stack.kubectlOk(['apply', '-f', '-'], JSON.stringify(forged));
   await stack.kubectlOk(['-n', 'shop', 'create', 'secret', 'generic', 'app-config', '--from-literal=a=b']);
-  await waitUntil(async () => (await stack.kubectl(['-n', 'shop', 'get', 'secret', orphan.metadata.name])).code !== 0, 'the orphan to be deleted');
+  const seen = () => stack.serve.lines.filter((l) => l.msg === 'pull secrets refreshed' && (l.unverified as number) >= 1).length;
+  await waitUntil(() => seen() >= 2, 'two rounds that saw the unsealed Secret');
+  t.equal((await stack.kubectl(['-n', 'shop', 'get', 'secret', forged.metadata.name])).code, 0, 'the unsealed Secret is not deleted');
   t.equal((await stack.kubectl(['-n', 'shop', 'get', 'secret', 'app-config'])).code, 0, 'a Secret the webhook does not manage is untouched');
   t.ok((await expiry()) !== undefined, 'the granted Secret stays');
+  await stack.kubectlOk(['-n', 'shop', 'delete', 'secret', forged.metadata.name, 'app-config']);
+});
+
+t.test('a policy that drops a grant does not delete its Secrets at once: they wait for the grace period, and say so', async (t) => {
+  stack.pushPolicy(POLICY.replace(`registry: ${TARGET}\n          repositories: ["payments/*"]`, 'registry: 333333333333.dkr.ecr.eu-west-1.amazonaws.com\n          repositories: ["payments/*"]'));
+  const waiting = () => stack.serve.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('pull secrets the policy no longer grants wait before deletion')).length;
+  await waitUntil(() => waiting() >= 2, 'two rounds holding the deletion back');
+  t.ok((await expiry()) !== undefined, 'the Secret is still there');
+  t.match(stack.serve.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('pull secrets the policy no longer grants')), { pending: 1, graceMs: 3_600_000 });
+  stack.pushPolicy(POLICY);
+  await waitUntil(() => stack.serve.lines.filter((l) => l.msg === 'pull secrets refreshed' && l.pendingDeletions === 0).length > 0 && waiting() >= 2, 'the policy put back');
 });
 
 t.test('when the leader dies a second replica takes the Lease and goes on renewing', async (t) => {

@@ -16,6 +16,7 @@ import { replyProblem, send } from './admission-check.ts';
 import { ADMISSION_ROUTES, VALID_REVIEW, type AdmissionInput } from './admission-inputs.ts';
 import { GRANTED_IMAGES, hostileImage, REWRITTEN_IMAGES } from './images.ts';
 import { brief, Failures, fuzzSeed, junkValue, mutateTree, Random, randomMap, SECRET_KEYS, serialize, setOwn } from './random.ts';
+import { testSealer } from '../support/test-sealer.ts';
 
 /**
  * No credential ever reaches a log line. The app runs with the real pull-secret chain (token cache, provisioner,
@@ -83,7 +84,7 @@ function realPullSecretChain() {
     onEvent: (event) => logger.log && reportTokenEvent(event, logger.log, metrics),
   });
   const store = new InMemorySecretStore();
-  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: 2000, now: () => clock.now });
+  const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store, () => testSealer), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: 2000, sessionSeconds: 3600, now: () => clock.now });
   const { app, logs } = testApp({}, namespaces(), { pullSecrets: provisioner });
   logger.log = app.log as unknown as Logger;
   return { app, logs, clock, source, store };

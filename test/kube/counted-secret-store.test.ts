@@ -1,21 +1,29 @@
 import t from 'tap';
-import { buildPullSecret } from '../../src/credentials/pull-secret.ts';
+import { credentialDigest } from '../../src/credentials/provenance.ts';
+import { buildPullSecret, type PullSecretSpec } from '../../src/credentials/pull-secret.ts';
+import { tokenRequest } from '../../src/credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
-import { Refresher } from '../../src/credentials/refresher.ts';
+import { Reconciler } from '../../src/credentials/reconciler.ts';
 import { CountedSecretStore } from '../../src/kube/counted-secret-store.ts';
+import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { fixedPolicy } from '../../src/policy/policy-source.ts';
-import { logSink, testPolicy } from '../admission/harness.ts';
+import type { CompiledTenant } from '../../src/policy/compile.ts';
+import { testPolicy } from '../admission/harness.ts';
 import { seriesValues } from '../support/metric-values.ts';
+import { reconcilerOptions } from '../support/reconciler-options.ts';
+import { testSealer } from '../support/test-sealer.ts';
 
 /** pull_secret_writes_total{action,result}: every write to the store counted by its answer, reads not at all. */
 const NOW = Date.parse('2026-11-23T00:00:00Z');
 const HOUR = 3600_000;
 const NAME = 'ecr-pull-111111111111-eu-west-1';
-const spec = { name: NAME, namespace: 'shop', tenant: 'payments', hosts: ['111111111111.dkr.ecr.eu-west-1.amazonaws.com'] };
+const SESSION = 3600;
+const payments = testPolicy.tenants.get('payments') as CompiledTenant;
+const credential = credentialDigest(tokenRequest(payments, 'arn:aws:iam::111111111111:role/ecr-pull-payments', { account: '111111111111', region: 'eu-west-1' }, SESSION));
+const spec: PullSecretSpec = { name: NAME, namespace: 'shop', tenant: 'payments', credential, hosts: ['111111111111.dkr.ecr.eu-west-1.amazonaws.com'] };
 const token = (hours: number) => ({ username: 'AWS', password: `pw-${hours}`, expiresAt: new Date(NOW + hours * HOUR) });
-const secret = (hours: number) => buildPullSecret(spec, token(hours));
+const secret = (hours: number) => buildPullSecret(spec, token(hours), testSealer);
 
 function setup() {
   const inner = new InMemorySecretStore();
@@ -31,7 +39,7 @@ function refusingStore(): InMemorySecretStore {
   return store;
 }
 
-const version = async (store: InMemorySecretStore) => (await store.read('shop', NAME))?.metadata?.resourceVersion as string;
+const version = async (store: InMemorySecretStore) => (await store.read('shop', NAME))?.resourceVersion as string;
 
 const answers = [
   { name: 'a create of a new Secret is a create success', write: async (s: CountedSecretStore) => s.create(secret(12)), answer: 'created', counted: { 'action=create,result=success': 1 } },
@@ -93,28 +101,19 @@ t.test('a write the API server refuses is a failure of its action, and the error
 t.test('reads and lists pass through and are not counted as writes', async (t) => {
   const { inner, store, writes } = setup();
   await inner.create(secret(12));
-  t.equal((await store.read('shop', NAME, true))?.metadata?.name, NAME);
+  t.equal((await store.read('shop', NAME, true))?.name, NAME);
   t.equal((await store.listManaged()).length, 1);
   t.same(await writes(), {});
 });
 
-t.test("the writer's create and the refresher's renewal and deletion are each counted once", async (t) => {
+t.test("the writer's create and the reconciler's renewal and deletion are each counted once", async (t) => {
   const { inner, store, writes } = setup();
-  const writer = new PullSecretWriter(store);
+  const writer = new PullSecretWriter(store, () => testSealer);
   const ensured = await writer.ensure({ spec, now: new Date(NOW), freshUntil: new Date(NOW + 15 * 60_000), token: async () => token(1) });
-  t.equal(ensured, 'created', 'a Secret expiring within the hour, for the refresher to renew');
-  await inner.create(buildPullSecret({ ...spec, namespace: 'left', tenant: 'departed' }, token(12)));
-  const refresher = new Refresher({
-    store,
-    writer,
-    tokens: { get: async () => token(12) },
-    policy: fixedPolicy(testPolicy),
-    isLeader: () => true,
-    everyMs: 60_000,
-    renewWithinMs: 2 * HOUR,
-    now: () => NOW,
-    log: logSink().log,
-  });
-  t.same(await refresher.runOnce(), { renewed: 1, deleted: 1, failed: 0, kept: 0 });
+  t.equal(ensured, 'created', 'a Secret expiring within the hour, for the reconciler to renew');
+  inner.put(buildPullSecret({ ...spec, namespace: 'left', tenant: 'departed' }, token(12), testSealer));
+  const namespaces = new InMemoryNamespaceDirectory({ shop: { 'ecr-tenant-webhook.io/tenant': 'payments' }, left: {} });
+  const reconciler = new Reconciler(reconcilerOptions(store, namespaces, { get: async () => token(12) }, { writer, now: () => NOW }));
+  t.match(await reconciler.runOnce(), { completed: true, renewed: 1, deleted: 1, failed: 0, kept: 0 });
   t.same(await writes(), { 'action=create,result=success': 1, 'action=update,result=success': 1, 'action=delete,result=success': 1 });
 });

@@ -1,7 +1,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
-import { errorMessage, InformerNamespaceDirectory, labelsOfNamespace, slim, type InformerNamespaceDirectoryOptions } from '../../src/kube/informer-namespace-directory.ts';
+import { errorMessage } from '../../src/kube/api-error.ts';
+import { InformerNamespaceDirectory, labelsOfNamespace, projectNamespace, type InformerNamespaceDirectoryOptions } from '../../src/kube/informer-namespace-directory.ts';
 import { loadKubeConfig } from '../../src/kube/kube-config.ts';
+import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
 import { logSink } from '../admission/harness.ts';
@@ -52,8 +54,31 @@ t.test('the directory is ready only after the first complete list, read in pages
   await waitUntil(() => dir.ready(), 'the first list');
   t.match(logs.find((l) => l.msg === 'namespace directory ready'), { namespaces: Number });
   t.ok((logs.find((l) => l.msg === 'namespace directory ready')?.namespaces as number) >= 7, 'every namespace across pages of 2');
-  t.same(await dir.labelsOf('listed-c'), { [TENANT]: 'analytics', team: 'x', 'kubernetes.io/metadata.name': 'listed-c' });
-  t.same(await dir.labelsOf('listed-b'), { 'kubernetes.io/metadata.name': 'listed-b' });
+  t.same(await dir.labelsOf('listed-c'), { [TENANT]: 'analytics' }, 'only the webhook’s own labels are kept');
+  t.same(await dir.labelsOf('listed-b'), {});
+});
+
+t.test('snapshot() is undefined before the first list, then every namespace with its labels, following the watch', async (t) => {
+  const { dir } = directory();
+  t.teardown(() => dir.stop());
+  t.equal(dir.snapshot(), undefined, 'no partial view before the first list: it would look like namespaces that lost their tenant');
+  await dir.start();
+  await waitUntil(() => dir.ready(), 'the first list');
+  const snapshot = dir.snapshot()!;
+  t.same(snapshot.get('listed-a'), { [TENANT]: 'payments' });
+  t.same(snapshot.get('listed-b'), {});
+  t.same(snapshot.get('listed-c'), { [TENANT]: 'analytics' });
+  t.ok(snapshot.has('default') && snapshot.has('kube-system'), 'every namespace, across pages of 2');
+  await namespace('snapshotted', { [TENANT]: 'payments' });
+  await waitUntil(() => dir.snapshot()?.get('snapshotted')?.[TENANT] === 'payments', 'the watch to bring the new namespace');
+  t.equal(snapshot.get('snapshotted'), undefined, 'a snapshot taken earlier does not change under its reader');
+});
+
+t.test('the in-memory directory’s snapshot is every namespace it holds', async (t) => {
+  const memory = new InMemoryNamespaceDirectory({ shop: { [TENANT]: 'payments' }, plain: {} });
+  t.same([...memory.snapshot()], [['shop', { [TENANT]: 'payments' }], ['plain', {}]]);
+  memory.delete('plain');
+  t.same([...memory.snapshot().keys()], ['shop']);
 });
 
 t.test('relabelling a namespace reaches the directory through the watch', async (t) => {
@@ -87,11 +112,25 @@ t.test('the cache size is read at each scrape: every namespace listed, then each
 t.test('a namespace the cache has not seen yet is read directly, and one that does not exist is unlabelled', async (t) => {
   // Never started: every lookup is a miss, as for a namespace created a moment before its pod.
   const { dir, metrics } = directory();
-  t.same(await dir.labelsOf('listed-a'), { [TENANT]: 'payments', 'kubernetes.io/metadata.name': 'listed-a' });
+  t.same(await dir.labelsOf('listed-a'), { [TENANT]: 'payments' });
   t.equal(await dir.labelsOf('no-such-namespace'), undefined);
   const [same1, same2] = await Promise.all([dir.labelsOf('listed-c'), dir.labelsOf('listed-c')]);
   t.same(same1, same2, 'concurrent misses for one namespace share one read');
   t.match(await lookups(metrics), [/source="api"} 2/, /source="missing"} 1/]);
+});
+
+t.test('fresh() asks the API server even for a namespace the cache holds, so a relabel the watch has not brought yet is seen', async (t) => {
+  const { dir, metrics } = directory();
+  t.teardown(() => dir.stop());
+  await dir.start();
+  await waitUntil(() => dir.ready(), 'the first list');
+  await namespace('fresh-read', { [TENANT]: 'payments' });
+  await waitUntil(async () => (await dir.labelsOf('fresh-read'))?.[TENANT] === 'payments', 'the namespace in the cache');
+  const before = (await lookups(metrics)).join();
+  t.same(await dir.fresh('fresh-read'), { [TENANT]: 'payments' });
+  t.not((await lookups(metrics)).join(), before, 'a read from the API server, counted as such');
+  t.ok((await lookups(metrics)).some((line) => /source="api"} 1$/.test(line)), 'exactly one read from the API server');
+  t.equal(await dir.fresh('never-created'), undefined);
 });
 
 t.test('misses beyond the concurrency bound are refused at once rather than queued', async (t) => {
@@ -133,7 +172,9 @@ t.test('after the API server restarts the watch resumes, and relabels made after
 });
 
 t.test('objects without metadata or labels, and errors that are not Errors, are handled without guessing', async (t) => {
-  t.same(slim({}), { metadata: { name: undefined, labels: undefined, resourceVersion: undefined } });
+  t.equal(projectNamespace({}), undefined, 'an object without a name is not kept');
+  t.same(projectNamespace({ metadata: { name: 'a' } }), { name: 'a', labels: {} });
+  t.same(projectNamespace({ metadata: { name: 'a', labels: { [TENANT]: 't', 'ecr-tenant-webhook.io/mode': 'dry-run', team: 'x'.repeat(63), 'example.com/other': 'y' } } }), { name: 'a', labels: { [TENANT]: 't', 'ecr-tenant-webhook.io/mode': 'dry-run' } }, 'labels tenant admins may add are not kept');
   t.same(labelsOfNamespace({ metadata: { name: 'old' } }), {});
   t.equal(errorMessage('socket hang up'), 'socket hang up');
   t.equal(errorMessage(new Error('ECONNREFUSED')), 'ECONNREFUSED');

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { LeaseElector, microTime, type LeaseElectorOptions } from '../../src/kube/lease-elector.ts';
 import { logSink } from '../admission/harness.ts';
 import { startControlPlane } from '../control-plane/control-plane.ts';
-import { startBlackHoleProxy } from '../e2e/support/black-hole-proxy.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { processesMentioning } from '../e2e/support/processes.ts';
 import { waitUntil } from '../e2e/support/serve-process.ts';
 
@@ -15,7 +15,7 @@ t.teardown(() => cp.stop());
 await cp.kubectl(['create', 'namespace', 'webhook']);
 
 /** `server` replaces the kubeconfig's server URL, to reach the API server through a proxy. */
-type Extra = { server?: string } & Pick<LeaseElectorOptions, 'callDeadlineMs' | 'healthy'>;
+type Extra = { server?: string } & Partial<Pick<LeaseElectorOptions, 'callDeadlineMs' | 'healthy' | 'now'>>;
 
 function elector(identity: string, kubeconfig = cp.adminKubeconfig, name = 'refresher', extra: Extra = {}) {
   const kubeConfig = new KubeConfig();
@@ -31,7 +31,7 @@ function elector(identity: string, kubeconfig = cp.adminKubeconfig, name = 'refr
 /** A proxy in front of the control plane's API server, and the server URL that goes through it. */
 async function proxy(t: Test) {
   const { hostname, port } = new URL(cp.url);
-  const started = await startBlackHoleProxy({ host: hostname, port: Number(port) });
+  const started = await startTcpProxy({ host: hostname, port: Number(port) });
   t.teardown(() => started.close());
   return { ...started, server: `https://${started.address}` };
 }
@@ -201,9 +201,10 @@ t.test('a leader cut off from its API server steps down within its Lease, and it
   await a.elector.stop();
 });
 
-t.test('a leader whose work has stopped gives the Lease up at once, and competes again once its work is done', async (t) => {
+t.test('a leader whose work has stopped gives the Lease up at once, and competes again a Lease duration after its work is done', async (t) => {
   let healthy = true;
-  const a = elector('replica-a', cp.adminKubeconfig, 'unhealthy', { healthy: () => healthy });
+  let skew = 0;
+  const a = elector('replica-a', cp.adminKubeconfig, 'unhealthy', { healthy: () => healthy, now: () => Date.now() + skew });
   const b = elector('replica-b', cp.adminKubeconfig, 'unhealthy');
   await a.elector.tick();
   await b.elector.tick();
@@ -228,7 +229,11 @@ t.test('a leader whose work has stopped gives the Lease up at once, and competes
   t.notOk(a.elector.isLeader(), 'healthy again, it waits for the Lease like any other replica');
   await b.elector.stop();
   await a.elector.tick();
-  t.ok(a.elector.isLeader());
+  t.notOk(a.elector.isLeader(), 'the Lease is free, but the replica that gave it up stays out for a Lease duration');
+  t.equal(await holder('unhealthy'), '');
+  skew = 3000;
+  await a.elector.tick();
+  t.ok(a.elector.isLeader(), 'then it competes as usual');
   t.equal(await holder('unhealthy'), 'replica-a');
   await a.elector.stop();
 });

@@ -25,6 +25,8 @@ export interface MotoServer {
   calls(): Readonly<Record<string, number>>;
   /** The body of the last call of that API, as sent (form-encoded or JSON). */
   lastBody(api: string): string | undefined;
+  /** Every body of that API's calls so far (since the last resetCalls), oldest first. */
+  bodies(api: string): readonly string[];
   resetCalls(): void;
   /** Applies a fault to every later call of that API until cleared with undefined. */
   setFault(api: string, fault: Fault | undefined): void;
@@ -89,6 +91,7 @@ export async function startMoto(): Promise<MotoServer> {
 
   const counts: Record<string, number> = {};
   const bodies = new Map<string, string>();
+  const allBodies = new Map<string, string[]>();
   const faults = new Map<string, Fault>();
   const proxy: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -98,6 +101,7 @@ export async function startMoto(): Promise<MotoServer> {
       const api = apiOf(req, body.toString());
       counts[api] = (counts[api] ?? 0) + 1;
       bodies.set(api, body.toString());
+      allBodies.set(api, [...(allBodies.get(api) ?? []), body.toString()]);
       const fault = faults.get(api);
       if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
       if (fault?.kind === 'error') return awsError(res, req, fault);
@@ -125,8 +129,10 @@ export async function startMoto(): Promise<MotoServer> {
     endpoint,
     calls: () => ({ ...counts }),
     lastBody: (api) => bodies.get(api),
+    bodies: (api) => [...(allBodies.get(api) ?? [])],
     resetCalls: () => {
       for (const key of Object.keys(counts)) delete counts[key];
+      allBodies.clear();
     },
     setFault: (api, fault) => (fault === undefined ? faults.delete(api) : faults.set(api, fault)),
     stopEmulator,
