@@ -44,8 +44,8 @@ export class PullSecretWriter {
 
   /**
    * `sealer` gives the provenance sealer in force (the key is loaded once the API server answers). `tenantOf` reads
-   * a namespace's current tenant from the API server, not a cache: it is asked once before any token is written, so
-   * a cache lagging a relabel cannot write one tenant's token where another tenant reads it. Without it the
+   * a namespace's current tenant from the API server, not a cache: it is asked once, right before the first write,
+   * so a cache lagging a relabel cannot write one tenant's token where another tenant reads it. Without it the
    * caller's tenant is trusted (unit tests, the benchmark's in-memory stack).
    */
   constructor(store: SecretStore, sealer: () => Sealer, tenantOf?: (namespace: string) => Promise<string | undefined>) {
@@ -63,8 +63,6 @@ export class PullSecretWriter {
       existing = await this.#store.read(spec.namespace, spec.name, round > 0);
       const verdict = judgeExisting(existing, spec, request.freshUntil, seals);
       if (verdict.action === 'keep' || verdict.action === 'conflict') return verdict.action === 'keep' ? 'kept' : 'conflict';
-      if (!confirmed) await this.#confirmTenant(spec);
-      confirmed = true;
       const hosts = verdict.action === 'update' ? verdict.hosts : spec.hosts;
       let token: RegistryToken;
       try {
@@ -74,11 +72,14 @@ export class PullSecretWriter {
         throw error;
       }
       const candidate = buildPullSecret({ ...spec, hosts }, token, seals);
+      if (existing !== undefined && !isImprovement(existing, { spec: { ...spec, hosts }, expiresAt: token.expiresAt }, seals)) return 'kept';
+      // Only a write that will happen costs the read (a renewal that finds nothing better costs none).
+      if (!confirmed) await this.#confirmTenant(spec);
+      confirmed = true;
       if (existing === undefined) {
         if ((await this.#store.create(candidate)) === 'created') return 'created';
         continue;
       }
-      if (!isImprovement(existing, { spec: { ...spec, hosts }, expiresAt: token.expiresAt }, seals)) return 'kept';
       if ((await this.#store.replace(candidate, existing.resourceVersion)) === 'replaced') return 'updated';
     }
     if (usableAsIs(existing, spec, request.now, seals)) return 'kept';

@@ -97,8 +97,9 @@ t.test('when the leader\'s API connection goes silent it steps down and the othe
   t.ok(proxied.lines.some((l) => l.msg === 'refresher lease round failed' && /took longer than \d+ ms/.test(String(l.err))), 'its rounds failed at their deadline, and went on');
   t.equal(leadership(direct.lines), 'became the refresher leader');
 
-  await stack.kubectlOk(['-n', 'shop', 'annotate', 'secret', SECRET, '--overwrite', `${EXPIRES}=${new Date(Date.now() + 60_000).toISOString()}`]);
-  const aged = (await expiry()) as number;
+  // The expiry set, not one read back: the new leader may rewrite the Secret before a read gets there.
+  const aged = Date.now() + 60_000;
+  await stack.kubectlOk(['-n', 'shop', 'annotate', 'secret', SECRET, '--overwrite', `${EXPIRES}=${new Date(aged).toISOString()}`]);
   await waitUntil(async () => ((await expiry()) ?? 0) > aged, 'the renewal by the new leader', 30_000);
   t.ok(((await expiry()) as number) > Date.now() + 5 * 60_000, 'valid for minutes again');
   t.equal(leadership(proxied.lines), 'no longer the refresher leader', 'the silenced replica still does not claim to lead');

@@ -51,6 +51,8 @@ const ageSecret = async () => {
   const credential = (stored.seal as string).split('.')[1] as string;
   const seal = new Provenance(Buffer.from(key, 'base64')).seal({ namespace: 'shop', name: SECRET, tenant: 'payments', credential, expiresAt, hosts: stored.hosts });
   await stack.kubectlOk(['-n', 'shop', 'annotate', 'secret', SECRET, '--overwrite', `${EXPIRES}=${expiresAt}`, `${PROVENANCE_ANNOTATION}=${seal}`]);
+  // The expiry set, not one read back: the leader may renew the Secret before a read gets there.
+  return Date.parse(expiresAt);
 };
 
 await stack.kubectlOk(['create', '-f', '-'], pod('shop', `${TARGET}/payments/api:1`, 'first'));
@@ -61,8 +63,7 @@ t.test('one replica holds the refresher Lease', async (t) => {
 });
 
 t.test('the leader renews a Secret nearing expiry without any admission', async (t) => {
-  await ageSecret();
-  const aged = (await expiry()) as number;
+  const aged = await ageSecret();
   await waitUntil(async () => ((await expiry()) ?? 0) > aged, 'the renewal');
   t.ok(((await expiry()) as number) > Date.now() + 5 * 60_000, 'valid for minutes again');
   t.ok(stack.serve.lines.some((l) => l.msg === 'pull secret renewed' && l.namespace === 'shop'), 'renewed as the webhook’s own, not rewritten as a stranger’s');
@@ -100,8 +101,7 @@ t.test('when the leader dies a second replica takes the Lease and goes on renewi
   const died = Date.now();
   await waitUntil(async () => (await holder()) === 'replica-b', 'replica-b to take over', 30_000);
   t.comment(`taken over ${Date.now() - died} ms after the leader died (lease 3 s)`);
-  await ageSecret();
-  const aged = (await expiry()) as number;
+  const aged = await ageSecret();
   await waitUntil(async () => ((await expiry()) ?? 0) > aged, 'the renewal by the new leader');
   t.pass('replica-b renewed the Secret');
 
@@ -116,8 +116,7 @@ t.test('when the leader dies a second replica takes the Lease and goes on renewi
     const refused = await stack.kubectl(['create', '-f', '-'], pod('fresh', `${TARGET}/newcomer/api:1`, 'first'));
     t.equal(refused.code, 1);
     t.match(refused.stderr, 'no ECR credentials for tenant "newcomer" with role arn:aws:iam::111111111111:role/ecr-pull-newcomer');
-    await ageSecret();
-    const aged = (await expiry()) as number;
+    const aged = await ageSecret();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const after = await expiry();
     t.ok(after !== undefined && after >= aged, 'refresh rounds during the outage delete nothing and never shorten a Secret (the token still cached may renew it)');
