@@ -19,9 +19,11 @@ import type { AdmissionRequest } from './review.ts';
  * | request                                                   | HTTP | AdmissionResponse                              |
  * |-----------------------------------------------------------|------|------------------------------------------------|
  * | body not JSON, too large, not an AdmissionReview v1       | 400  | none: a v1 Status naming the problem           |
- * | DELETE, CONNECT or a namespace subresource                | 200  | allowed                                        |
+ * | DELETE or CONNECT                                         | 200  | allowed                                        |
  * | object not a core/v1 Namespace, labels not strings        | 200  | denied, code 400, the problem named            |
  * | tenant and mode labels unchanged                          | 200  | allowed                                        |
+ * | (the namespace itself, /status and /finalize alike: each  |      |                                                |
+ * |  carries the whole object, labels included)               |      |                                                |
  * | changed by one of spec.labelAdmins                        | 200  | allowed; warnings for a tenant not in the      |
  * |                                                           |      | policy or a mode label that is not a mode      |
  * | changed by anyone else, or by a request without userInfo  | 200  | denied, code 403, who, what and who may        |
@@ -62,7 +64,7 @@ export function createNamespaceHandler(deps: NamespaceGuardDeps) {
   function review(request: AdmissionRequest): HandlerResult {
     const { uid } = request;
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return answer({ uid, allowed: true }, 'untouched');
-    if (request.subResource !== '') return answer({ uid, allowed: true }, 'untouched');
+    // No subresource is let through unjudged: /status and /finalize write metadata.labels as well.
     const { group, version, kind } = request.kind;
     if (group !== '' || version !== 'v1' || kind !== 'Namespace') {
       return refuse(uid, 400, `this endpoint guards core/v1 Namespaces only, not ${group === '' ? 'core' : group}/${version} ${kind}; check the webhook's rules`);

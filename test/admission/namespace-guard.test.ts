@@ -64,7 +64,20 @@ const cases = [
   },
   { name: 'the listed GitOps controller service account may onboard a namespace', request: { userInfo: GITOPS, operation: 'CREATE', object: namespace({ [TENANT_LABEL]: 'payments' }) }, allowed: true },
   { name: 'a namespace delete is not judged', request: { operation: 'DELETE', object: null, oldObject: namespace({ [TENANT_LABEL]: 'payments' }) }, allowed: true },
-  { name: 'a namespace status update is not judged', request: { subResource: 'status', object: namespace({}), oldObject: namespace({ [TENANT_LABEL]: 'payments' }) }, allowed: true },
+  {
+    name: 'a tenant label removed through the status subresource is refused like any other way',
+    request: { subResource: 'status', object: namespace({}), oldObject: namespace({ [TENANT_LABEL]: 'payments' }) },
+    allowed: false,
+    message: /may not remove ecr-tenant-webhook.io\/tenant \(was "payments"\)/,
+  },
+  {
+    name: 'a tenant label changed through the finalize subresource is refused',
+    request: { subResource: 'finalize', object: namespace({ [TENANT_LABEL]: 'beta' }), oldObject: namespace({ [TENANT_LABEL]: 'payments' }) },
+    allowed: false,
+    message: /may not change ecr-tenant-webhook.io\/tenant from "payments" to "beta"/,
+  },
+  { name: 'a status update that leaves the guarded labels alone is allowed', request: { subResource: 'status', object: namespace({ [TENANT_LABEL]: 'payments' }), oldObject: namespace({ [TENANT_LABEL]: 'payments' }) }, allowed: true },
+  { name: 'a listed user may relabel through the status subresource', request: { userInfo: ADMIN, subResource: 'status', object: namespace({ [TENANT_LABEL]: 'beta' }), oldObject: namespace({ [TENANT_LABEL]: 'payments' }) }, allowed: true },
   {
     name: 'a request routed here for another kind is refused with a hint to check the rules',
     request: { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: {} },

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createServer, type AddressInfo } from 'node:net';
 import { startWebhookStack, type KubeObject } from './support/webhook-stack.ts';
 
 /**
@@ -150,4 +151,84 @@ t.test('a granted workload is stored with its template as written: pods are rewr
   const result = await apply('shop', WORKLOADS[0]!, 'good', `${SOURCE}/payments/api:1`);
   t.equal(result.code, 0, result.stderr);
   t.equal(JSON.parse(result.stdout).spec.template.spec.containers[0].image, `${SOURCE}/payments/api:1`);
+});
+
+const SIDE_DOOR_DENIED = /admission webhook "namespace-labels\.ecr-tenant-webhook\.io" denied the request: "(status-writer|tenant-admin)" may not /;
+const asJson = (value: unknown) => JSON.stringify(value);
+/** The namespace as stored, with its tenant label set to `tenant` (or removed), for replace and finalize. */
+async function relabelled(namespace: string, tenant: string | undefined) {
+  const object = JSON.parse(await stack.kubectlOk(['get', 'namespace', namespace, '-o', 'json']));
+  if (tenant === undefined) delete object.metadata.labels[TENANT];
+  else object.metadata.labels[TENANT] = tenant;
+  return asJson(object);
+}
+const applied = (namespace: string, labels: Record<string, string>) => asJson({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels } });
+const TENANT_PATH = `/metadata/labels/${TENANT.replace('/', '~1')}`;
+/** Every way to write a namespace's labels: each patch type, server-side apply and update, on the namespace and its subresources. */
+const SIDE_DOORS: { name: string; user: string; run: (ns: string) => Promise<string[] | [string[], string]> }[] = [
+  ...(['', 'status'] as const).flatMap((sub) => {
+    const user = sub === '' ? 'tenant-admin' : 'status-writer';
+    const via = sub === '' ? [] : [`--subresource=${sub}`];
+    const where = sub === '' ? 'the namespace' : `namespaces/${sub}`;
+    return [
+      { name: `merge patch on ${where} changing the tenant`, user, run: async (ns: string) => ['patch', 'namespace', ns, ...via, '--type=merge', '-p', asJson({ metadata: { labels: { [TENANT]: 'beta' } } })] },
+      { name: `JSON patch on ${where} changing the tenant`, user, run: async (ns: string) => ['patch', 'namespace', ns, ...via, '--type=json', '-p', asJson([{ op: 'replace', path: TENANT_PATH, value: 'beta' }])] },
+      { name: `JSON patch on ${where} removing the tenant`, user, run: async (ns: string) => ['patch', 'namespace', ns, ...via, '--type=json', '-p', asJson([{ op: 'remove', path: TENANT_PATH }])] },
+      { name: `strategic merge patch on ${where} removing the tenant`, user, run: async (ns: string) => ['patch', 'namespace', ns, ...via, '--type=strategic', '-p', asJson({ metadata: { labels: { [TENANT]: null } } })] },
+      { name: `server-side apply on ${where} changing the tenant`, user, run: async (ns: string) => [['apply', '--server-side', '--force-conflicts', '--field-manager=side-door', ...via, '-f', '-'], applied(ns, { [TENANT]: 'beta' })] },
+      { name: `update (replace) on ${where} changing the tenant`, user, run: async (ns: string) => [['replace', ...via, '-f', '-'], await relabelled(ns, 'beta')] },
+    ];
+  }),
+  { name: 'update on namespaces/finalize changing the tenant', user: 'status-writer', run: async (ns) => [['replace', '--raw', `/api/v1/namespaces/${ns}/finalize`, '-f', '-'], await relabelled(ns, 'beta')] },
+  { name: 'update on namespaces/finalize removing the tenant', user: 'status-writer', run: async (ns) => [['replace', '--raw', `/api/v1/namespaces/${ns}/finalize`, '-f', '-'], await relabelled(ns, undefined)] },
+  { name: 'merge patch on namespaces/status onboarding an unlabelled namespace', user: 'status-writer', run: async () => ['patch', 'namespace', 'side-door', '--subresource=status', '--type=merge', '-p', asJson({ metadata: { labels: { [TENANT]: 'payments' } } })] },
+];
+
+t.test('no subresource, patch type or apply lets a user who is not a label admin relabel a namespace', async (t) => {
+  // May write a namespace's status and finalizers (as a namespace controller does), not the namespace itself.
+  await stack.kubectlOk(['apply', '-f', '-'], asJson({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'namespace-status-writer' },
+    rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list'] }, { apiGroups: [''], resources: ['namespaces/status', 'namespaces/finalize'], verbs: ['get', 'update', 'patch'] }],
+  }));
+  await stack.kubectlOk(['create', 'clusterrolebinding', 'namespace-status-writers', '--clusterrole=namespace-status-writer', '--user=status-writer', '--user=platform-admin']);
+  await stack.namespace('side-door');
+  const before = await labelsOf('shop');
+  for (const door of SIDE_DOORS) {
+    const step = await door.run('shop');
+    const [args, input] = Array.isArray(step[0]) ? (step as [string[], string]) : [step as string[], undefined];
+    const result = await as(door.user, args, input);
+    t.not(result.code, 0, `${door.name} fails`);
+    t.match(result.stderr, SIDE_DOOR_DENIED, `${door.name} is refused by the guard, not by RBAC`);
+  }
+  t.same(await labelsOf('shop'), before, 'the tenant namespace kept its labels');
+  t.notOk(TENANT in (await labelsOf('side-door')), 'the unlabelled namespace is still unlabelled');
+});
+
+t.test('the status subresource does write labels: a label admin may relabel through it', async (t) => {
+  const result = await as('platform-admin', ['patch', 'namespace', 'side-door', '--subresource=status', '--type=merge', '-p', asJson({ metadata: { labels: { [TENANT]: 'payments' } } })]);
+  t.equal(result.code, 0, result.stderr);
+  t.equal((await labelsOf('side-door'))[TENANT], 'payments', 'so refusing it to anyone else is what keeps the guard whole');
+});
+
+t.test('with the webhook down, a tenant pod’s labels and finalizers can still change, and its image cannot', async (t) => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'held', namespace: 'shop', finalizers: ['example.com/hold'] }, spec: { containers: [{ name: 'app', image: `${TARGET}/payments/api:1` }] } };
+  await stack.kubectlOk(['create', '-f', '-'], asJson(pod));
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  await stack.retarget(deadPort);
+  t.teardown(() => stack.retarget(stack.serve.port));
+
+  const swapped = await stack.kubectl(['-n', 'shop', 'set', 'image', 'pod/held', `app=${TARGET}/payments/api:2`]);
+  t.not(swapped.code, 0, 'an image change still needs the webhook');
+  t.match(swapped.stderr, /failed calling webhook "pods\.ecr-tenant-webhook\.io"/);
+  const labelled = await stack.kubectl(['-n', 'shop', 'label', 'pod', 'held', 'stage=draining']);
+  t.equal(labelled.code, 0, labelled.stderr);
+  const deleted = await stack.kubectl(['-n', 'shop', 'delete', 'pod', 'held', '--wait=false']);
+  t.equal(deleted.code, 0, deleted.stderr);
+  const released = await stack.kubectl(['-n', 'shop', 'patch', 'pod', 'held', '--type=json', '-p', asJson([{ op: 'remove', path: '/metadata/finalizers' }])]);
+  t.equal(released.code, 0, `the finalizer comes off, so the pod does not hang in Terminating: ${released.stderr}`);
+  const gone = await stack.kubectl(['-n', 'shop', 'get', 'pod', 'held']);
+  t.match(gone.stderr, /NotFound/, 'and the pod is gone');
 });

@@ -63,6 +63,11 @@ t.test('the rules cover pod creation and updates, and ephemeral containers added
   t.same(rules, ['CREATE+UPDATE pods /v1 Namespaced', 'UPDATE pods/ephemeralcontainers /v1 Namespaced']);
 });
 
+t.test('a pod update reaches the webhook only when an image may change (proven through the API server in test/e2e/isolation.test.ts)', async (t) => {
+  t.equal(webhook.matchConditions.length, 1);
+  t.match(webhook.matchConditions[0].expression, /request\.operation != 'UPDATE'.*containers\.map.*initContainers\.map/s);
+});
+
 t.test('only namespaces with a tenant label are intercepted, never the webhook namespace or kube-system', async (t) => {
   t.same(webhook.namespaceSelector, {
     matchExpressions: [
@@ -76,9 +81,9 @@ t.test('only namespaces with a tenant label are intercepted, never the webhook n
 const validating = one(base, 'ValidatingWebhookConfiguration');
 const [labelGuard, workloads] = validating.webhooks;
 
-t.test('the namespace-label guard sees namespace creates and updates that touch a guarded label, and fails closed', async (t) => {
+t.test('the namespace-label guard sees namespace creates and updates, status and finalize included, that touch a guarded label, and fails closed', async (t) => {
   t.match(labelGuard, { name: 'namespace-labels.ecr-tenant-webhook.io', failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'], clientConfig: { service: { path: '/validate/namespaces' } } });
-  t.same(labelGuard.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'], scope: 'Cluster' }]);
+  t.same(labelGuard.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }]);
   t.equal(labelGuard.namespaceSelector, undefined, 'every namespace, the webhook’s own included');
   t.match(labelGuard.matchConditions[0].expression, /ecr-tenant-webhook\.io\/tenant.*ecr-tenant-webhook\.io\/mode/s);
 });
