@@ -16,6 +16,11 @@ export interface AppConfig {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   /** Largest request body accepted. An AdmissionReview holds object and oldObject, each up to ~3 MiB. */
   readonly bodyLimitBytes: number;
+  /**
+   * What one admission may spend waiting (namespace lookup and pull secrets together); kept under the webhook's
+   * timeoutSeconds so that the caller always reads this webhook's answer, not the API server's timeout.
+   */
+  readonly admissionDeadlineMs: number;
 }
 
 export interface AppDeps {
@@ -32,6 +37,8 @@ export interface AppDeps {
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+/** One second under the manifests' timeoutSeconds (5): room for the answer to travel back. */
+export const DEFAULT_ADMISSION_DEADLINE_MS = 4000;
 
 function status(code: number, reason: string, message: string) {
   return { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason, code, message };
@@ -78,9 +85,9 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     ...(config.tls === undefined ? {} : { https: { cert: config.tls.cert, key: config.tls.key, minVersion: TLS_MIN_VERSION } }),
   }) as unknown as FastifyInstance;
   const handlers: Readonly<Record<string, { resource: Resource; handle: (body: unknown) => Promise<EndpointResult> }>> = {
-    '/mutate': { resource: 'pods', handle: createMutateHandler(deps) },
+    '/mutate': { resource: 'pods', handle: createMutateHandler({ ...deps, deadlineMs: config.admissionDeadlineMs }) },
     '/validate/namespaces': { resource: 'namespaces', handle: createNamespaceHandler(deps) },
-    '/validate/workloads': { resource: 'workloads', handle: createWorkloadHandler(deps) },
+    '/validate/workloads': { resource: 'workloads', handle: createWorkloadHandler({ ...deps, deadlineMs: config.admissionDeadlineMs }) },
   };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -44,6 +44,8 @@ export interface ServeConfig {
   readonly awsSessionSeconds: number;
   /** Time an admission may spend on its pull secrets (minting included). */
   readonly credentialDeadlineMs: number;
+  /** One admission's budget for its namespace lookup and pull secrets together. */
+  readonly admissionDeadlineMs: number;
   /** Fraction of a token's trusted life after which the cache refreshes it. */
   readonly tokenRefreshFraction: number;
   readonly refresher: {
@@ -250,7 +252,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(findings.release);
 
     let draining = false;
-    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter });
+    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: config.admissionDeadlineMs }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter });
     await app.listen({ host: config.address, port: config.port });
     cleanup.push(() => app.close());
     const server = app.server as unknown as HttpsServer;

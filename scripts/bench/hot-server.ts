@@ -19,7 +19,7 @@ import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } fro
 import { getHeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
+import { buildApp, DEFAULT_ADMISSION_DEADLINE_MS, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
 import { Provenance, PROVENANCE_KEY_BYTES } from '../../src/credentials/provenance.ts';
 import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from '../../src/credentials/pull-secret-writer.ts';
@@ -118,7 +118,7 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
     ...FINDINGS,
     onOutcome: (outcome, finding, error) => reportFindingOutcome(outcome, finding, error, log, metrics),
   });
-  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings });
+  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: DEFAULT_ADMISSION_DEADLINE_MS }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings });
   const holdings = () => ({
     tenants: policy.tenants.size,
     grants: [...policy.tenants.values()].reduce((sum, t) => sum + [...t.grantsByRegistry.values()].reduce((n, g) => n + g.length, 0), 0),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Budget } from '../deadline.ts';
 import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ProvisionResult } from '../credentials/pull-secret-provisioner.ts';
@@ -25,19 +26,24 @@ import type { AdmissionRequest } from './review.ts';
  * | DELETE or CONNECT; pod subresource other than        | 200  | allowed, untouched                                 |
  * |   ephemeralcontainers                                |      |                                                    |
  * | object not a core/v1 Pod, or its spec malformed      | 200  | denied, code 400, the problem named                |
- * | namespace labels cannot be read                      | 200  | denied, code 503: fail closed, never guess a tenant|
+ * | namespace labels cannot be read (in the budget)      | 200  | denied, code 503: fail closed, never guess a tenant|
  * | namespace without tenant label                       | 200  | allowed, untouched                                 |
  * | every image granted (enforce)                        | 200  | allowed, JSONPatch when anything changes           |
  * | an image not granted (enforce)                       | 200  | denied, code 403, every reason in the message      |
  * | dry-run                                              | 200  | allowed, no patch, warnings; a would-be denial is  |
  * |                                                      |      |   also queued as a WouldDeny Event on the owner    |
  * | handler bug                                          | 500  | none: a Status; failurePolicy Fail rejects the pod |
+ *
+ * The namespace lookup and the pull-secret work share one budget (deadlineMs, set under the webhook's
+ * timeoutSeconds), so a slow API server and a slow STS together still end in this webhook's own answer.
  */
 export interface MutateDeps {
   readonly policy: PolicySource;
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** The time one admission may spend waiting on the namespace lookup and its pull secrets together. */
+  readonly deadlineMs: number;
   /**
    * Writes the pull Secrets an admitted pod references before the answer goes back. Absent, the Secrets are
    * referenced but not written (the offline paths and the unit tests of the decision envelope).
@@ -57,7 +63,8 @@ export const WOULD_DENY_REASON = 'WouldDeny';
 export interface PullSecretProvisioning {
   /** False until existing Secrets can be judged (the provenance key is loaded). */
   ready(): boolean;
-  provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult>;
+  /** Makes the needs work, within what is left of the admission's budget. */
+  provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[], budget: Budget): Promise<ProvisionResult>;
 }
 
 const SERVED_SUBRESOURCES = new Set(['', 'ephemeralcontainers']);
@@ -78,6 +85,7 @@ function podName(request: AdmissionRequest): string {
 export function createMutateHandler(deps: MutateDeps) {
   async function review(request: AdmissionRequest): Promise<HandlerResult> {
     const { uid } = request;
+    const budget = new Budget(deps.deadlineMs);
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return answer({ uid, allowed: true }, 'untouched');
     if (!SERVED_SUBRESOURCES.has(request.subResource)) return answer({ uid, allowed: true }, 'untouched');
     const { group, version, kind } = request.kind;
@@ -89,7 +97,7 @@ export function createMutateHandler(deps: MutateDeps) {
     if (!pod.ok) return refuse(uid, 400, pod.problem);
     let labels;
     try {
-      labels = await deps.namespaces.labelsOf(request.namespace);
+      labels = await budget.wait(deps.namespaces.labelsOf(request.namespace), `reading namespace ${request.namespace}`);
     } catch (error) {
       deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');
       return refuse(uid, 503, `cannot read the labels of namespace ${JSON.stringify(request.namespace)}: ${(error as Error).message}`);
@@ -97,7 +105,7 @@ export function createMutateHandler(deps: MutateDeps) {
     const started = performance.now();
     const policy = deps.policy.current();
     const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before: pod.before });
-    const decision = await withPullSecrets(decided, request, policy);
+    const decision = await withPullSecrets(decided, request, policy, budget);
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
     if (decision.verdict === 'would-deny' && !request.dryRun) reportWouldDeny(request, decision);
     deps.log.info(
@@ -149,12 +157,12 @@ export function createMutateHandler(deps: MutateDeps) {
    * When a Secret cannot be made to work, the tenant's onCredentialError decides: deny with every failure named,
    * or admit with a warning (the pod may then fail to pull).
    */
-  async function withPullSecrets(decision: Decision, request: AdmissionRequest, policy: CompiledPolicy): Promise<Decision> {
+  async function withPullSecrets(decision: Decision, request: AdmissionRequest, policy: CompiledPolicy, budget: Budget): Promise<Decision> {
     const tenant = decision.tenant === undefined ? undefined : policy.tenants.get(decision.tenant);
     const provisioning = deps.pullSecrets;
     if (provisioning === undefined || tenant === undefined || request.dryRun || decision.verdict !== 'allow' || decision.mode !== 'enforce') return decision;
     if (decision.pullSecrets.length === 0) return decision;
-    const { failures } = await provisioning.provision(request.namespace, tenant, decision.pullSecrets);
+    const { failures } = await provisioning.provision(request.namespace, tenant, decision.pullSecrets, budget);
     if (failures.length === 0) return decision;
     const reasons = failures.map((f) => f.message);
     deps.log.warn({ uid: request.uid, namespace: request.namespace, tenant: tenant.name, failures }, 'pull secrets not ready');

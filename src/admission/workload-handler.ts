@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { withDeadline } from '../deadline.ts';
 import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
 import { decide, WARNING_MAX } from '../policy/decide.ts';
@@ -35,6 +36,8 @@ export interface WorkloadDeps {
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** How long the namespace lookup may take; past it the template is let through unchecked, with a warning. */
+  readonly deadlineMs: number;
 }
 
 /** The API group of each kind whose pod template is checked. */
@@ -66,7 +69,7 @@ export function createWorkloadHandler(deps: WorkloadDeps) {
     if (!template.ok) return refuse(uid, 400, template.problem);
     let labels;
     try {
-      labels = await deps.namespaces.labelsOf(request.namespace);
+      labels = await withDeadline(deps.namespaces.labelsOf(request.namespace), deps.deadlineMs, `reading namespace ${request.namespace}`);
     } catch (error) {
       const warning = clip(`template not checked (namespace labels unavailable); its pods are checked when created`, WARNING_MAX);
       deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');

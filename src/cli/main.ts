@@ -7,7 +7,7 @@ import { DEFAULT_PAGE_SIZE, parsePageSize, runAudit } from './audit.ts';
 import { runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
-import { LOG_LEVELS, parseFraction, parsePort, parseSeconds, parseGraceSeconds, parseCount, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
+import { LOG_LEVELS, parseFraction, parsePort, parseAdmissionDeadline, parseSeconds, parseGraceSeconds, parseCount, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
@@ -85,7 +85,8 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('--max-deletions-per-round <count>', 'most pull secrets one refresh round deletes').argParser(parseCount).default(100))
     .addOption(new Option('--lease-duration <seconds>', 'how long a silent leader keeps the refresher Lease').argParser(parseSeconds).default(15_000, '15'))
     .addOption(new Option('--token-refresh-at <fraction>', "refresh an ECR token after this fraction of its life (the kubelet's ECR provider uses 0.5)").argParser(parseFraction).default(0.5))
-    .addOption(new Option('--credential-deadline <seconds>', "how long an admission may spend making pull secrets work (keep it under the webhook's timeoutSeconds)").argParser(parseSeconds).default(3000, '3'))
+    .addOption(new Option('--credential-deadline <seconds>', 'at most how long an admission may spend making pull secrets work (within --admission-deadline)').argParser(parseSeconds).default(3000, '3'))
+    .addOption(new Option('--admission-deadline <seconds>', "how long one admission may wait on its namespace lookup and pull secrets together; keep it under the webhook's timeoutSeconds").argParser(parseAdmissionDeadline).default(4000, '4'))
     .action(async (opts) => {
       setExit(await runServe(opts, env));
     });

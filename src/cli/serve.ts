@@ -20,6 +20,7 @@ export interface ServeOptions {
   readonly logLevel: string;
   readonly awsSessionDuration: number;
   readonly credentialDeadline: number;
+  readonly admissionDeadline: number;
   readonly leaseNamespace?: string | undefined;
   readonly identity?: string | undefined;
   readonly refreshInterval: number;
@@ -75,6 +76,16 @@ export function parseSeconds(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+/**
+ * commander argument parser for the admission deadline: seconds above 0 and under 30 (the longest timeoutSeconds
+ * the API server allows), returned in milliseconds.
+ */
+export function parseAdmissionDeadline(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !(seconds >= 0.1 && seconds < 30)) throw new InvalidArgumentError("must be seconds from 0.1 to under 30 (a webhook's timeoutSeconds is at most 30)");
+  return Math.round(seconds * 1000);
+}
+
 /** commander argument parser for the deletion grace period: seconds up to a week, returned in milliseconds. */
 export function parseGraceSeconds(value: string): number {
   const seconds = Number(value);
@@ -116,6 +127,7 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     filePollMs: Math.max(options.filePoll, 100),
     awsSessionSeconds: options.awsSessionDuration,
     credentialDeadlineMs: Math.max(options.credentialDeadline, 100),
+    admissionDeadlineMs: options.admissionDeadline,
     tokenRefreshFraction: options.tokenRefreshAt,
     refresher: {
       leaseNamespace: options.leaseNamespace ?? env.podNamespace ?? DEFAULT_NAMESPACE,

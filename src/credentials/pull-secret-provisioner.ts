@@ -1,6 +1,6 @@
 import type { CompiledTenant } from '../policy/compile.ts';
 import type { PullSecretNeed } from '../policy/decide.ts';
-import { withDeadline, DeadlineError } from '../deadline.ts';
+import { Budget, DeadlineError } from '../deadline.ts';
 import { PullSecretWriter, TenantChangedError, WriteRaceError, type EnsureOutcome } from './pull-secret-writer.ts';
 import { credentialDigest } from './provenance.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
@@ -64,14 +64,15 @@ export class PullSecretProvisioner {
     return this.#options.ready?.() ?? true;
   }
 
-  async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]): Promise<ProvisionResult> {
+  /** Each need gets the credential deadline, or what is left of the admission's `budget` when that is shorter. */
+  async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[], budget = new Budget(Number.POSITIVE_INFINITY)): Promise<ProvisionResult> {
     const outcomes: Record<string, EnsureOutcome> = {};
     const failures: ProvisionFailure[] = [];
     // All needs start together, so one deadline each bounds the whole pod's provisioning by the same time.
     await Promise.all(
       needs.map(async (need) => {
         try {
-          outcomes[need.name] = await withDeadline(this.#ensure(namespace, tenant, need), this.#options.deadlineMs, 'pull secret');
+          outcomes[need.name] = await budget.wait(this.#ensure(namespace, tenant, need), 'pull secret', this.#options.deadlineMs);
         } catch (error) {
           failures.push(describe(error, tenant.name, need));
         }

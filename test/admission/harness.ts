@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { buildApp, type AppConfig, type AppDeps } from '../../src/app.ts';
+import { buildApp, DEFAULT_ADMISSION_DEADLINE_MS, type AppConfig, type AppDeps } from '../../src/app.ts';
 import { InMemoryNamespaceDirectory, type NamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -42,6 +42,6 @@ export function testApp(config: Partial<AppConfig> = {}, namespaces: NamespaceDi
   const metrics = createMetrics();
   const lifecycle = { draining: false };
   const deps = { policy: fixedPolicy(testPolicy), namespaces, log: sink.log, metrics, draining: () => lifecycle.draining, ...extra };
-  const app = buildApp({ bodyLimitBytes: 1024 * 1024, ...config }, deps);
+  const app = buildApp({ bodyLimitBytes: 1024 * 1024, admissionDeadlineMs: DEFAULT_ADMISSION_DEADLINE_MS, ...config }, deps);
   return { app, logs: sink.lines, namespaces, metrics, lifecycle };
 }

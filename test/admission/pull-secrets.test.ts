@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import type { PullSecretProvisioning } from '../../src/admission/mutate-handler.ts';
+import type { Budget } from '../../src/deadline.ts';
 import type { ProvisionResult } from '../../src/credentials/pull-secret-provisioner.ts';
 import type { CompiledTenant } from '../../src/policy/compile.ts';
 import type { PullSecretNeed } from '../../src/policy/decide.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
+import { InMemoryNamespaceDirectory, type NamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { onePod, podReview, TEST_POLICY_PATH, testApp } from './harness.ts';
+import { NAMESPACES } from './namespaces.ts';
 
 /** Pull Secrets at admission: written before an enforced admission is answered, and onCredentialError on failure. */
 const SOURCE = '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/api:1.2';
@@ -17,10 +20,10 @@ function review(namespace: string, image: string, extra: Record<string, unknown>
 }
 
 function recording(result: ProvisionResult, ready = () => true) {
-  const calls: { namespace: string; tenant: string; needs: readonly PullSecretNeed[] }[] = [];
+  const calls: { namespace: string; tenant: string; needs: readonly PullSecretNeed[]; withinMs: number }[] = [];
   const provisioning: PullSecretProvisioning = {
     ready,
-    provision: async (namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]) => (calls.push({ namespace, tenant: tenant.name, needs }), result),
+    provision: async (namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[], budget: Budget) => (calls.push({ namespace, tenant: tenant.name, needs, withinMs: budget.remainingMs() }), result),
   };
   return { calls, provisioning };
 }
@@ -105,4 +108,43 @@ t.test('the namespace directory is waited for first, and shutting down wins over
 t.test('without pull secret provisioning (no AWS chain) readiness does not wait for a key', async (t) => {
   const { app } = testApp();
   t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+});
+
+/** The harness's namespaces, each answered only after `delayMs`: a namespace-cache miss on a slow API server. */
+function slowNamespaces(delayMs: number): NamespaceDirectory {
+  const directory = new InMemoryNamespaceDirectory(NAMESPACES);
+  const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), delayMs));
+  return { labelsOf: async (ns) => later(await directory.labelsOf(ns)), fresh: (ns) => directory.fresh(ns), ready: () => true, snapshot: () => directory.snapshot() };
+}
+
+t.test('the namespace lookup and the pull secrets share one budget: what the lookup spent, the pull secrets do not get', async (t) => {
+  const { provisioning, calls } = recording(OK);
+  const { app } = testApp({ admissionDeadlineMs: 1000 }, slowNamespaces(300), { pullSecrets: provisioning });
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review('shop', SOURCE) });
+  t.equal(res.json().response.allowed, true);
+  const withinMs = calls[0]?.withinMs ?? Number.NaN;
+  t.ok(withinMs <= 700 && withinMs > 300, `the pull secrets got ${withinMs} ms of the 1000 ms budget after a 300 ms lookup`);
+});
+
+t.test('a lookup that outlasts the budget is refused with the webhook’s own message, and no pull secret is tried', async (t) => {
+  const { provisioning, calls } = recording(OK);
+  const { app } = testApp({ admissionDeadlineMs: 100 }, slowNamespaces(400), { pullSecrets: provisioning });
+  const started = performance.now();
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review('shop', SOURCE) });
+  const response = res.json().response;
+  t.ok(performance.now() - started < 350, 'answered at the end of the budget, not when the lookup finished');
+  t.equal(response.allowed, false);
+  t.equal(response.status.code, 503);
+  t.equal(response.status.message, 'cannot read the labels of namespace "shop": reading namespace shop did not finish within the 100 ms one admission may wait');
+  t.same(calls, []);
+});
+
+t.test('a workload’s template is let through with a warning when its namespace lookup outlasts the deadline', async (t) => {
+  const { app } = testApp({ admissionDeadlineMs: 50 }, slowNamespaces(300));
+  const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'shop' }, spec: { template: { spec: { containers: [{ name: 'app', image: UNGRANTED }] } } } };
+  const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'w-1', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'CREATE', namespace: 'shop', name: 'api', object: deployment, userInfo: { username: 'dev', groups: [] } } };
+  const res = await app.inject({ method: 'POST', url: '/validate/workloads', payload: body });
+  const response = res.json().response;
+  t.equal(response.allowed, true);
+  t.same(response.warnings, ['template not checked (namespace labels unavailable); its pods are checked when created']);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { parseCount, parseFraction, parseGraceSeconds, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { parseAdmissionDeadline, parseCount, parseFraction, parseGraceSeconds, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
 import { fixture } from './run-cli.ts';
 
@@ -49,6 +49,9 @@ const cases: { name: string; args: string[]; stderr: RegExp }[] = [
   { name: 'an STS session longer than 12 hours is refused', args: [...base, '--aws-session-duration', '50000'], stderr: /must be whole seconds from 900 to 43200/ },
   { name: 'an STS session that is not whole seconds is refused', args: [...base, '--aws-session-duration', '1h'], stderr: /must be whole seconds from 900 to 43200/ },
   { name: 'a credential deadline that is not a number is refused', args: [...base, '--credential-deadline', 'soon'], stderr: /must be a number of seconds from 0 to 3600/ },
+  { name: 'an admission deadline of 30 seconds or more is refused', args: [...base, '--admission-deadline', '30'], stderr: /--admission-deadline <seconds>' argument '30' is invalid\. must be seconds from 0\.1 to under 30 \(a webhook's timeoutSeconds is at most 30\)/ },
+  { name: 'an admission deadline of 0 is refused', args: [...base, '--admission-deadline', '0'], stderr: /must be seconds from 0\.1 to under 30/ },
+  { name: 'an empty admission deadline is refused', args: [...base, '--admission-deadline', ' '], stderr: /must be seconds from 0\.1 to under 30/ },
   { name: 'a token refresh point of 0 is refused', args: [...base, '--token-refresh-at', '0'], stderr: /must be a fraction above 0 and at most 1/ },
   { name: 'a token refresh point above 1 is refused', args: [...base, '--token-refresh-at', '1.5'], stderr: /must be a fraction above 0 and at most 1/ },
   { name: 'an empty token refresh point is refused', args: [...base, '--token-refresh-at', ' '], stderr: /must be a fraction above 0 and at most 1/ },
@@ -76,7 +79,7 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
@@ -91,6 +94,8 @@ t.test('the configuration is frozen and points at the in-cluster service account
   const flagged = serveConfig({ ...options, leaseNamespace: 'ns', identity: 'me', refreshInterval: 0, leaseDuration: 0, deletionGrace: 0, maxDeletionsPerRound: 7 }, outsideCluster);
   t.same(flagged.refresher, { leaseNamespace: 'ns', identity: 'me', intervalMs: 100, leaseDurationMs: 1000, deletionGraceMs: 0, maxDeletionsPerRound: 7 }, 'flags win; intervals have floors; a zero grace deletes at once');
   t.equal(serveConfig({ ...options, credentialDeadline: 0 }, outsideCluster).credentialDeadlineMs, 100, 'never a zero deadline');
+  t.equal(config.admissionDeadlineMs, 4000);
+  t.equal(parseAdmissionDeadline('2.5'), 2500, 'fractions of a second are kept');
   t.same(serveConfig({ ...options, kubeconfig: 'kc' }, outsideCluster).kube, { kubeconfigPath: 'kc' });
 });
 

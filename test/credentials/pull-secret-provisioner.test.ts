@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Budget } from '../../src/deadline.ts';
 import { buildPullSecret } from '../../src/credentials/pull-secret.ts';
 import { credentialDigest } from '../../src/credentials/provenance.ts';
 import { PullSecretProvisioner, tokenRequest, type ProvisionerOptions } from '../../src/credentials/pull-secret-provisioner.ts';
@@ -91,6 +92,14 @@ t.test('provisioning that outlives its deadline is reported as a Timeout', async
   const result = await provisioner.provision('shop', tenant, [need('111111111111')]);
   t.match(result.failures, [{ code: 'Timeout', message: /pull secret took longer than 50 ms/ }]);
   t.ok(Date.now() - started < 500);
+});
+
+t.test('what is left of the admission’s budget shortens the deadline, and the message says the budget ran out', async (t) => {
+  const { provisioner } = setup(() => new Promise(() => undefined), 5000);
+  const started = Date.now();
+  const result = await provisioner.provision('shop', tenant, [need('111111111111')], new Budget(60));
+  t.match(result.failures, [{ code: 'Timeout', message: /pull secret did not finish within the 60 ms one admission may wait/ }]);
+  t.ok(Date.now() - started < 1000, 'not the 5 s credential deadline');
 });
 
 t.test('a failure that is not AWS’s (the API server refusing a write) is named as such', async (t) => {

@@ -1,7 +1,8 @@
 import { Agent, request } from 'node:https';
 import t, { type Test } from 'tap';
 import type { Fault } from '../moto/moto-server.ts';
-import { waitUntil } from './support/serve-process.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { httpsGet, startServe, waitUntil } from './support/serve-process.ts';
 import { startWebhookStack } from './support/webhook-stack.ts';
 
 /**
@@ -103,6 +104,37 @@ for (const c of AWS_FAULTS) {
     await assertSecretKept(t);
   });
 }
+
+/** The webhook configuration's timeoutSeconds in manifests/, in ms: when the API server stops waiting for the answer. */
+const WEBHOOK_TIMEOUT_MS = 5000;
+
+t.test('a new namespace’s first pod, with a slow API server and a slow STS together, gets the webhook’s own answer in time', async (t) => {
+  // A replica whose every answer from the API server arrives 700 ms late (a cache miss then costs ~1.5 s: TLS
+  // handshake and response), its credential deadline raised as an operator might: 4 s, alone within the webhook's
+  // 5 s, but not after a slow namespace lookup. Only the shared admission budget keeps the answer in time.
+  const { hostname, port } = new URL(stack.cp.url);
+  const network = await startTcpProxy({ host: hostname, port: Number(port) });
+  t.teardown(() => network.close());
+  const replica = await startServe([...stack.serveArgsVia(network.address), '--identity', 'replica-slow', '--credential-deadline', '4'], { env: stack.serveEnv });
+  t.teardown(() => replica.stop('SIGKILL'));
+  await waitUntil(async () => (await httpsGet(replica.port, '/readyz', stack.webhookCa)).status === 200, 'the slow replica to be ready');
+  await stack.retarget(replica.port);
+  t.teardown(() => stack.retarget(stack.serve.port));
+  stack.moto.setFault('AssumeRole', { kind: 'delay', ms: 8000 });
+  t.teardown(() => stack.moto.setFault('AssumeRole', undefined));
+  network.slow(700);
+
+  await stack.namespace('newcomer', { [TENANT]: 'slow' });
+  const started = performance.now();
+  const result = await createPod('newcomer', `${TARGET}/slow/app:1`);
+  const elapsed = performance.now() - started;
+  t.not(result.code, 0, 'the pod is not admitted');
+  t.match(result.stderr, /admission webhook "pods\.ecr-tenant-webhook\.io" denied the request: no ECR credentials for tenant "slow" .*\(Timeout\): pull secret did not finish within the 4000 ms one admission may wait/);
+  t.notMatch(result.stderr, /failed calling webhook|context deadline exceeded/, 'the API server did not give up on the webhook first');
+  t.ok(elapsed < WEBHOOK_TIMEOUT_MS, `answered in ${Math.round(elapsed)} ms, under the webhook's timeoutSeconds`);
+  const metrics = await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`).then((r) => r.text());
+  t.match(metrics, /ecr_tenant_webhook_namespace_lookups_total\{source="api"\} [1-9]/, 'the namespace was read from the slow API server, not the cache');
+});
 
 type Outcome = { image: string; admitted: boolean; stderr: string };
 /** Server-side dry-run creates from `workers` loops until `done()`: granted and ungranted images alternating. */

@@ -1,6 +1,3 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { httpsGet, startServe, waitUntil } from './support/serve-process.ts';
@@ -51,15 +48,7 @@ await stack.serve.stop('SIGTERM');
 const { hostname, port } = new URL(stack.cp.url);
 const network = await startTcpProxy({ host: hostname, port: Number(port) });
 t.teardown(() => network.close());
-const dir = mkdtempSync(join(tmpdir(), 'handover-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const kubeconfigAt = stack.serveArgs.indexOf('--kubeconfig') + 1;
-const kubeconfig = JSON.parse(readFileSync(stack.serveArgs[kubeconfigAt] as string, 'utf8')) as { clusters: { cluster: { server: string } }[] };
-for (const { cluster } of kubeconfig.clusters) cluster.server = `https://${network.address}`;
-const proxiedKubeconfig = join(dir, 'kubeconfig-through-proxy.json');
-writeFileSync(proxiedKubeconfig, JSON.stringify(kubeconfig));
-const proxiedArgs = stack.serveArgs.map((arg, i) => (i === kubeconfigAt ? proxiedKubeconfig : arg));
-
+const proxiedArgs = stack.serveArgsVia(network.address);
 const proxied = await startServe([...proxiedArgs, '--identity', 'replica-proxied'], { env: stack.serveEnv });
 // Cut off from the API server it may not shut down promptly; how it ends is not under test.
 t.teardown(() => proxied.stop('SIGKILL'));

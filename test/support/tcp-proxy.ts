@@ -25,11 +25,17 @@ export interface TcpProxy {
   forward(): void;
   /** Resets every open connection, as a network failure would. */
   cut(): void;
+  /**
+   * Holds everything the server sends for `ms` before passing it on (0: at once again): a slow, distant or
+   * overloaded API server. Chunks keep their order.
+   */
+  slow(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let silent = false;
+  let delayMs = 0;
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -50,6 +56,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     cut: () => {
       for (const socket of sockets) socket.resetAndDestroy();
     },
+    slow: (ms) => {
+      delayMs = ms;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -69,7 +78,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('data', (chunk: Buffer) => {
       if (silent) return;
       proxy.received += chunk.length;
-      client.write(chunk);
+      // Timers of one duration fire in the order they were set, so delayed chunks stay in order.
+      if (delayMs === 0) client.write(chunk);
+      else setTimeout(() => client.destroyed || client.write(chunk), delayMs);
     });
     client.on('close', () => silent || upstream.destroy());
     upstream.on('close', () => silent || client.destroy());

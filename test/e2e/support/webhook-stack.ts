@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -42,6 +42,11 @@ export interface WebhookStack {
   kubectlOk(args: readonly string[], input?: string): Promise<string>;
   /** Creates (or relabels) a namespace. */
   namespace(name: string, labels?: Record<string, string>): Promise<void>;
+  /**
+   * serve's arguments with its kubeconfig pointed at another address of the API server (a proxy in front of it),
+   * for a replica whose network a test shapes; the kubeconfig is written beside the stack's other files.
+   */
+  serveArgsVia(address: string): string[];
   /** Points every webhook of both configurations at another serve process (a second replica). */
   retarget(port: number): Promise<void>;
   /** Replaces the policy the way a ConfigMap update reaches the pod (symlink swap). */
@@ -156,6 +161,14 @@ export async function startWebhookStack(options: { policy: string; log?: (line: 
       },
       async retarget(otherPort) {
         await kubectlOk(['apply', '-f', '-'], yamlStream(localWebhookConfigurations(manifests, otherPort, webhookCa)));
+      },
+      serveArgsVia(address) {
+        const at = serveArgs.indexOf('--kubeconfig') + 1;
+        const config = JSON.parse(readFileSync(serveArgs[at] as string, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+        for (const { cluster } of config.clusters) cluster.server = `https://${address}`;
+        const path = join(dir, `kubeconfig-via-${address.replace(/[^0-9a-z]/gi, '-')}.json`);
+        writeFileSync(path, JSON.stringify(config));
+        return serveArgs.map((arg, i) => (i === at ? path : arg));
       },
       pushPolicy: (text) => writeProjected(policyDir, { 'policy.yaml': text }),
       rotateCertificate: makeLeaf,
