@@ -2,7 +2,8 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
  * JSON logs. Anything that can carry a credential is censored by key wherever it sits, so a token never reaches
- * a log line even when an error object drags one along.
+ * a log line even when an error object drags one along. Only secret material is censored: what names a credential
+ * (tenant, role, registry, expiry) is logged under other keys and stays readable.
  */
 export const REDACTED_KEYS = [
   'password',
@@ -15,6 +16,7 @@ export const REDACTED_KEYS = [
   'SessionToken',
   '.dockerconfigjson',
   'authorization',
+  'Authorization',
 ];
 
 const REDACTED = new Set(REDACTED_KEYS);
@@ -31,9 +33,14 @@ function holdsRedactedKey(value: unknown, depth: number): boolean {
   return false;
 }
 
-/** A copy with every redacted key censored; error objects become plain objects that keep their message and stack. */
+/**
+ * A copy with every redacted key censored; error objects become plain objects that keep their message and stack,
+ * and dates become what JSON.stringify would have made of them (an ISO-8601 string; null for an invalid date)
+ * rather than the `{}` a copy of their own keys would be.
+ */
 function censored(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Date) return value.toJSON();
   if (depth >= MAX_DEPTH) return CENSOR;
   if (Array.isArray(value)) return value.map((item) => censored(item, depth + 1));
   const copy: Record<string, unknown> = value instanceof Error ? { type: value.name, message: value.message, stack: value.stack } : {};

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AwsTokenSource } from './aws/aws-token-source.ts';
 import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
+import { credentialFields } from './credentials/registry-token.ts';
 import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
 import { Reconciler, type RoundReport } from './credentials/reconciler.ts';
 import { KubeProvenanceKeyStore, ProvenanceKeyring } from './kube/provenance-key.ts';
@@ -188,13 +189,18 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
 
 /**
  * How the token cache's events are reported: lookups are counted, not logged (one for every pull Secret written);
- * the rest is logged with the cache key and AWS codes, never the token.
+ * the rest is logged naming tenant, role and registry, with the expiry the cache keeps to (`expiresAt`) and AWS
+ * codes, never the token.
  */
 export function reportTokenEvent(event: TokenCacheEvent, log: Logger, metrics: Metrics): void {
-  if (event.kind === 'lookup') metrics.tokenLookups.inc({ result: event.result });
-  else if (event.kind === 'minted') log.info({ token: event.key, expiresAt: event.expiresAt }, 'ECR token minted');
-  else if (event.kind === 'suspect-expiry') log.warn({ token: event.key, claimed: event.claimed, trustedUntil: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
-  else log.warn({ token: event.key, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
+  if (event.kind === 'lookup') {
+    metrics.tokenLookups.inc({ result: event.result });
+    return;
+  }
+  const credential = credentialFields(event.request);
+  if (event.kind === 'minted') log.info({ ...credential, expiresAt: event.expiresAt }, 'ECR token minted');
+  else if (event.kind === 'suspect-expiry') log.warn({ ...credential, claimedExpiresAt: event.claimed, expiresAt: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
+  else log.warn({ ...credential, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
 }
 
 /** Every finding's fate is counted; one the API server refused is logged with its reason (and never retried). */

@@ -22,12 +22,13 @@ t.test('credentials are redacted wherever they sit, up to four levels deep', asy
       secret: { data: { '.dockerconfigjson': 'eyJhdXRocyI6e319' } },
       aws: { credentials: { SecretAccessKey: 'AKIA-SECRET', SessionToken: 'SESSION' }, token: { authorizationToken: 'QVdTOnB3' } },
       headers: { authorization: 'Bearer abc' },
+      request: { headers: { Authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE' } },
       auths: { host: { auth: 'QVdTOnB3', password: 'pw' } },
     },
     'with credentials',
   );
   const line = text();
-  for (const secret of ['p0', 'eyJhdXRocyI6e319', 'AKIA-SECRET', 'SESSION', 'QVdTOnB3', 'Bearer abc', '"pw"']) t.notMatch(line, secret, `${secret} is not logged`);
+  for (const secret of ['p0', 'eyJhdXRocyI6e319', 'AKIA-SECRET', 'SESSION', 'QVdTOnB3', 'Bearer abc', '"pw"', 'AKIDEXAMPLE']) t.notMatch(line, secret, `${secret} is not logged`);
   t.match(JSON.parse(line), { level: 30, name: 'ecr-tenant-webhook', msg: 'with credentials', password: '[redacted]' });
 });
 
@@ -59,4 +60,30 @@ t.test('an object nested past the depth limit is censored rather than walked', a
   createLogger({ destination }).info({ deep }, 'deep');
   t.notMatch(text(), 'TOO-DEEP');
   t.match(text(), '[redacted]');
+});
+
+t.test('dates are logged as ISO-8601 strings at any depth, whether or not the line holds a redacted key', async (t) => {
+  const expiresAt = new Date(Date.UTC(2026, 10, 23, 12, 0, 0));
+  const iso = '2026-11-23T12:00:00.000Z';
+  const lines: { name: string; fields: Record<string, unknown> }[] = [
+    { name: 'without credentials', fields: { expiresAt, nested: { at: expiresAt, list: [expiresAt] } } },
+    { name: 'beside a redacted key', fields: { expiresAt, nested: { at: expiresAt, list: [expiresAt] }, password: 'PW' } },
+  ];
+  for (const { name, fields } of lines) {
+    const { destination, text } = capture();
+    createLogger({ destination }).info(fields, name);
+    t.match(JSON.parse(text()), { expiresAt: iso, nested: { at: iso, list: [iso] } }, name);
+    t.notMatch(text(), 'PW');
+  }
+  const { destination, text } = capture();
+  createLogger({ destination }).info({ token: 'T', claimed: new Date(Number.NaN) }, 'invalid');
+  t.match(JSON.parse(text()), { token: '[redacted]', claimed: null }, 'an invalid date is null, as JSON.stringify makes it');
+});
+
+t.test('what names a credential stays readable beside the secrets that are redacted', async (t) => {
+  const { destination, text } = capture();
+  const credential = { tenant: 'payments', role: 'arn:aws:iam::111111111111:role/payments-pull', registry: { account: '111111111111', region: 'eu-west-1' }, expiresAt: new Date(Date.UTC(2026, 10, 23)) };
+  createLogger({ destination }).info({ ...credential, secret: { password: 'PW', auth: 'QVdTOlBX' }, sessionToken: 'ST' }, 'credential');
+  t.match(JSON.parse(text()), { tenant: 'payments', role: 'arn:aws:iam::111111111111:role/payments-pull', registry: { account: '111111111111', region: 'eu-west-1' }, expiresAt: '2026-11-23T00:00:00.000Z', secret: { password: '[redacted]', auth: '[redacted]' }, sessionToken: '[redacted]' });
+  for (const secret of ['"PW"', 'QVdTOlBX', '"ST"']) t.notMatch(text(), secret);
 });

@@ -7,6 +7,7 @@ import type { CompiledGrant, CompiledPolicy, CompiledTenant } from '../policy/co
 import type { PolicySource } from '../policy/policy-source.ts';
 import { hostsOfRegistry, registryOfName, type SealChecker, type Sealer, type StoredPullSecret } from './pull-secret.ts';
 import { tokenRequest, type TokenProvider } from './pull-secret-provisioner.ts';
+import { credentialFields } from './registry-token.ts';
 import type { PullSecretWriter } from './pull-secret-writer.ts';
 import { credentialDigest } from './provenance.ts';
 
@@ -290,10 +291,11 @@ export class Reconciler {
       );
       if (outcome === 'kept-after-failure') throw new Error('no new token could be had');
       if (outcome !== 'updated' && outcome !== 'created') return 'kept';
-      log.info({ namespace, secret: name, tenant: tenant.name, why: plan.why }, plan.kind === 'renew' ? 'pull secret renewed' : 'pull secret rewritten');
+      log.info({ namespace, secret: name, ...credentialFields(request), why: plan.why }, plan.kind === 'renew' ? 'pull secret renewed' : 'pull secret rewritten');
       return plan.kind === 'renew' ? 'renewed' : 'rewritten';
     } catch (error) {
-      log.warn({ namespace, secret: name, err: (error as Error).message }, 'pull secret not renewed; kept as it is');
+      const credential = plan.action === 'write' ? credentialFields({ tenant: plan.tenant.name, roleArn: plan.grant.roleArn, registry: registryOfName(name) as { account: string; region: string } }) : {};
+      log.warn({ namespace, secret: name, ...credential, err: (error as Error).message }, 'pull secret not renewed; kept as it is');
       return 'failed';
     }
   }

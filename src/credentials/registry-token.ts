@@ -71,6 +71,15 @@ export function tokenKey(request: TokenRequest): string {
   return credentialIdentity(request);
 }
 
+/**
+ * How log lines name a credential, in fields an operator can search for: the tenant it is for, the role it is
+ * minted with and the registry's account and region. Never the external id, the session tags or anything minted;
+ * nor the cache key, which is all of them at once and unreadable.
+ */
+export function credentialFields(request: Pick<TokenRequest, 'tenant' | 'roleArn' | 'registry'>): { tenant: string; role: string; registry: { account: string; region: string } } {
+  return { tenant: request.tenant, role: request.roleArn, registry: { account: request.registry.account, region: request.registry.region } };
+}
+
 const SESSION_NAME_CHARS = /[^\w+=,.@-]/g;
 
 /**

@@ -28,7 +28,8 @@ export interface TokenCacheOptions {
   readonly now: () => number;
   /**
    * Called for every lookup and every mint, for a token whose expiry was not believed, and for every failed mint
-   * (for logs and metrics).
+   * (for logs and metrics). Mint events carry the request that caused them, so a log line can name tenant, role and
+   * registry; the tenant is the one whose request minted the token, which tenants with the same credential share.
    */
   readonly onEvent?: (event: TokenCacheEvent) => void;
 }
@@ -41,9 +42,9 @@ export type LookupResult = 'hit' | 'refresh' | 'miss';
 
 export type TokenCacheEvent =
   | { readonly kind: 'lookup'; readonly key: string; readonly result: LookupResult }
-  | { readonly kind: 'minted'; readonly key: string; readonly expiresAt: Date }
-  | { readonly kind: 'suspect-expiry'; readonly key: string; readonly claimed: Date; readonly trustedUntil: Date }
-  | { readonly kind: 'mint-failed'; readonly key: string; readonly error: CredentialError; readonly retryInMs: number };
+  | { readonly kind: 'minted'; readonly key: string; readonly request: TokenRequest; readonly expiresAt: Date }
+  | { readonly kind: 'suspect-expiry'; readonly key: string; readonly request: TokenRequest; readonly claimed: Date; readonly trustedUntil: Date }
+  | { readonly kind: 'mint-failed'; readonly key: string; readonly request: TokenRequest; readonly error: CredentialError; readonly retryInMs: number };
 
 export interface CachedToken extends RegistryToken {
   readonly mintedAt: number;
@@ -108,32 +109,32 @@ export class TokenCache {
     try {
       token = await source.mint(request, AbortSignal.timeout(mintDeadlineMs));
     } catch (error) {
-      throw this.#failed(key, error as CredentialError);
+      throw this.#failed(key, request, error as CredentialError);
     }
     this.#failures.delete(key);
-    const cached = this.#trusted(key, token, now());
+    const cached = this.#trusted(key, request, token, now());
     this.#tokens.set(key, cached);
-    this.#options.onEvent?.({ kind: 'minted', key, expiresAt: cached.expiresAt });
+    this.#options.onEvent?.({ kind: 'minted', key, request, expiresAt: cached.expiresAt });
     return cached;
   }
 
-  #trusted(key: string, token: RegistryToken, mintedAt: number): CachedToken {
+  #trusted(key: string, request: TokenRequest, token: RegistryToken, mintedAt: number): CachedToken {
     const claimed = token.expiresAt.getTime();
     const plausible = claimed > mintedAt && claimed <= mintedAt + LONGEST_PLAUSIBLE_MS;
     const expiresAt = plausible ? claimed : mintedAt + this.#options.suspectTrustMs;
-    if (!plausible) this.#options.onEvent?.({ kind: 'suspect-expiry', key, claimed: token.expiresAt, trustedUntil: new Date(expiresAt) });
+    if (!plausible) this.#options.onEvent?.({ kind: 'suspect-expiry', key, request, claimed: token.expiresAt, trustedUntil: new Date(expiresAt) });
     const refreshAt = mintedAt + Math.round((expiresAt - mintedAt) * this.#options.refreshFraction);
     return { username: token.username, password: token.password, expiresAt: new Date(expiresAt), mintedAt, refreshAt };
   }
 
-  #failed(key: string, error: CredentialError): CredentialError {
+  #failed(key: string, request: TokenRequest, error: CredentialError): CredentialError {
     const { initialMs, maxMs } = this.#options.failureBackoff;
     const previous = this.#failures.get(key);
     const backoffMs = previous === undefined ? initialMs : Math.min(previous.backoffMs * 2, maxMs);
     // Jitter in [backoff/2, backoff], so replicas that failed together do not retry together.
     const retryInMs = Math.round(backoffMs / 2 + (Math.random() * backoffMs) / 2);
     this.#failures.set(key, { error, until: this.#options.now() + retryInMs, backoffMs });
-    this.#options.onEvent?.({ kind: 'mint-failed', key, error, retryInMs });
+    this.#options.onEvent?.({ kind: 'mint-failed', key, request, error, retryInMs });
     return error;
   }
 }

@@ -59,8 +59,11 @@ function setup(options: { get?: (request: TokenRequest) => Promise<RegistryToken
 const counts = (round: RoundReport) => ({ renewed: round.renewed, rewritten: round.rewritten, deleted: round.deleted, failed: round.failed, kept: round.kept, unverified: round.unverified, pendingDeletions: round.pendingDeletions });
 const none = { renewed: 0, rewritten: 0, deleted: 0, failed: 0, kept: 0, unverified: 0, pendingDeletions: 0 };
 
+/** How log lines name payments' credential for SECRET's registry. */
+const PAYMENTS_CREDENTIAL = { tenant: 'payments', role: 'arn:aws:iam::111111111111:role/ecr-pull-payments', registry: { account: '111111111111', region: 'eu-west-1' } };
+
 t.test('a sealed Secret expiring within the window is renewed with a token of the namespace’s tenant', async (t) => {
-  const { store, reconciler, requests, data } = setup();
+  const { store, reconciler, requests, data, logs } = setup();
   store.put(sealed('shop', 'payments', 1));
   const round = await reconciler.runOnce();
   t.same(counts(round), { ...none, renewed: 1 });
@@ -69,6 +72,7 @@ t.test('a sealed Secret expiring within the window is renewed with a token of th
   t.ok(round.completed);
   t.same([...round.earliestExpiryByTenant], [['payments', NOW + HOUR]], 'as the round found it');
   t.same([...(await reconciler.runOnce()).earliestExpiryByTenant], [['payments', NOW + 12 * HOUR]], 'the next round sees the renewal');
+  t.match(logs.find((l) => l.msg === 'pull secret renewed'), { namespace: 'shop', secret: SECRET, ...PAYMENTS_CREDENTIAL }, 'the line names tenant, role and registry');
 });
 
 t.test('a grant’s own role renews its registry’s Secret, and a fresh Secret costs nothing', async (t) => {
@@ -205,7 +209,7 @@ t.test('a Secret that cannot be renewed stays as it is, counts as failed, and is
   t.same(counts(round), { ...none, failed: 2 }, 'the one in a namespace the directory does not know is ignored');
   t.equal(data('shop'), before);
   t.same([...round.failuresByTenant], [['payments', 2]]);
-  t.match(logs.find((l) => l.msg === 'pull secret not renewed; kept as it is'), { err: 'no new token could be had' });
+  t.match(logs.find((l) => l.msg === 'pull secret not renewed; kept as it is'), { namespace: 'shop', secret: SECRET, ...PAYMENTS_CREDENTIAL, err: 'no new token could be had' });
 });
 
 t.test('an expired Secret that cannot be renewed is left for the next round, not deleted', async (t) => {
@@ -234,6 +238,9 @@ t.test('a call that never answers fails at its deadline and the round still comp
   hung.namespaces.set('shop', {});
   hung.store.delete = () => new Promise(() => undefined);
   t.same(counts(await hung.reconciler.runOnce()), { ...none, failed: 1 });
+  const deletion = hung.logs.find((l) => l.msg === 'pull secret not renewed; kept as it is');
+  t.match(deletion, { secret: SECRET, err: /deleting Secret shop\/ecr-pull-111111111111-eu-west-1 took longer than 50 ms/ });
+  t.notOk(deletion !== undefined && 'role' in deletion, 'a deletion names no credential: none was to be written');
 });
 
 t.test('a round starts no work after its budget; the most urgent goes first', async (t) => {
@@ -253,6 +260,20 @@ t.test('a round starts no work after its budget; the most urgent goes first', as
   t.equal(projectSecret(store.secrets.get('later/' + SECRET)!)?.expiresAt, NOW + 1.5 * HOUR, 'the least urgent waits');
   t.equal(order.length, 2);
   t.equal(projectSecret(store.secrets.get('soon/' + SECRET)!)?.expiresAt, NOW + 12 * HOUR, 'the most urgent went first');
+});
+
+t.test('a Secret to be rewritten for new credentials goes before every renewal', async (t) => {
+  let clock = NOW;
+  const { store, reconciler } = setup({
+    get: async () => ((clock += 1000), token(12)),
+    overrides: { roundBudgetMs: 1500, concurrency: 1, now: () => clock },
+    namespaces: { shop: { [TENANT]: 'payments' }, soon: { [TENANT]: 'payments' }, moved: { [TENANT]: 'payments' } },
+  });
+  store.put(sealed('soon', 'payments', 0.5));
+  store.put(sealed('shop', 'payments', 1));
+  store.put(sealed('moved', 'payments', 10, { credential: 'from-an-older-policy' }));
+  t.same(counts(await reconciler.runOnce()), { ...none, renewed: 1, rewritten: 1 }, 'the rewrite, then the most urgent renewal');
+  t.equal(projectSecret(store.secrets.get('shop/' + SECRET)!)?.expiresAt, NOW + HOUR, 'the least urgent waits');
 });
 
 t.test('no round runs before the provenance key and the namespace directory are there, or when listing fails', async (t) => {

@@ -152,6 +152,27 @@ t.test('the server counts token lookups by result and logs none of them', async 
   t.same(sink.lines.map((l) => l.msg), ['ECR token minted', 'ECR token minted'], 'the two mints, no lookup');
 });
 
+t.test('the server logs mints, unbelieved expiries and failures naming tenant, role, registry and expiry, redacting nothing', async (t) => {
+  const metrics = createMetrics();
+  const sink = logSink();
+  const { cache, source, clock } = setup(lasting(12 * HOUR), { onEvent: (event) => reportTokenEvent(event, sink.log, metrics) });
+  const credential = { tenant: 'payments', role: 'arn:aws:iam::111111111111:role/r', registry: { account: '111111111111', region: 'eu-west-1' } };
+  await cache.get(request);
+  source.next = (now) => ({ username: 'AWS', password: 'pw', expiresAt: new Date(now + 365 * 24 * HOUR) });
+  clock.now += 13 * HOUR;
+  await cache.get({ ...request, tenant: 'shared' });
+  source.next = denied;
+  clock.now += HOUR;
+  await t.rejects(cache.get(request));
+  t.match(sink.lines, [
+    { level: 30, msg: 'ECR token minted', ...credential, expiresAt: '2026-11-23T12:00:00.000Z' },
+    { level: 40, msg: 'ECR token expiry not believed; trusted briefly', ...credential, tenant: 'shared', claimedExpiresAt: '2027-11-23T13:00:00.000Z', expiresAt: '2026-11-23T13:15:00.000Z' },
+    { level: 30, msg: 'ECR token minted', ...credential, tenant: 'shared', expiresAt: '2026-11-23T13:15:00.000Z' },
+    { level: 40, msg: 'ECR token mint failed', ...credential, code: 'AccessDenied', err: /AssumeRole for role arn:aws:iam::111111111111:role\/r failed/, retryInMs: Number },
+  ]);
+  for (const line of sink.lines) t.notOk(JSON.stringify(line).includes('[redacted]'), `nothing redacted in "${line.msg}"`);
+});
+
 t.test('an expired token is never answered: the caller waits for a new one', async (t) => {
   const { cache, source, clock } = setup(lasting(HOUR));
   const first = await cache.get(request);

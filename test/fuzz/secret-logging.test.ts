@@ -23,7 +23,8 @@ import { testSealer } from '../support/test-sealer.ts';
  * writer) over in-memory adapters, so ECR tokens are really minted and Secrets really written while valid and
  * fuzzed reviews arrive, some carrying password, token, auth and authorization fields of their own. Every line
  * logged is then searched for every minted password, its base64 forms, any base64 "AWS:" auth string, and every
- * secret value the fuzz planted.
+ * secret value the fuzz planted. The lines about a credential must still say which one, readably: tenant, role,
+ * registry and expiry, with nothing of theirs redacted.
  */
 const seed = fuzzSeed();
 t.comment(`fuzz seed ${seed} (FUZZ_SEED=${seed} reproduces this run)`);
@@ -41,9 +42,14 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
  */
 const LEAK_MARKERS = [PASSWORD_PREFIX, PLANTED_PREFIX, 'QVdTO', b64('{"auths"').slice(0, 10), b64(PASSWORD_PREFIX).slice(0, 12), b64(PLANTED_PREFIX).slice(0, 10), b64(`AWS:${PASSWORD_PREFIX}`).slice(0, 16)];
 
+/** Tenant, role, account and region of a credential, as one comparable string. */
+const credentialOf = (tenant: unknown, role: unknown, registry: { account?: unknown; region?: unknown } | undefined) => JSON.stringify([tenant, role, registry?.account, registry?.region]);
+
 /** A token source that mints distinctive passwords, sometimes fails, and sometimes claims an implausible expiry. */
 class FakeTokenSource implements RegistryTokenSource {
   readonly passwords: string[] = [];
+  /** Every credential asked for (see credentialOf). */
+  readonly requested = new Set<string>();
   readonly #clock: { now: number };
   readonly #random: Random;
   calls = 0;
@@ -55,6 +61,7 @@ class FakeTokenSource implements RegistryTokenSource {
 
   async mint(request: TokenRequest): Promise<RegistryToken> {
     this.calls++;
+    this.requested.add(credentialOf(request.tenant, request.roleArn, request.registry));
     if (this.#random.chance(0.1)) throw new CredentialError('GetAuthorizationToken', request.roleArn, 'ThrottlingException', 'Rate exceeded');
     const password = `${PASSWORD_PREFIX}${this.calls}x${this.#random.chars('ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789', 24)}`;
     this.passwords.push(password);
@@ -168,6 +175,39 @@ t.test('no log line holds a minted password, a docker auth string or a planted s
   }
   t.same(leaks.examples, [], `${leaks.count} leaks in ${logged.length} log lines`, { problems: leaks.problems });
   t.comment(`${sent} reviews sent, ${logged.length} log lines scanned, ${chain.source.passwords.length} passwords minted, ${chain.store.secrets.size} Secrets stored, ${planted.size} values planted`);
+});
+
+/** The lines about one credential, with the fields of each that hold an expiry. */
+const CREDENTIAL_LINES: Readonly<Record<string, readonly string[]>> = {
+  'ECR token minted': ['expiresAt'],
+  'ECR token expiry not believed; trusted briefly': ['expiresAt', 'claimedExpiresAt'],
+  'ECR token mint failed': [],
+};
+const ISO_8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** What a credential's log line fails to say readably, or undefined when it names tenant, role, registry and expiry. */
+function unreadable(line: string, expiries: readonly string[], requested: ReadonlySet<string>): string | undefined {
+  if (line.includes('[redacted]')) return 'something redacted';
+  const fields = JSON.parse(line) as Record<string, unknown>;
+  const credential = credentialOf(fields.tenant, fields.role, fields.registry as { account?: unknown; region?: unknown } | undefined);
+  if (!requested.has(credential)) return `tenant, role and registry ${credential}, which no mint was asked for`;
+  return expiries.filter((field) => typeof fields[field] !== 'string' || !ISO_8601.test(fields[field] as string)).map((field) => `${field} ${JSON.stringify(fields[field])}`)[0];
+}
+
+t.test('the lines about a credential name tenant, role, registry and expiry readably, redacting none of them', async (t) => {
+  const problems = new Failures();
+  const seen: Record<string, number> = {};
+  for (const { line, msg, where } of logged) {
+    if (typeof msg !== 'string' || !Object.hasOwn(CREDENTIAL_LINES, msg)) continue;
+    const expiries = CREDENTIAL_LINES[msg] as readonly string[];
+    seen[msg] = (seen[msg] ?? 0) + 1;
+    const problem = unreadable(line, expiries, chain.source.requested);
+    if (problem !== undefined) problems.record(`log line ${JSON.stringify(msg)}: ${problem}`, `${where}: ${brief(line, 300)}`);
+  }
+  t.same(problems.examples, [], `${problems.count} credential lines unreadable`, { problems: problems.problems });
+  t.ok((seen['ECR token minted'] ?? 0) >= 10, 'mints were logged and checked');
+  t.ok(unreadable(JSON.stringify({ msg: 'ECR token minted', token: '[redacted]', expiresAt: {} }), ['expiresAt'], chain.source.requested) !== undefined, 'a line naming its credential by a redacted cache key would be found');
+  t.comment(`credential lines checked: ${JSON.stringify(seen)}`);
 });
 
 t.test('the leak check had something to find: lines were logged, tokens minted, Secrets written with them', async (t) => {
