@@ -22,6 +22,7 @@ import type { PolicySource } from './policy/policy-source.ts';
 import { buildApp, DEFAULT_BODY_LIMIT_BYTES } from './app.ts';
 import { InformerNamespaceDirectory } from './kube/informer-namespace-directory.ts';
 import { loadKubeConfig, type KubeConfigSource } from './kube/kube-config.ts';
+import { listenOn } from './listen.ts';
 import { buildMetricsApp } from './metrics-app.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { PolicyReloader } from './policy/policy-reloader.ts';
@@ -32,7 +33,8 @@ export interface ServeConfig {
   readonly policyPath: string;
   readonly tlsCertPath: string;
   readonly tlsKeyPath: string;
-  readonly address: string;
+  /** Undefined: `::` (IPv6 and IPv4), or 0.0.0.0 on a host without IPv6 (listen.ts). */
+  readonly address: string | undefined;
   /** 0 lets the system pick a free port (tests); the port in use is logged and returned. */
   readonly port: number;
   readonly metricsPort: number;
@@ -259,7 +261,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
 
     let draining = false;
     const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: config.admissionDeadlineMs }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter });
-    await app.listen({ host: config.address, port: config.port });
+    const address = await listenOn((host) => app.listen({ host, port: config.port }), config.address, log);
     cleanup.push(() => app.close());
     const server = app.server as unknown as HttpsServer;
     const tlsWatcher = watchTlsPair(tls, {
@@ -273,11 +275,11 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(() => tlsWatcher.stop());
 
     const metricsApp = buildMetricsApp(metrics, log);
-    await metricsApp.listen({ host: config.address, port: config.metricsPort });
+    await metricsApp.listen({ host: address, port: config.metricsPort });
     cleanup.push(() => metricsApp.close());
 
     const running = { port: portOf(server), metricsPort: portOf(metricsApp.server) };
-    log.info({ address: config.address, ...running, policy: config.policyPath }, 'serving');
+    log.info({ address, ...running, policy: config.policyPath }, 'serving');
     let stopping: Promise<void> | undefined;
     return {
       ...running,

@@ -13,7 +13,8 @@ export interface ServeOptions {
   readonly tlsKey: string;
   readonly port: number;
   readonly metricsPort: number;
-  readonly address: string;
+  /** Undefined: both IPv6 and IPv4 where the host has IPv6 (listen.ts). */
+  readonly address?: string | undefined;
   readonly kubeconfig?: string | undefined;
   readonly shutdownDelay: number;
   readonly filePoll: number;

@@ -1,18 +1,26 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { CliIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { parseAdmissionDeadline, parseCount, parseFraction, parseGraceSeconds, parseSessionSeconds, serveConfig, type ServeEnvironment } from '../../src/cli/serve.ts';
+import { parseAdmissionDeadline, parseCount, parseFraction, parseGraceSeconds, parseSessionSeconds, serveConfig, type ServeEnvironment, type ServeOptions } from '../../src/cli/serve.ts';
 import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/kube/kube-config.ts';
+import { startServer } from '../../src/server.ts';
+import { logSink } from '../admission/harness.ts';
 import { fixture } from './run-cli.ts';
 
-/** `serve` refusing to start: every problem one line on stderr, exit 2, no stack trace. Running it is in test/e2e. */
+/**
+ * `serve` refusing to start: every problem one line on stderr, exit 2, no stack trace; and serve's listeners on
+ * its default address, over real TLS. Serving against an API server is in test/e2e.
+ */
 const dir = mkdtempSync(join(tmpdir(), 'serve-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-execFileSync('bash', [new URL('../../certs/make-certs.sh', import.meta.url).pathname, dir], { stdio: 'pipe' });
+execFileSync('bash', [new URL('../../certs/make-certs.sh', import.meta.url).pathname, dir, 'ecr-tenant-webhook', 'ecr-tenant-webhook', 'IP:127.0.0.1', 'IP:::1'], { stdio: 'pipe' });
 const CERT = join(dir, 'tls.crt');
 const KEY = join(dir, 'tls.key');
 const POLICY = fixture('policy.yaml');
@@ -119,4 +127,73 @@ t.test('a count is a whole number from 1 to a million', async (t) => {
   for (const value of ['', '0', '-1', '2.5', '1e2', '1000001', 'all', ' 5', 'Infinity']) {
     t.throws(() => parseCount(value), { code: 'commander.invalidArgument', message: 'must be a whole number from 1 to 1000000' }, JSON.stringify(value));
   }
+});
+
+t.test('serve --help says what the address defaults to', async (t) => {
+  const { out, streams } = io();
+  t.equal(await main(['serve', '--help'], streams, outsideCluster), 0);
+  t.match(out.stdout.replace(/\s+/g, ' '), '--address <ip> address to listen on (default: ::, IPv6 and IPv4 alike; 0.0.0.0 on a host without IPv6)');
+});
+
+/** A port nothing listens on: taken, then released. */
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One request to serve's HTTPS port (trusting the test CA only) or its plain-HTTP metrics port. */
+function call(scheme: 'https' | 'http', host: string, port: number, path: string, body?: string): Promise<{ status: number; body: string }> {
+  const ca = readFileSync(join(dir, 'ca.crt'));
+  const send = scheme === 'https' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const options = { host, port, path, method: body === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json' }, agent: false as const, ...(scheme === 'https' ? { ca } : {}) };
+    const req = send(options, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A pod deletion: answered at once, whatever the cluster says. */
+const deletion = JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'dual-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'DELETE', namespace: 'shop', object: null },
+});
+
+t.test('with no --address, the admission port, its probes and the metrics port answer on ::1 and on 127.0.0.1', async (t) => {
+  const kubeconfig = join(dir, 'unreachable.kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${await closedPort()}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+  // What commander gives serve when --address is left out: no address at all.
+  const options: ServeOptions = { policy: POLICY, tlsCert: CERT, tlsKey: KEY, port: 0, metricsPort: 0, kubeconfig, shutdownDelay: 0, filePoll: 60_000, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
+  const sink = logSink();
+  const server = await startServer(serveConfig(options, outsideCluster), sink.log);
+  t.teardown(() => server.shutdown('test over'));
+  t.match(sink.lines.find((line) => line.msg === 'serving'), { address: '::', port: server.port, metricsPort: server.metricsPort });
+  for (const host of ['::1', '127.0.0.1']) {
+    t.match(await call('https', host, server.port, '/healthz'), { status: 200, body: '{"status":"ok"}' }, `/healthz on ${host}`);
+    // Not ready: there is no API server to list namespaces from. It answers all the same.
+    t.match(await call('https', host, server.port, '/readyz'), { status: 503, body: /"status":/ }, `/readyz on ${host}`);
+    const reviewed = await call('https', host, server.port, '/mutate', deletion);
+    t.match({ status: reviewed.status, response: JSON.parse(reviewed.body).response }, { status: 200, response: { uid: 'dual-1', allowed: true } }, `/mutate on ${host}`);
+    t.match(await call('http', host, server.metricsPort, '/metrics'), { status: 200, body: /# TYPE ecr_tenant_webhook_/ }, `/metrics on ${host}`);
+  }
+  t.notOk(sink.lines.some((line) => line.msg === 'this host has no IPv6: listening on IPv4 only'), 'no fallback on a host with IPv6');
 });
