@@ -182,7 +182,7 @@ t.test('with no --address, the admission port, its probes and the metrics port a
     }),
   );
   // What commander gives serve when --address is left out: no address at all.
-  const options: ServeOptions = { policy: POLICY, tlsCert: CERT, tlsKey: KEY, port: 0, metricsPort: 0, kubeconfig, shutdownDelay: 0, filePoll: 60_000, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
+  const options: ServeOptions = { policy: POLICY, tlsCert: CERT, tlsKey: KEY, port: 0, metricsPort: 0, kubeconfig, shutdownDelay: 0, filePoll: 60_000, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
   const sink = logSink();
   const server = await startServer(serveConfig(options, outsideCluster), sink.log);
   t.teardown(() => server.shutdown('test over'));
