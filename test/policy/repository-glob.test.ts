@@ -97,6 +97,90 @@ const coverCases: CoverCase[] = [
     covers: ['x/a', 'b/x/a', 'b/c/x/a/d'],
     doesNotCover: ['x', 'b/x', 'a/b'],
   },
+  {
+    name: 'the prefix and suffix of a starred segment may not overlap in the repository',
+    glob: 'a*a',
+    covers: ['aa', 'aba', 'aaa'],
+    doesNotCover: ['a', 'ab', 'ba'],
+  },
+  {
+    name: 'a segment with a star on both sides covers any segment holding the middle piece, even at its very ends',
+    glob: '*a*',
+    covers: ['a', 'ba', 'ab', 'bab', 'aaa'],
+    doesNotCover: ['b', 'bb', 'b/a', 'a/b'],
+  },
+  {
+    name: 'middle pieces are found in order and never inside the suffix',
+    glob: 'a*b*c',
+    covers: ['abc', 'axbxc', 'acbc', 'abbc', 'abcc'],
+    doesNotCover: ['ac', 'acb', 'cba', 'abcx', 'ab/c'],
+  },
+  {
+    name: 'repeated pieces each need their own characters',
+    glob: 'ab*ab*ab',
+    covers: ['ababab', 'abxabxab', 'abababab'],
+    doesNotCover: ['abab', 'ab', 'ababa'],
+  },
+  {
+    name: 'a middle piece overlapping the one before it does not count twice',
+    glob: '*aa*aa*',
+    covers: ['aaaa', 'aaxaa', 'xaaaax'],
+    doesNotCover: ['aaa', 'aa', 'aaxa'],
+  },
+  {
+    name: 'several stars in a segment, as in a naming scheme, stay within the segment',
+    glob: '*-*-*-svc',
+    covers: ['a-b-c-svc', 'a--b-c-svc', '---svc', 'a-b-c-d-svc'],
+    doesNotCover: ['a-b-svc', 'a-b-c-svcx', 'a-b/c-svc', '--svc'],
+  },
+  {
+    name: 'a leading double star gives back segments when the rest needs them',
+    glob: '**/a/b',
+    covers: ['a/b', 'a/a/b', 'a/b/a/b', 'x/a/a/b'],
+    doesNotCover: ['a/b/b', 'a', 'b', 'a/b/a'],
+  },
+  {
+    name: 'a middle double star covers nothing between equal neighbours too',
+    glob: 'x/**/x',
+    covers: ['x/x', 'x/x/x', 'x/y/x', 'x/x/y/x'],
+    doesNotCover: ['x', 'x/x/y', 'y/x/x'],
+  },
+  {
+    name: 'a single star before a trailing double star needs two segments or more',
+    glob: '*/**',
+    covers: ['a/b', 'a/b/c'],
+    doesNotCover: ['a'],
+  },
+  {
+    name: 'a leading double star before a single star covers every repository, like a lone double star',
+    glob: '**/*',
+    covers: ['a', 'a/b', 'a/b/c'],
+    doesNotCover: [],
+  },
+  {
+    name: 'double stars at the start, middle and end together',
+    glob: '**/a/**/b/**',
+    covers: ['a/b/c', 'x/a/b/c', 'a/x/b/c', 'x/a/y/b/z/w', 'a/a/b/b/b'],
+    doesNotCover: ['a/b', 'b/a/c', 'x/a/y/b', 'a/c'],
+  },
+  {
+    name: 'starred segments around a double star keep their own rules',
+    glob: 'team-*/**/*-svc',
+    covers: ['team-a/x-svc', 'team-a/b/c/x-svc', 'team-/-svc'],
+    doesNotCover: ['team-a/svc', 'team/x-svc', 'team-a/x-svc/y', 'x/team-a/x-svc'],
+  },
+  {
+    name: 'a repository with an empty segment is covered by no glob, not even a lone double star',
+    glob: '**',
+    covers: ['a'],
+    doesNotCover: ['', '/', 'a//b', '/a', 'a/', '//'],
+  },
+  {
+    name: 'an empty segment is not a segment for a single star, nor for a double star anywhere',
+    glob: '**/a/*/**',
+    covers: ['a/b/c', 'x/a/b/c'],
+    doesNotCover: ['a//c', 'a/b/', '/a/b/c', 'x//a/b/c', 'a/b//c'],
+  },
 ];
 
 for (const c of coverCases) {
