@@ -130,6 +130,20 @@ function untouched(mode: Mode, pod: PodSpecView): Decision {
   };
 }
 
+/** A container's section and name in one string; section names hold no "/", so no two containers share a key. */
+function containerKey(container: ContainerView): string {
+  return `${container.section}/${container.name}`;
+}
+
+/**
+ * The images of a pod's containers by section and name, so that an update looks each container up once: searching
+ * the old list for each new container cost containers², seconds for a pod of tens of thousands of containers.
+ * Built from the end, so that of two containers with one name the first counts, as a search finds it.
+ */
+function imagesByContainer(pod: PodSpecView): Map<string, unknown> {
+  return new Map(pod.containers.map((container) => [containerKey(container), container.image] as const).reverse());
+}
+
 /** Judges the images of one pod for one tenant, collecting results, reasons and pull secrets. */
 class Judge {
   readonly images: ImageResult[] = [];
@@ -141,11 +155,14 @@ class Judge {
   readonly input: DecisionInput;
   readonly tenantName: string;
   readonly tenant: CompiledTenant | undefined;
+  /** On UPDATE, each container's image before, by section and name. */
+  readonly imagesBefore: ReadonlyMap<string, unknown> | undefined;
 
   constructor(input: DecisionInput, tenantName: string, tenant: CompiledTenant | undefined) {
     this.input = input;
     this.tenantName = tenantName;
     this.tenant = tenant;
+    this.imagesBefore = input.before === undefined ? undefined : imagesByContainer(input.before);
   }
 
   run() {
@@ -178,10 +195,8 @@ class Judge {
   }
 
   private unchangedSinceBefore(container: ContainerView): boolean {
-    const before = this.input.before;
-    if (before === undefined) return false;
-    const old = before.containers.find((c) => c.section === container.section && c.name === container.name);
-    return old !== undefined && old.image === container.image;
+    const key = containerKey(container);
+    return this.imagesBefore !== undefined && this.imagesBefore.has(key) && this.imagesBefore.get(key) === container.image;
   }
 
   private judgeContainer(tenant: CompiledTenant, container: ContainerView): void {
