@@ -2,6 +2,7 @@ import t from 'tap';
 import { checkPath, formatReference, parseImageReference, registryOf, splitHostPort, type ImageReference } from '../../src/image/reference.ts';
 
 const SHA256 = `sha256:${'0123456789abcdef'.repeat(4)}`;
+const HEX64 = '0123456789abcdef'.repeat(4);
 const SHA384 = `sha384:${'0123456789abcdef'.repeat(6)}`;
 const SHA512 = `sha512:${'0123456789abcdef'.repeat(8)}`;
 const ECR = '111111111111.dkr.ecr.eu-west-1.amazonaws.com';
@@ -78,10 +79,26 @@ const valid: ValidCase[] = [
   { name: 'a tag may start with an underscore and hold upper case, dots and hyphens', input: 'nginx:_V1.2-rc_3', want: hub('library/nginx', { tag: '_V1.2-rc_3' }) },
   { name: 'a tag of exactly 128 characters is accepted', input: `nginx:${'t'.repeat(128)}`, want: hub('library/nginx', { tag: 't'.repeat(128) }) },
   {
-    name: 'a name of exactly 255 characters is accepted',
-    input: `registry.example.com/${'a'.repeat(255 - 'registry.example.com/'.length)}`,
-    want: ref({ domain: 'registry.example.com', hostname: 'registry.example.com', path: 'a'.repeat(255 - 'registry.example.com/'.length) }),
+    name: 'a path of exactly 255 characters is accepted whatever the length of the registry host',
+    input: `registry.example.com/${'a'.repeat(255)}`,
+    want: ref({ domain: 'registry.example.com', hostname: 'registry.example.com', path: 'a'.repeat(255) }),
   },
+  {
+    name: 'a Docker Hub path of 255 characters with library/ is accepted',
+    input: 'a'.repeat(255 - 'library/'.length),
+    want: hub(`library/${'a'.repeat(255 - 'library/'.length)}`),
+  },
+
+  // 64 hex digits: only the bare identifier is refused (distribution's anchoredIdentifierRegexp on the whole input)
+  { name: '64 hex digits with a tag are an image name, not an identifier', input: `${HEX64}:v1`, want: hub(`library/${HEX64}`, { tag: 'v1' }) },
+  { name: '64 hex digits with a digest are an image name', input: `${HEX64}@${SHA256}`, want: hub(`library/${HEX64}`, { digest: SHA256 }) },
+  { name: '64 hex digits under library/ are an image name', input: `library/${HEX64}`, want: hub(`library/${HEX64}`) },
+  { name: '64 hex digits under docker.io are an image name', input: `docker.io/${HEX64}`, want: hub(`library/${HEX64}`) },
+  { name: '64 hex digits on another registry are an image name', input: `registry.example.com/${HEX64}`, want: ref({ domain: 'registry.example.com', hostname: 'registry.example.com', path: HEX64 }) },
+  { name: '64 hex digits under a user are an image name', input: `user/${HEX64}`, want: hub(`user/${HEX64}`) },
+  { name: '63 hex digits alone are an image name', input: HEX64.slice(1), want: hub(`library/${HEX64.slice(1)}`) },
+  { name: '65 hex digits alone are an image name', input: `${HEX64}0`, want: hub(`library/${HEX64}0`) },
+  { name: '64 characters alone that are not all hex digits are an image name', input: `${HEX64.slice(1)}g`, want: hub(`library/${HEX64.slice(1)}g`) },
 ];
 
 for (const c of valid) {
@@ -112,8 +129,13 @@ const invalid: InvalidCase[] = [
   { name: 'an object is refused as not a string', input: { image: 'nginx' }, reason: 'image must be a string' },
   { name: 'a 10,000-character input is refused for its length before anything else', input: 'a'.repeat(10_000), reason: 'image is 10000 characters long, over 1024' },
   { name: 'a 1,025-character input is refused for its length', input: `nginx:${'t'.repeat(1019)}`, reason: 'image is 1025 characters long, over 1024' },
-  { name: 'a name of 256 characters is refused', input: `registry.example.com/${'a'.repeat(256 - 'registry.example.com/'.length)}:v1`, reason: /is 256 characters long, over 255/ },
-  { name: 'the length limit counts the library/ that Docker Hub images get', input: `${'a'.repeat(250)}:v1`, reason: /docker\.io\/library\/a+… is 268 characters long, over 255/ },
+  { name: 'a path of 256 characters is refused, the registry host not counted', input: `r.io/${'a'.repeat(256)}:v1`, reason: /^repository path "a{40}…" is 256 characters long, over 255 \(the registry host is not counted\)$/ },
+  { name: 'the path limit counts the library/ that Docker Hub images get', input: `${'a'.repeat(250)}:v1`, reason: /^repository path "library\/a{32}…" is 258 characters long, over 255/ },
+  { name: 'a path of many short components over 255 characters is refused', input: `registry.example.com/${'a/'.repeat(128)}a`, reason: 'is 257 characters long, over 255' },
+
+  // 64 hex digits alone read as an image ID, which the kubelet refuses as a name
+  { name: '64 lower-case hex digits alone are refused as an image ID', input: HEX64, reason: /^image is 64 hex digits alone, which the kubelet reads as an image ID and refuses as a name; .*\(docker\.io\/<name>\)$/ },
+  { name: '64 upper-case hex digits alone are refused as an upper-case name', input: HEX64.toUpperCase(), reason: 'must be lower case' },
 
   // Whitespace and control characters
   { name: 'a trailing newline is refused with its code point and position', input: 'nginx\n', reason: 'whitespace or control character (U+000A) at position 5' },
@@ -272,5 +294,55 @@ for (const c of paths) {
     const got = checkPath(c.input);
     if (c.want === undefined) t.equal(got, undefined);
     else t.match(got, c.want);
+  });
+}
+
+/**
+ * Hostile inputs of the greatest accepted length, one for each part of the grammar, shaped to make a backtracking
+ * matcher retry: long runs that fail only at their last character. Parsing must stay linear, so each is answered
+ * within a small bound: about 80 times what the slowest takes under tap's coverage (some 60 µs; 10 µs without), and
+ * far below what a quadratic or exponential blow-up on 1024 characters costs.
+ */
+const LONGEST = 1024;
+const PARSE_BOUND_MS = 5;
+
+/** `head`, then `unit` repeated, then `tail`, exactly 1024 characters in all. */
+function fill(head: string, unit: string, tail: string): string {
+  const room = LONGEST - head.length - tail.length;
+  return head + unit.repeat(Math.ceil(room / unit.length)).slice(0, room) + tail;
+}
+
+const hostile: { name: string; input: string }[] = [
+  { name: 'host of hyphenated labels that ends in a hyphen', input: fill('', 'a-b.', 'a-/x') },
+  { name: 'host of one-letter labels that ends in an empty label', input: fill('', 'a.', './x') },
+  { name: 'host of one long label with a bad last character', input: fill('', 'a', '_.io/x') },
+  { name: 'IPv6 host of colons with a bad last character', input: fill('[', ':', 'g]/x') },
+  { name: 'port of many digits', input: fill('registry.example.com:', '9', '/x') },
+  { name: 'path component of single separators ending in one', input: fill('registry.example.com/', 'a_', '_') },
+  { name: 'path component of double underscores ending in a third', input: fill('registry.example.com/', 'a__', '_') },
+  { name: 'path component of hyphen runs ending in a hyphen', input: fill('registry.example.com/', 'a---', '-') },
+  { name: 'path component of dots with a bad last character', input: fill('registry.example.com/', 'a.', 'a!') },
+  { name: 'path of many components ending in an empty one', input: fill('registry.example.com/', 'a/', '/') },
+  { name: 'Docker Hub name over the path limit', input: fill('', 'a-b', '') },
+  { name: 'tag over 128 characters', input: fill('nginx:', 't', '') },
+  { name: 'tag of dots and hyphens with a bad last character', input: fill('nginx:a', '.-', '+') },
+  { name: 'digest of many hex digits', input: fill('nginx@sha256:', 'a', '') },
+  { name: 'run of hex digits that is not 64 long', input: fill('', '0123456789abcdef', '') },
+  { name: 'run of colons', input: fill('', ':', '') },
+  { name: 'run of slashes', input: fill('', '/', '') },
+  { name: 'run of at signs', input: fill('', '@', '') },
+  { name: 'name whose control character is last', input: fill('', 'a', '\u2028') },
+];
+
+for (const c of hostile) {
+  t.test(`a hostile 1024-character ${c.name} is answered within ${PARSE_BOUND_MS} ms`, async (t) => {
+    t.equal(c.input.length, LONGEST, 'the input is as long as an image may be');
+    const runs = 200;
+    const answer = parseImageReference(c.input);
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) parseImageReference(c.input);
+    const each = (performance.now() - started) / runs;
+    t.comment(`${(each * 1000).toFixed(1)} µs a parse (bound ${PARSE_BOUND_MS} ms); ${answer.ok ? 'accepted' : `refused: ${answer.reason.slice(0, 80)}`}`);
+    t.ok(each < PARSE_BOUND_MS, `${each.toFixed(4)} ms a parse, under ${PARSE_BOUND_MS} ms`);
   });
 }
