@@ -118,11 +118,15 @@ function parseName(original: string, name: string, tag: string | undefined, dige
   return { ok: true, ref: { original, domain, hostname, port: hostPort.port, path, tag, digest } };
 }
 
-export function splitHostPort(domain: string): { hostname: string; port: string | undefined } | string {
+/** The host of a domain (host[:port]) exactly as written: case kept, port dropped. */
+export function hostAsWritten(domain: string): string {
   const portAt = domain.lastIndexOf(':');
-  const hasPort = portAt !== -1 && !domain.slice(portAt).includes(']');
-  const host = hasPort ? domain.slice(0, portAt) : domain;
-  const port = hasPort ? domain.slice(portAt + 1) : undefined;
+  return portAt !== -1 && !domain.slice(portAt).includes(']') ? domain.slice(0, portAt) : domain;
+}
+
+export function splitHostPort(domain: string): { hostname: string; port: string | undefined } | string {
+  const host = hostAsWritten(domain);
+  const port = host.length === domain.length ? undefined : domain.slice(host.length + 1);
   if (!isHost(host)) return `registry host ${JSON.stringify(host)} is not a valid host name`;
   if (port !== undefined && (!PORT.test(port) || Number(port) > 65535)) {
     return `registry port ${JSON.stringify(port)} is not a number from 0 to 65535`;

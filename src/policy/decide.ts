@@ -1,6 +1,6 @@
-import { parseEcrHost, type EcrRegistry } from '../image/ecr-host.ts';
+import { classifyRegistryHost, type EcrRegistry } from '../image/ecr-host.ts';
 import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
-import { parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
+import { hostAsWritten, parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
 import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
 import { clip, describeValue, formatPath, quote } from '../text.ts';
 import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
@@ -272,9 +272,15 @@ function judgeImage(tenant: CompiledTenant, image: unknown): ImageVerdict {
   return judgeTarget(tenant, target.ref);
 }
 
+/**
+ * The registry is judged by its host exactly as the image writes it, since that is what the kubelet pulls from and
+ * matches pull secrets to: an ECR host in upper case, or one shaped like ECR but of no known form, is refused.
+ */
 function judgeTarget(tenant: CompiledTenant, ref: ImageReference): ImageVerdict {
   const to = ref.original;
-  if (parseEcrHost(ref.hostname) === undefined) {
+  const host = classifyRegistryHost(hostAsWritten(ref.domain));
+  if (host.kind === 'refused') return refused(to, `is not admitted: ${host.problem}`, host.short);
+  if (host.kind === 'not-ecr') {
     if (tenant.nonEcrImages === 'allow') return { granted: true, to, secret: undefined };
     return refused(
       to,
@@ -285,8 +291,9 @@ function judgeTarget(tenant: CompiledTenant, ref: ImageReference): ImageVerdict 
   const grants = tenant.grantsByRegistry.get(registryOf(ref)) ?? [];
   const grant = grants.find((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
   if (grant === undefined) return refused(to, noGrantDetail(tenant.name, ref, grants), `${ref.path} not granted`);
-  // The kubelet matches pull secrets by host and port as the image writes them, so keep the port (e.g. :443).
-  return { granted: true, to, secret: { grant, host: ref.port === undefined ? ref.hostname : `${ref.hostname}:${ref.port}` } };
+  // The kubelet matches pull secrets by host and port exactly as the image writes them (the host is lower case, as
+  // checked above), so the secret is keyed by the domain as written, port and all (e.g. :443).
+  return { granted: true, to, secret: { grant, host: ref.domain } };
 }
 
 function noGrantDetail(tenantName: string, ref: ImageReference, grants: readonly CompiledGrant[]): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseEcrHost } from '../image/ecr-host.ts';
+import { classifyRegistryHost, ECR_PARTITIONS } from '../image/ecr-host.ts';
+import { hostAsWritten } from '../image/reference.ts';
 import { parseRegistryPrefix } from '../image/registry-prefix.ts';
 import { repositoryGlobProblem } from './repository-glob.ts';
 
@@ -20,7 +21,8 @@ export type CredentialErrorAction = (typeof CREDENTIAL_ERROR_ACTIONS)[number];
 
 /** Kubernetes label value, because a tenant is named by the namespace label's value. */
 const TENANT_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const ROLE_ARN = /^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+/** A role in any partition an ECR registry can be in (the partition names hold only letters and "-"). */
+const ROLE_ARN = new RegExp(`^arn:(?:${ECR_PARTITIONS.join('|')}):iam::\\d{12}:role\\/(?:[\\w+=,.@-]+\\/)*[\\w+=,.@-]{1,64}$`);
 /** STS limits: ExternalId 2–1,224 of [\w+=,.@:/-]; session tag keys ≤ 128, values ≤ 256, at most 50 tags. */
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$/u;
@@ -33,16 +35,27 @@ function checked(problemOf: (value: string) => string | undefined) {
   });
 }
 
-const ecrRegistryHost = checked((host) =>
-  parseEcrHost(host) === undefined
-    ? `${JSON.stringify(host)} is not an ECR registry host (expected ACCOUNT.dkr.ecr.REGION.amazonaws.com or its FIPS, dual-stack or China form)`
-    : undefined,
-);
-const repositoryGlob = checked(repositoryGlobProblem);
-const registryPrefix = checked((text) => {
-  const parsed = parseRegistryPrefix(text);
-  return typeof parsed === 'string' ? parsed : undefined;
+/** A grant's registry: a private ECR host in lower case, in a form known for its region's partition. */
+const ecrRegistryHost = checked((host) => {
+  const kind = classifyRegistryHost(host);
+  if (kind.kind === 'refused') return kind.problem;
+  return kind.kind === 'ecr'
+    ? undefined
+    : `${JSON.stringify(host)} is not an ECR registry host (expected ACCOUNT.dkr.ecr.REGION.amazonaws.com or its FIPS, dual-stack, China, GovCloud or ISO form)`;
 });
+const repositoryGlob = checked(repositoryGlobProblem);
+/**
+ * A rewrite's target is what pods will pull, so an ECR host there must be one admission accepts: in lower case and of
+ * a known form. The source only matches images (in any case), so it is not held to this.
+ */
+function registryPrefixProblem(text: string, pulledFrom: boolean): string | undefined {
+  const parsed = parseRegistryPrefix(text);
+  if (typeof parsed === 'string') return parsed;
+  const kind = pulledFrom ? classifyRegistryHost(hostAsWritten(parsed.domain)) : undefined;
+  return kind?.kind === 'refused' ? kind.problem : undefined;
+}
+const rewriteSource = checked((text) => registryPrefixProblem(text, false));
+const rewriteTarget = checked((text) => registryPrefixProblem(text, true));
 /**
  * A role ARN is checked when the policy compiles, as a warning rather than an error: the schema's own documented
  * example carries the placeholder "optional override", and a bad ARN fails closed anyway (AssumeRole is refused).
@@ -60,7 +73,7 @@ const mode = z.enum(MODES);
 const nonEcrImages = z.enum(NON_ECR_ACTIONS);
 const onCredentialError = z.enum(CREDENTIAL_ERROR_ACTIONS);
 
-const rewrite = z.strictObject({ from: registryPrefix, to: registryPrefix });
+const rewrite = z.strictObject({ from: rewriteSource, to: rewriteTarget });
 
 const grant = z.strictObject({
   registry: ecrRegistryHost,

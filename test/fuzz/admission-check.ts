@@ -34,9 +34,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The uid the request carried, read the way any JSON parser would; undefined when there is none. */
+/**
+ * The uid the request carried, read the way any JSON parser would; undefined when there is none. The payload is read
+ * as it reaches the server, encoded in UTF-8, where a lone surrogate has become U+FFFD.
+ */
 function sentUid(payload: string): unknown {
-  const body = parse(payload);
+  const body = parse(Buffer.from(payload, 'utf8').toString('utf8'));
   return isObject(body) && isObject(body.request) ? body.request.uid : undefined;
 }
 

@@ -16,6 +16,10 @@ export const REFUSED_IMAGES = [
   '111111111111.dkr.ecr.eu-west-1.amazonaws.com/paymentsevil/x:1',
   '333333333333.dkr.ecr.eu-central-1.amazonaws.com/analytics/etl:7',
   '444444444444.dkr.ecr.ap-south-1.amazonaws.com/other/thing:1',
+  // ECR of an ISO partition without a grant; a host shaped like ECR of no known form; a granted host in upper case
+  '777777777777.dkr.ecr.us-iso-east-1.c2s.ic.gov/payments/api:1',
+  '111111111111.dkr-ecr.eu-west-1.amazonaws.com/payments/api:1',
+  '111111111111.DKR.ECR.EU-WEST-1.AMAZONAWS.COM/payments/api:1',
 ];
 export const PLAIN_IMAGES = ['nginx', 'nginx:1.27', 'library/busybox:latest', 'docker.io/library/redis:7', 'ghcr.io/org/app:v1', 'localhost:5000/app', 'public.ecr.aws/nginx/nginx:1', '[::1]:5000/a/b:c'];
 export const KNOWN_IMAGES = [...GRANTED_IMAGES, ...REWRITTEN_IMAGES, ...REFUSED_IMAGES, ...PLAIN_IMAGES];
@@ -93,7 +97,11 @@ export function assembledReference(random: Random): string {
   const host = random.oneOf<string>([
     () => '',
     (r) => `${r.chars(NAME_CHARS, r.between(1, 12))}.${r.pick(['com', 'io', 'amazonaws.com', 'local'])}/`,
-    (r) => `${r.chars('0123456789', 12)}.dkr.ecr.${r.pick(['eu-west-1', 'us-east-1', 'cn-north-1'])}.amazonaws.com${r.pick(['', '.cn', ':443', ':5000'])}/`,
+    (r) =>
+      `${r.chars('0123456789', r.pick([11, 12, 12, 12, 13]))}.${r.pick(['dkr.ecr', 'dkr.ecr-fips', 'dkr-ecr', 'dkr-ecr-fips', 'DKR.ECR', 'dkr.registry'])}.` +
+      `${r.pick(['eu-west-1', 'us-east-1', 'cn-north-1', 'us-gov-west-1', 'us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1', 'us-isof-south-1', 'eusc-de-east-1'])}.` +
+      `${r.pick(['amazonaws.com', 'amazonaws.com.cn', 'on.aws', 'on.amazonwebservices.com.cn', 'c2s.ic.gov', 'on.aws.ic.gov', 'sc2s.sgov.gov', 'cloud.adc-e.uk', 'csp.hci.ic.gov', 'amazonaws.eu', 'AMAZONAWS.COM'])}` +
+      `${r.pick(['', '', ':443', ':5000'])}/`,
     (r) => `${r.pick(['localhost', 'LocalHost', 'Registry', '[::1]', '[fe80::1%eth0]', '127.0.0.1', 'docker.io', 'index.docker.io', 'registry-1.docker.io'])}${r.pick(['', ':0', ':65535', ':65536', ':x'])}/`,
   ]);
   const components = Array.from({ length: random.between(1, 4) }, () => random.chars(random.chance(0.9) ? NAME_CHARS : `${NAME_CHARS}A/:`, random.between(1, 10)));

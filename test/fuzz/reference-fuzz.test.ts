@@ -1,5 +1,6 @@
 import t from 'tap';
-import { checkPath, formatReference, parseImageReference, registryOf, splitHostPort, type ParsedReference } from '../../src/image/reference.ts';
+import { classifyRegistryHost, looksLikeEcrHost } from '../../src/image/ecr-host.ts';
+import { checkPath, formatReference, hostAsWritten, parseImageReference, registryOf, splitHostPort, type ParsedReference } from '../../src/image/reference.ts';
 import { assembledReference, editedReference, hostileImage } from './images.ts';
 import { brief, Failures, fuzzSeed, junkValue, Random } from './random.ts';
 
@@ -20,6 +21,12 @@ function acceptedProblem(input: string, parsed: ParsedReference & { ok: true }):
   if (input.length > 1024 || UNPRINTABLE.test(input)) return 'accepted an over-long reference or one with a control character';
   if (ref.hostname !== ref.hostname.toLowerCase() || ref.path === '') return 'accepted with an upper-case hostname or an empty path';
   if (typeof registryOf(ref) !== 'string') return 'registryOf gave no string';
+  // What admission does with the registry: an ECR host only as the image writes it, in lower case; nothing shaped
+  // like ECR taken for another registry.
+  const host = classifyRegistryHost(hostAsWritten(ref.domain));
+  if (host.kind === 'ecr' && (host.registry.host !== ref.hostname || ref.domain !== ref.domain.toLowerCase())) return 'an ECR host taken other than as written in lower case';
+  if (host.kind === 'not-ecr' && looksLikeEcrHost(ref.hostname)) return 'a host shaped like ECR taken for another registry';
+  if (host.kind === 'refused' && host.problem === '') return 'an ECR host refused without a reason';
   const again = parseImageReference(formatReference(ref.domain, ref.path, ref.tag, ref.digest));
   if (!again.ok) return `written back, it no longer parses: ${again.reason}`;
   const same = again.ref.domain === ref.domain && again.ref.path === ref.path && again.ref.tag === ref.tag && again.ref.digest === ref.digest;

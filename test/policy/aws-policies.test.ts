@@ -213,6 +213,28 @@ t.test('repository ARNs use the aws-cn partition for China registries and aws-us
   t.same(tenantOf(ALL, 'gov').roles[0]?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws-us-gov', 'us-gov-west-1', '666666666666', 'y/*')]);
 });
 
+t.test('the ISO partitions and the European Sovereign Cloud print ARNs in their own partition, for roles and repositories alike', async (t) => {
+  const registries: [string, string, string][] = [
+    ['aws-iso', 'us-iso-east-1', '777777777771.dkr.ecr.us-iso-east-1.c2s.ic.gov'],
+    ['aws-iso-b', 'us-isob-east-1', '777777777772.dkr.ecr-fips.us-isob-east-1.sc2s.sgov.gov'],
+    ['aws-iso-e', 'eu-isoe-west-1', '777777777773.dkr-ecr.eu-isoe-west-1.on.cloud-aws.adc-e.uk'],
+    ['aws-iso-f', 'us-isof-south-1', '777777777774.dkr.ecr.us-isof-south-1.csp.hci.ic.gov'],
+    ['aws-eusc', 'eusc-de-east-1', '777777777775.dkr.ecr.eusc-de-east-1.amazonaws.eu'],
+  ];
+  const tenants = Object.fromEntries(
+    registries.map(([partition, , registry]) => [partition, { roleArn: `arn:${partition}:iam::${registry.slice(0, 12)}:role/ecr-pull`, grants: [{ registry, repositories: ['app/*'] }] }]),
+  );
+  const policy = parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants } }), 'iso.json');
+  const root = awsPolicies(policy, undefined, 'iso.json');
+  for (const [partition, region, registry] of registries) {
+    const account = registry.slice(0, 12);
+    const [role] = tenantOf(root, partition).roles;
+    t.same(role?.permissionPolicy.Statement[1]?.Resource, [ecrArn(partition, region, account, 'app/*')], `${partition}: the repository ARN`);
+    t.same(role?.trustPolicy.Statement[0]?.Principal, { AWS: `arn:${partition}:iam::${account}:root` }, `${partition}: the account root the role trusts`);
+    t.same(tenantOf(root, partition).registries.map((r) => [r.registry, r.account, r.region]), [[registry, account, region]], `${partition}: the registry entry`);
+  }
+});
+
 t.test('registries list, per host, the granted repository globs and a pull statement for the roles that use them', async (t) => {
   const statementFor = (principals: string[]) => ({
     Version: '2012-10-17',

@@ -296,14 +296,24 @@ t.test("a tenant's unused role ARN is still checked and warned about", async (t)
   t.same(policy.warnings, ['spec.tenants.payments.roleArn: "not-an-arn" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); minting pull credentials with it will fail']);
 });
 
-t.test('role ARNs in the aws-cn and aws-us-gov partitions, and with a role path, are not warned about', async (t) => {
+t.test('role ARNs in every partition with ECR registries, and with a role path, are not warned about', async (t) => {
   const policy = compiled({
     tenants: {
       cn: { roleArn: 'arn:aws-cn:iam::333333333333:role/ecr-pull' },
       gov: { roleArn: 'arn:aws-us-gov:iam::444444444444:role/team/ecr-pull' },
+      iso: { roleArn: 'arn:aws-iso:iam::555555555555:role/ecr-pull' },
+      isob: { roleArn: 'arn:aws-iso-b:iam::555555555555:role/ecr-pull' },
+      isoe: { roleArn: 'arn:aws-iso-e:iam::555555555555:role/ecr-pull' },
+      isof: { roleArn: 'arn:aws-iso-f:iam::555555555555:role/ecr-pull' },
+      eusc: { roleArn: 'arn:aws-eusc:iam::555555555555:role/ecr-pull' },
     },
   });
   t.same(policy.warnings, []);
+});
+
+t.test('a role ARN in a partition AWS does not have is warned about', async (t) => {
+  const policy = compiled({ tenants: { x: { roleArn: 'arn:aws-iso-z:iam::555555555555:role/ecr-pull' } } });
+  t.same(policy.warnings, ['spec.tenants.x.roleArn: "arn:aws-iso-z:iam::555555555555:role/ecr-pull" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); minting pull credentials with it will fail']);
 });
 
 t.test("a tenant's own rewrites come before the global ones, each remembering where it was written", async (t) => {
@@ -327,13 +337,13 @@ t.test("a tenant's own rewrites come before the global ones, each remembering wh
   );
 });
 
-t.test('grantsByRegistry is keyed by the lower-case registry host, each host keeping its grants in order', async (t) => {
+t.test('grantsByRegistry is keyed by the registry host, each host keeping its grants in order', async (t) => {
   const policy = compiled({
     tenants: {
       payments: {
         roleArn: ROLE,
         grants: [
-          { registry: A.toUpperCase(), repositories: ['payments/*'] },
+          { registry: A, repositories: ['payments/*'] },
           { registry: C, repositories: ['tools/*'], roleArn: 'arn:aws:iam::222222222222:role/tools' },
           { registry: A, repositories: ['shared/**'] },
           { registry: '111111111111.dkr-ecr.eu-west-1.on.aws', repositories: ['dual/*'] },

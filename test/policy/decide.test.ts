@@ -4,7 +4,7 @@ import { decide, pullSecretName, WARNING_MAX, type Decision, type DecisionInput,
 import { parsePolicy } from '../../src/policy/load.ts';
 import type { Mode } from '../../src/policy/schema.ts';
 import { readPodSpec, type PodSpecView } from '../../src/workload/pod-spec.ts';
-import { isEcrPrivateHost } from '../../src/image/ecr-host.ts';
+import { classifyRegistryHost } from '../../src/image/ecr-host.ts';
 import { parseImageReference } from '../../src/image/reference.ts';
 
 /**
@@ -17,6 +17,11 @@ const A_FIPS = '111111111111.dkr.ecr-fips.eu-west-1.amazonaws.com';
 const B = '999999999999.dkr.ecr.us-east-1.amazonaws.com';
 const C = '222222222222.dkr.ecr.us-west-2.amazonaws.com';
 const E = '333333333333.dkr.ecr.eu-central-1.amazonaws.com';
+const ISO = '777777777777.dkr.ecr.us-iso-east-1.c2s.ic.gov';
+const ISO_DUAL = '777777777777.dkr-ecr.us-iso-east-1.on.aws.ic.gov';
+const ISOF = '888888888888.dkr.ecr.us-isof-south-1.csp.hci.ic.gov';
+const SECRET_ISO = 'ecr-pull-777777777777-us-iso-east-1';
+const SECRET_ISOF = 'ecr-pull-888888888888-us-isof-south-1';
 const SECRET_A = 'ecr-pull-111111111111-eu-west-1';
 const SECRET_C = 'ecr-pull-222222222222-us-west-2';
 const SECRET_E = 'ecr-pull-333333333333-eu-central-1';
@@ -66,6 +71,16 @@ spec:
       grants:
         - registry: ${A}
           repositories: ["strict/*"]
+    iso:
+      roleArn: arn:aws-iso:iam::777777777777:role/ecr-pull-iso
+      grants:
+        - registry: ${ISO}
+          repositories: ["app/*"]
+        - registry: ${ISO_DUAL}
+          repositories: ["app/*"]
+        - registry: ${ISOF}
+          repositories: ["app/*"]
+          roleArn: arn:aws-iso-f:iam::888888888888:role/ecr-pull-iso
 `,
   'decide-policy.yaml',
 );
@@ -390,17 +405,45 @@ const cases: Case[] = [
       addPullSecrets: [SECRET_A, SECRET_C],
     },
   },
+
+  // ECR hosts in upper case: the kubelet would look for a pull secret keyed by the host as written, and find none
   {
-    name: 'an upper-case variant of a granted ECR host is the same registry: granted, left as written, with its pull secret',
+    name: 'an upper-case variant of a granted ECR host is denied, saying to write the host in lower case',
     spec: containers(['api', `${A.toUpperCase()}/payments/api:1`]),
     labels: tenantLabels('payments'),
-    want: { allowed: true, verdict: 'allow', addPullSecrets: [SECRET_A] },
+    want: {
+      allowed: false,
+      verdict: 'deny',
+      reasons: [
+        `container "api" image "${A.toUpperCase()}/payments/api:1" is not admitted: registry host "${A.toUpperCase()}" is a private ECR registry written with ` +
+          `upper-case letters; write it in lower case (${A}): the kubelet matches a pull secret only to the host exactly as written, and pull secrets ` +
+          'name ECR hosts in lower case (tenant "payments", namespace "shop")',
+      ],
+    },
   },
   {
-    name: 'an upper-case variant of an ECR host still needs a grant and is not waved through as a non-ECR image',
+    name: 'an ECR host with one upper-case letter, on a port, is denied like an all upper-case one',
+    spec: containers(['api', '111111111111.dkr.ecr.eu-west-1.amazonaws.Com:443/payments/api:1']),
+    labels: tenantLabels('payments'),
+    want: { allowed: false, verdict: 'deny', reasons: [/image ".*" is not admitted: registry host "111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.Com" is a private ECR registry written with upper-case letters; write it in lower case \(111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\)/] },
+  },
+  {
+    name: 'an upper-case ECR host is denied for its case before its repository is judged',
     spec: containers(['api', `${A.toUpperCase()}/paymentsevil/api:1`]),
     labels: tenantLabels('payments'),
-    want: { allowed: false, verdict: 'deny', reasons: [/repository "paymentsevil\/api" matches none of tenant "payments"'s patterns/] },
+    want: { allowed: false, verdict: 'deny', reasons: [/is not admitted: registry host ".*" is a private ECR registry written with upper-case letters/] },
+  },
+  {
+    name: 'an upper-case ECR host in dry-run is admitted unchanged with a warning saying enforcement would deny it',
+    spec: containers(['api', `${A.toUpperCase()}/payments/api:1`]),
+    labels: tenantLabels('payments', 'dry-run'),
+    want: {
+      allowed: true,
+      verdict: 'would-deny',
+      mode: 'dry-run',
+      reasons: [/written with upper-case letters; write it in lower case/],
+      warnings: ['dry-run: would deny: container "api": ECR host must be lower case'],
+    },
   },
   {
     name: 'an ECR host with :443 is the same registry as without a port',
@@ -470,16 +513,82 @@ const cases: Case[] = [
     want: { allowed: false, verdict: 'deny', reasons: [/^container "web" image "nginx" is not in a private ECR registry/] },
   },
   {
-    name: 'a host that only looks like ECR is not ECR, and nonEcrImages deny refuses it',
-    spec: containers(['api', `${A}.evil.example/strict/api`]),
+    name: 'a host that is not shaped like a private ECR registry is not ECR, and nonEcrImages deny refuses it',
+    spec: containers(['api', `evil.example/${A}/strict/api`]),
     labels: tenantLabels('strict'),
     want: { allowed: false, verdict: 'deny', reasons: [/is not in a private ECR registry/] },
   },
   {
-    name: 'a China-domain ECR host with a region outside China is not ECR either',
+    name: 'a host with an 11-digit account is not shaped like ECR, so it is any other registry',
+    spec: containers(['api', '11111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api']),
+    labels: tenantLabels('payments'),
+    want: { allowed: true, verdict: 'allow', imagePullSecrets: [] },
+  },
+
+  // Hosts shaped like private ECR (12 digits, then .dkr) but of no known form: refused, never taken for non-ECR
+  {
+    name: 'an ECR-shaped host with a suffix after the domain is denied even where non-ECR images are allowed',
+    spec: containers(['api', `${A}.evil.example/payments/api`]),
+    labels: tenantLabels('payments'),
+    want: {
+      allowed: false,
+      verdict: 'deny',
+      reasons: [
+        `container "api" image "${A}.evil.example/payments/api" is not admitted: registry host "${A}.evil.example" looks like a private ECR registry but is not ` +
+          'a form this webhook knows (region eu-west-1 is in partition aws, whose registries are under amazonaws.com, not "amazonaws.com.evil.example"); ' +
+          'refused rather than treated as a non-ECR registry (tenant "payments", namespace "shop")',
+      ],
+    },
+  },
+  {
+    name: 'a China-domain ECR host with a region outside China is denied as a form not known, naming the partition of the region',
     spec: containers(['api', '111111111111.dkr.ecr.eu-west-1.amazonaws.com.cn/strict/api']),
     labels: tenantLabels('strict'),
-    want: { allowed: false, verdict: 'deny', reasons: [/is not in a private ECR registry/] },
+    want: { allowed: false, verdict: 'deny', reasons: [/looks like a private ECR registry but is not a form this webhook knows \(region eu-west-1 is in partition aws, whose registries are under amazonaws\.com, not "amazonaws\.com\.cn"\)/] },
+  },
+  {
+    name: 'an ISO region under amazonaws.com is denied as a form not known, naming the ISO domain',
+    spec: containers(['api', '777777777777.dkr.ecr.us-iso-east-1.amazonaws.com/app/api']),
+    labels: tenantLabels('payments'),
+    want: { allowed: false, verdict: 'deny', reasons: [/\(region us-iso-east-1 is in partition aws-iso, whose registries are under c2s\.ic\.gov, not "amazonaws\.com"\); refused rather than treated as a non-ECR registry/] },
+  },
+  {
+    name: 'an ECR-shaped host with a service other than dkr.ecr or dkr-ecr is denied as a form not known',
+    spec: containers(['api', '111111111111.dkr.registry.example.com/payments/api']),
+    labels: tenantLabels('payments'),
+    want: { allowed: false, verdict: 'deny', reasons: [/\(after the account comes dkr\.ecr, dkr\.ecr-fips, dkr-ecr or dkr-ecr-fips\)/] },
+  },
+  {
+    name: 'an ECR-shaped host in dry-run is admitted unchanged with a warning saying enforcement would deny it',
+    spec: containers(['api', `${A}.evil.example/payments/api`]),
+    labels: tenantLabels('payments', 'dry-run'),
+    want: {
+      allowed: true,
+      verdict: 'would-deny',
+      mode: 'dry-run',
+      reasons: [/looks like a private ECR registry but is not a form this webhook knows/],
+      warnings: ['dry-run: would deny: container "api": ECR-like host of unknown form'],
+    },
+  },
+
+  // The ISO partitions
+  {
+    name: 'an image in an ISO-partition registry is granted with a pull secret for its account and region',
+    spec: containers(['api', `${ISO}/app/api:1`]),
+    labels: tenantLabels('iso'),
+    want: { allowed: true, verdict: 'allow', addPullSecrets: [SECRET_ISO], images: [{ from: `${ISO}/app/api:1`, to: `${ISO}/app/api:1`, granted: true }] },
+  },
+  {
+    name: 'an image in an ISO-partition registry outside the granted repositories is denied',
+    spec: containers(['api', `${ISO}/other/api:1`]),
+    labels: tenantLabels('iso'),
+    want: { allowed: false, verdict: 'deny', reasons: [/is not granted: repository "other\/api" matches none of tenant "iso"'s patterns \(app\/\*\)/] },
+  },
+  {
+    name: 'an image in an ISO-partition registry needs a grant where non-ECR images are allowed, and is not waved through',
+    spec: containers(['api', `${ISO}/app/api:1`]),
+    labels: tenantLabels('payments'),
+    want: { allowed: false, verdict: 'deny', reasons: [`container "api" image "${ISO}/app/api:1" is not granted: tenant "payments" has no grant for registry ${ISO} (tenant "payments", namespace "shop")`] },
   },
   {
     name: 'a tenant with nonEcrImages deny may still pull its granted ECR repositories',
@@ -854,12 +963,28 @@ for (const c of cases) {
 
 t.test('the pull secret needs name the account, region, role and the hosts that use them', async (t) => {
   const d = decideCase({
-    spec: containers(['a', `${A}/payments/a`], ['b', `${A_DUAL}/payments/b`], ['c', `${A.toUpperCase()}:443/shared/c`], ['d', `${C}/tools/d`]),
+    spec: containers(['a', `${A}/payments/a`], ['b', `${A_DUAL}/payments/b`], ['c', `${A}:443/shared/c`], ['d', `${C}/tools/d`]),
     labels: tenantLabels('payments'),
   });
   t.same(d.pullSecrets, [
     { name: SECRET_A, account: '111111111111', region: 'eu-west-1', hosts: [A_DUAL, A, `${A}:443`].sort(), roleArn: 'arn:aws:iam::111111111111:role/ecr-pull-payments' },
     { name: SECRET_C, account: '222222222222', region: 'us-west-2', hosts: [C], roleArn: 'arn:aws:iam::222222222222:role/ecr-pull-payments-tools' },
+  ]);
+});
+
+t.test('every pull secret host is the host and port exactly as an admitted image writes them', async (t) => {
+  const images = [`${A}/payments/a`, `${A_DUAL}/payments/b`, `${A}:443/shared/c`, `${C}/tools/d`];
+  const d = decideCase({ spec: containers(...images.map((image, i): [string, string] => [`c${i}`, image])), labels: tenantLabels('payments') });
+  t.equal(d.allowed, true);
+  const hosts = d.pullSecrets.flatMap((s) => s.hosts);
+  t.same([...hosts].sort(), [...new Set(images.map((image) => image.slice(0, image.indexOf('/'))))].sort());
+});
+
+t.test('the ISO-partition pull secrets carry the role of each grant and the host forms the pod uses', async (t) => {
+  const d = decideCase({ spec: containers(['a', `${ISO}/app/a`], ['b', `${ISO_DUAL}/app/b`], ['c', `${ISOF}/app/c`]), labels: tenantLabels('iso') });
+  t.same(d.pullSecrets, [
+    { name: SECRET_ISO, account: '777777777777', region: 'us-iso-east-1', hosts: [ISO_DUAL, ISO].sort(), roleArn: 'arn:aws-iso:iam::777777777777:role/ecr-pull-iso' },
+    { name: SECRET_ISOF, account: '888888888888', region: 'us-isof-south-1', hosts: [ISOF], roleArn: 'arn:aws-iso-f:iam::888888888888:role/ecr-pull-iso' },
   ]);
 });
 
@@ -938,11 +1063,13 @@ t.test('the decision does not modify the pod view it was given', async (t) => {
   t.same(view, snapshot);
 });
 
-t.test('the hosts decide treats as private ECR, whose images need a grant, and those it treats as any other registry', async (t) => {
-  const privateHosts = [A, A.toUpperCase(), A_DUAL, A_FIPS, '111111111111.dkr-ecr-fips.us-east-1.on.aws', '555555555555.dkr.ecr.cn-north-1.amazonaws.com.cn', '555555555555.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn', '666666666666.dkr.ecr.us-gov-west-1.amazonaws.com'];
-  const otherHosts = ['public.ecr.aws', `${A}.evil.example`, '111111111111.dkr.ecr.eu-west-1.amazonaws.com.cn', '555555555555.dkr.ecr.cn-north-1.amazonaws.com', '11111111111.dkr.ecr.eu-west-1.amazonaws.com', 'docker.io', 'quay.io'];
-  for (const host of privateHosts) t.ok(isEcrPrivateHost(host), `${host} is private ECR`);
-  for (const host of otherHosts) t.notOk(isEcrPrivateHost(host), `${host} is not private ECR`);
+t.test('the hosts decide treats as private ECR, those it refuses, and those it treats as any other registry', async (t) => {
+  const privateHosts = [A, A_DUAL, A_FIPS, '111111111111.dkr-ecr-fips.us-east-1.on.aws', '555555555555.dkr.ecr.cn-north-1.amazonaws.com.cn', '555555555555.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn', '666666666666.dkr.ecr.us-gov-west-1.amazonaws.com', ISO, ISO_DUAL, ISOF];
+  const refusedHosts = [A.toUpperCase(), `${A}.evil.example`, '111111111111.dkr.ecr.eu-west-1.amazonaws.com.cn', '555555555555.dkr.ecr.cn-north-1.amazonaws.com', '777777777777.dkr.ecr.us-iso-east-1.amazonaws.com', '111111111111.dkr.ecr.eu-west-1.amazonaws.com.'];
+  const otherHosts = ['public.ecr.aws', '11111111111.dkr.ecr.eu-west-1.amazonaws.com', '1111111111111.dkr.ecr.eu-west-1.amazonaws.com', 'docker.io', 'quay.io'];
+  for (const host of privateHosts) t.equal(classifyRegistryHost(host).kind, 'ecr', `${host} is private ECR`);
+  for (const host of refusedHosts) t.equal(classifyRegistryHost(host).kind, 'refused', `${host} is refused`);
+  for (const host of otherHosts) t.equal(classifyRegistryHost(host).kind, 'not-ecr', `${host} is not private ECR`);
 });
 
 t.test('an empty image is skipped by decide rather than judged, though the parser alone would call it empty', async (t) => {

@@ -10,7 +10,7 @@ const FIXTURES = new URL('../fixtures/policies/', import.meta.url);
 const HEAD = 'apiVersion: ecr-tenant-webhook.io/v1alpha1\nkind: TenantPolicy\n';
 const REGISTRY = '111111111111.dkr.ecr.eu-west-1.amazonaws.com';
 const ROLE = 'arn:aws:iam::111111111111:role/ecr-pull-payments';
-const REGISTRY_HOST_PROBLEM = 'is not an ECR registry host (expected ACCOUNT.dkr.ecr.REGION.amazonaws.com or its FIPS, dual-stack or China form)';
+const REGISTRY_HOST_PROBLEM = 'is not an ECR registry host (expected ACCOUNT.dkr.ecr.REGION.amazonaws.com or its FIPS, dual-stack, China, GovCloud or ISO form)';
 const TENANT_NAME_PROBLEM = 'tenant name must be a valid label value: up to 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric';
 
 /** A policy whose spec is written in YAML flow style, which is JSON. */
@@ -130,6 +130,27 @@ t.test('a PolicyError with one problem is that one line; with several, a count a
   const two = new PolicyError('p.yaml', ['a: x', 'b: y']);
   t.equal(two.message, 'p.yaml: 2 problems\np.yaml: a: x\np.yaml: b: y');
   t.same(two.problems, ['p.yaml: a: x', 'p.yaml: b: y']);
+});
+
+t.test('grant registries of every partition load without warnings, each in its partition', async (t) => {
+  const grants = [
+    ['111111111111.dkr.ecr.us-iso-east-1.c2s.ic.gov', 'aws-iso'],
+    ['111111111112.dkr.ecr-fips.us-isob-east-1.sc2s.sgov.gov', 'aws-iso-b'],
+    ['111111111113.dkr-ecr.eu-isoe-west-1.on.cloud-aws.adc-e.uk', 'aws-iso-e'],
+    ['111111111114.dkr.ecr.us-isof-south-1.csp.hci.ic.gov', 'aws-iso-f'],
+    ['111111111115.dkr.ecr.eusc-de-east-1.amazonaws.eu', 'aws-eusc'],
+    ['111111111116.dkr.ecr.cn-north-1.amazonaws.com.cn', 'aws-cn'],
+    ['111111111117.dkr-ecr-fips.us-gov-west-1.on.aws', 'aws-us-gov'],
+  ];
+  const tenants = Object.fromEntries(
+    grants.map(([registry, partition], i) => [`t${i}`, { roleArn: `arn:${partition}:iam::${registry!.slice(0, 12)}:role/pull`, grants: [{ registry, repositories: ['a/*'] }] }]),
+  );
+  const policy = parsePolicy(withSpec({ tenants }), 'policy.yaml');
+  t.same(policy.warnings, [], 'no role ARN of these partitions is warned about');
+  t.same(
+    grants.map((_, i) => [...policy.tenants.get(`t${i}`)!.grantsByRegistry.values()][0]![0]!.registry.partition),
+    grants.map(([, partition]) => partition),
+  );
 });
 
 interface ErrorCase {
@@ -420,6 +441,40 @@ const errorCases: ErrorCase[] = [
     name: 'a rewrite missing its target is told the target is required',
     text: withSpec({ rewrites: [{ from: 'a.example.com' }] }),
     problems: ['policy.yaml: spec.rewrites[0].to: is required'],
+  },
+
+  // ECR hosts as a policy writes them: in lower case, and of a known form
+  {
+    name: 'a grant registry written in upper case is refused, telling how to write it',
+    text: withSpec({ tenants: { payments: tenant({ grants: [{ registry: REGISTRY.toUpperCase(), repositories: ['a'] }] }) } }),
+    problems: [
+      `policy.yaml: spec.tenants.payments.grants[0].registry: registry host "${REGISTRY.toUpperCase()}" is a private ECR registry written with upper-case letters; ` +
+        `write it in lower case (${REGISTRY}): the kubelet matches a pull secret only to the host exactly as written, and pull secrets name ECR hosts in lower case`,
+    ],
+  },
+  {
+    name: 'a grant registry with a single upper-case letter is refused like an all upper-case one',
+    text: withSpec({ tenants: { payments: tenant({ grants: [{ registry: '111111111111.Dkr.ecr.eu-west-1.amazonaws.com', repositories: ['a'] }] }) } }),
+    problems: [/grants\[0\]\.registry: registry host "111111111111\.Dkr\.ecr\.eu-west-1\.amazonaws\.com" is a private ECR registry written with upper-case letters; write it in lower case \(111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\)/],
+  },
+  {
+    name: 'a grant registry shaped like ECR in a region of another partition is refused, naming the partition and its domain',
+    text: withSpec({ tenants: { payments: tenant({ grants: [{ registry: '111111111111.dkr.ecr.us-iso-east-1.amazonaws.com', repositories: ['a'] }] }) } }),
+    problems: [
+      'policy.yaml: spec.tenants.payments.grants[0].registry: registry host "111111111111.dkr.ecr.us-iso-east-1.amazonaws.com" looks like a private ECR registry ' +
+        'but is not a form this webhook knows (region us-iso-east-1 is in partition aws-iso, whose registries are under c2s.ic.gov, not "amazonaws.com"); ' +
+        'refused rather than treated as a non-ECR registry',
+    ],
+  },
+  {
+    name: 'a rewrite target naming an ECR host in upper case is refused, since every image rewritten to it would be denied',
+    text: withSpec({ rewrites: [{ from: 'mirror.example.com', to: `${REGISTRY.toUpperCase()}/mirror` }] }),
+    problems: [/^policy\.yaml: spec\.rewrites\[0\]\.to: registry host "111111111111\.DKR\.ECR\.EU-WEST-1\.AMAZONAWS\.COM" is a private ECR registry written with upper-case letters; write it in lower case/],
+  },
+  {
+    name: 'a rewrite target shaped like ECR but of no known form is refused',
+    text: withSpec({ rewrites: [{ from: 'mirror.example.com', to: '111111111111.dkr.ecr.eu-west-1.amazonaws.com.cn' }] }),
+    problems: [/^policy\.yaml: spec\.rewrites\[0\]\.to: registry host "111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\.cn" looks like a private ECR registry but is not a form this webhook knows \(region eu-west-1 is in partition aws, whose registries are under amazonaws\.com, not "amazonaws\.com\.cn"\)/],
   },
 
   // Many problems at once
