@@ -209,6 +209,39 @@ t.test('the status subresource does write labels: a label admin may relabel thro
   t.equal((await labelsOf('side-door'))[TENANT], 'payments', 'so refusing it to anyone else is what keeps the guard whole');
 });
 
+const HOST_CASES = [
+  {
+    name: 'an ECR registry host written in upper case is refused, saying how to write it',
+    image: `${TARGET.toUpperCase()}/payments/api:1`,
+    message: /is a private ECR registry written with upper-case letters; write it in lower case \(111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\)/,
+  },
+  {
+    name: 'an ECR-shaped host of no known form is refused, not taken for a public registry (nonEcrImages: allow)',
+    image: '111111111111.dkr.ecr.us-iso-east-1.amazonaws.com/payments/api:1',
+    message: /looks like a private ECR registry but is not a form this webhook knows \(region us-iso-east-1 is in partition aws-iso/,
+  },
+  {
+    name: 'an ISO-partition registry is ECR, and without a grant it is refused (nonEcrImages: allow)',
+    image: '111111111111.dkr.ecr.us-iso-east-1.c2s.ic.gov/payments/api:1',
+    message: /is not granted: tenant "payments" has no grant for registry 111111111111\.dkr\.ecr\.us-iso-east-1\.c2s\.ic\.gov/,
+  },
+];
+
+for (const c of HOST_CASES) {
+  t.test(c.name, async (t) => {
+    const result = await createPod('shop', { containers: [{ name: 'app', image: c.image }] });
+    t.not(result.code, 0, 'the pod is not admitted');
+    t.match(result.stderr, POD_DENIED);
+    t.match(result.stderr, c.message);
+  });
+}
+
+t.test('a public registry is still admitted untouched under nonEcrImages: allow', async (t) => {
+  const result = await createPod('shop', { containers: [{ name: 'app', image: 'public.ecr.aws/nginx/nginx:1.27' }] });
+  t.equal(result.code, 0, result.stderr);
+  t.equal(result.pod?.spec.containers[0]?.image, 'public.ecr.aws/nginx/nginx:1.27');
+});
+
 t.test('with the webhook down, a tenant pod’s labels and finalizers can still change, and its image cannot', async (t) => {
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'held', namespace: 'shop', finalizers: ['example.com/hold'] }, spec: { containers: [{ name: 'app', image: `${TARGET}/payments/api:1` }] } };
   await stack.kubectlOk(['create', '-f', '-'], asJson(pod));
