@@ -1,10 +1,10 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Decision } from '../policy/decide.ts';
-import { CONTAINER_SECTIONS, type PodSpecView } from '../workload/pod-spec.ts';
+import { CONTAINER_SECTIONS, isPlainObject, type PodSpecView } from '../workload/pod-spec.ts';
 
 /**
  * Builds the JSONPatch by mutating a copy and diffing it with fast-json-patch, never by hand. The copy holds only
- * the fields the webhook owns (container images and imagePullSecrets): diffing the whole pod would cost more on the
+ * the fields the webhook owns (container and image-volume images, imagePullSecrets): diffing the whole pod would cost more on the
  * hot path and could never produce an operation on any other field anyway.
  */
 type Projection = Record<string, unknown[]>;
@@ -15,6 +15,9 @@ function project(spec: Record<string, unknown>): Projection {
     const list = spec[section];
     if (!Array.isArray(list)) continue;
     projection[section] = list.map((container: Record<string, unknown>) => ('image' in container ? { image: container.image } : {}));
+  }
+  if (Array.isArray(spec.volumes)) {
+    projection.volumes = spec.volumes.map((volume: Record<string, unknown>) => (isPlainObject(volume.image) && 'reference' in volume.image ? { image: { reference: volume.image.reference } } : {}));
   }
   if (spec.imagePullSecrets !== undefined) projection.imagePullSecrets = spec.imagePullSecrets as unknown[];
   return projection;
@@ -46,7 +49,9 @@ export function buildPatch(object: unknown, pod: PodSpecView, changes: Decision[
   const before = project(specAt(object, pod.at));
   const after = copyOf(before);
   for (const { container, image } of changes.images) {
-    (after[container.section]![container.index] as Record<string, unknown>).image = image;
+    const entry = after[container.section]![container.index] as Record<string, unknown>;
+    if (container.section === 'volumes') entry.image = { reference: image };
+    else entry.image = image;
   }
   if (changes.addPullSecrets.length > 0) {
     const existing = Array.isArray(after.imagePullSecrets) ? after.imagePullSecrets : [];

@@ -3,7 +3,7 @@ import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
 import { hostAsWritten, parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
 import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
 import { clip, describeValue, formatPath, quote } from '../text.ts';
-import type { ContainerView, PodSpecView } from '../workload/pod-spec.ts';
+import { imageFieldOf, type ContainerView, type PodSpecView } from '../workload/pod-spec.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
 import { globCovers } from './repository-glob.ts';
 import { MODES, type Mode } from './schema.ts';
@@ -202,7 +202,7 @@ class Judge {
   private judgeContainer(tenant: CompiledTenant, container: ContainerView): void {
     // No image yet (a template may leave it to a later mutator): nothing to pull, nothing to judge.
     if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
-    const path = formatPath([...this.input.pod.at, container.section, container.index, 'image']);
+    const path = formatPath([...this.input.pod.at, container.section, container.index, ...imageFieldOf(container.section)]);
     const from = typeof container.image === 'string' ? container.image : describeValue(container.image);
     const verdict = judgeImage(tenant, container.image);
     const image: Candidate = { path, container, from, to: verdict.to };

@@ -6,6 +6,17 @@ import { formatPath } from '../text.ts';
  */
 export const CONTAINER_SECTIONS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 export type ContainerSection = (typeof CONTAINER_SECTIONS)[number];
+/**
+ * Every place a pod names an image the kubelet pulls with the pod's pull secrets: the three container lists, and
+ * image volumes (`volumes[].image.reference`, an OCI image mounted as a volume), which are pulled like a container
+ * image and so are judged like one.
+ */
+export type ImageSection = ContainerSection | 'volumes';
+
+/** Where the image sits inside one entry of a section: `image` on a container, `image.reference` on a volume. */
+export function imageFieldOf(section: ImageSection): readonly string[] {
+  return section === 'volumes' ? ['image', 'reference'] : ['image'];
+}
 
 const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   Pod: ['spec'],
@@ -23,8 +34,9 @@ export function podSpecPathOf(kind: string): readonly string[] | undefined {
   return Object.hasOwn(POD_SPEC_PATHS, kind) ? POD_SPEC_PATHS[kind] : undefined;
 }
 
+/** One image of a pod: a container's, or an image volume's (then `name` is the volume's). */
 export interface ContainerView {
-  readonly section: ContainerSection;
+  readonly section: ImageSection;
   readonly index: number;
   readonly name: string;
   /** As written: possibly missing or not even a string. */
@@ -59,6 +71,23 @@ function readContainers(spec: Record<string, unknown>, at: readonly string[], ou
   return undefined;
 }
 
+/** Image volumes only: other volumes name no image. */
+function readImageVolumes(spec: Record<string, unknown>, at: readonly string[], out: ContainerView[]): string | undefined {
+  const list = spec.volumes;
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) return `${formatPath([...at, 'volumes'])}: must be a list`;
+  for (const [index, volume] of list.entries()) {
+    if (!isPlainObject(volume)) return `${formatPath([...at, 'volumes', index])}: must be a map`;
+    const source = volume.image;
+    if (source === undefined || source === null) continue;
+    if (!isPlainObject(source)) return `${formatPath([...at, 'volumes', index, 'image'])}: must be a map`;
+    const name = volume.name;
+    if (name !== undefined && typeof name !== 'string') return `${formatPath([...at, 'volumes', index, 'name'])}: must be a string`;
+    out.push({ section: 'volumes', index, name: name ?? `#${index}`, image: source.reference });
+  }
+  return undefined;
+}
+
 function readPullSecrets(spec: Record<string, unknown>, at: readonly string[]): readonly string[] | string {
   const list = spec.imagePullSecrets;
   if (list === undefined || list === null) return [];
@@ -75,7 +104,7 @@ export function readPodSpec(object: unknown, at: readonly string[]): PodSpecRead
   }
   if (!isPlainObject(spec)) return { ok: false, problem: `${formatPath(at)}: ${spec === undefined ? 'is missing' : 'must be a map'}` };
   const containers: ContainerView[] = [];
-  const problem = readContainers(spec, at, containers);
+  const problem = readContainers(spec, at, containers) ?? readImageVolumes(spec, at, containers);
   if (problem !== undefined) return { ok: false, problem };
   const imagePullSecrets = readPullSecrets(spec, at);
   if (typeof imagePullSecrets === 'string') return { ok: false, problem: imagePullSecrets };

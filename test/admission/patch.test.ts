@@ -60,6 +60,12 @@ const cases: { name: string; object: Record<string, any>; at?: string[]; images?
     ],
   },
   {
+    name: 'an image volume is patched at its reference, leaving its pull policy and the other volumes alone',
+    object: { spec: { containers: [{ name: 'a', image: 'x' }], volumes: [{ name: 'data', emptyDir: {} }, { name: 'models', image: { reference: 'y', pullPolicy: 'Always' } }] } },
+    images: [['volumes', 1]],
+    want: [{ op: 'replace', path: '/spec/volumes/1/image/reference', value: NEW }],
+  },
+  {
     name: 'a CronJob template is patched under its jobTemplate path',
     object: { spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'a', image: 'x' }] } } } } } },
     at: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],

@@ -209,6 +209,18 @@ t.test('the status subresource does write labels: a label admin may relabel thro
   t.equal((await labelsOf('side-door'))[TENANT], 'payments', 'so refusing it to anyone else is what keeps the guard whole');
 });
 
+t.test('an image volume is judged like a container image: an ungranted one is refused, a granted one rewritten', async (t) => {
+  const app = { name: 'app', image: `${TARGET}/payments/api:1`, volumeMounts: [{ name: 'data', mountPath: '/data' }] };
+  const denied = await createPod('shop', { containers: [app], volumes: [{ name: 'data', image: { reference: UNGRANTED, pullPolicy: 'IfNotPresent' } }] });
+  t.not(denied.code, 0, 'a pod mounting an ungranted image is not admitted');
+  t.match(denied.stderr, POD_DENIED);
+  t.match(denied.stderr, /volume "data" image ".*paymentsevil\/shell:1" is not granted/);
+  const granted = await createPod('shop', { containers: [app], volumes: [{ name: 'data', image: { reference: `${SOURCE}/payments/models:1` } }] });
+  t.equal(granted.code, 0, granted.stderr);
+  const volumes = (granted.pod?.spec as { volumes?: { image?: { reference: string } }[] }).volumes;
+  t.equal(volumes?.[0]?.image?.reference, `${TARGET}/payments/models:1`, 'the volume is rewritten to the granted registry');
+});
+
 const HOST_CASES = [
   {
     name: 'an ECR registry host written in upper case is refused, saying how to write it',

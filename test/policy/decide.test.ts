@@ -1,4 +1,6 @@
+import fastJsonPatch from 'fast-json-patch';
 import t from 'tap';
+import { buildPatch } from '../../src/admission/patch.ts';
 import type { CompiledPolicy } from '../../src/policy/compile.ts';
 import { decide, pullSecretName, WARNING_MAX, type Decision, type DecisionInput, type Verdict } from '../../src/policy/decide.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
@@ -404,6 +406,25 @@ const cases: Case[] = [
       ],
       addPullSecrets: [SECRET_A, SECRET_C],
     },
+  },
+
+  // Image volumes: the kubelet pulls them with the pod's pull secrets, so they are judged like container images
+  {
+    name: 'an image volume naming an ungranted repository is denied, and its denial names the volume',
+    spec: { ...containers(['api', `${A}/payments/api`]), volumes: [{ name: 'data', emptyDir: {} }, { name: 'loot', image: { reference: `${A}/billing/anything:1` } }] },
+    labels: tenantLabels('payments'),
+    want: {
+      allowed: false,
+      verdict: 'deny',
+      reasons: [/^volume "loot" image "111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/billing\/anything:1" is not granted: /],
+      images: [{ path: 'spec.containers[0].image', granted: true }, { path: 'spec.volumes[1].image.reference', granted: false }],
+    },
+  },
+  {
+    name: 'a granted image volume is rewritten and gets the pull secret like a container',
+    spec: { volumes: [{ name: 'models', image: { reference: `${B}/payments/models:1` } }] },
+    labels: tenantLabels('payments'),
+    want: { allowed: true, verdict: 'allow', changes: [['models', `${C}/payments/models:1`]], addPullSecrets: [SECRET_C] },
   },
 
   // ECR hosts in upper case: the kubelet would look for a pull secret keyed by the host as written, and find none
@@ -1019,18 +1040,12 @@ t.test('every warning stays within 120 characters, however long the names and im
   t.ok(long.warnings[0]?.endsWith('…'), 'a warning cut at the limit ends with an ellipsis');
 });
 
-/** Applies a decision's changes to a copy of the pod spec, as the admission patch does. */
+/** Applies a decision's changes to a copy of the pod spec with the admission's own patch. */
 function applyChanges(spec: Spec, d: Decision): Spec {
-  const out = structuredClone(spec);
-  for (const change of d.changes.images) {
-    const list = out[change.container.section] as Record<string, unknown>[];
-    list[change.container.index]!.image = change.image;
-  }
-  if (d.changes.addPullSecrets.length > 0) {
-    const existing = (out.imagePullSecrets as { name: string }[] | undefined) ?? [];
-    out.imagePullSecrets = [...existing, ...d.changes.addPullSecrets.map((name) => ({ name }))];
-  }
-  return out;
+  const pod = { spec };
+  const read = readPodSpec(pod, ['spec']);
+  if (!read.ok) throw new Error(read.problem);
+  return fastJsonPatch.applyPatch(structuredClone(pod), buildPatch(pod, read.view, d.changes)).newDocument.spec;
 }
 
 t.test('deciding again on the pod with the changes applied changes nothing (reinvocation is idempotent)', async (t) => {

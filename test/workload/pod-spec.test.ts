@@ -96,6 +96,26 @@ const readCases: ReadCase[] = [
     object: { spec: { ephemeralContainers: [{ name: 7, image: 'x' }] } },
     want: { ok: false, problem: 'spec.ephemeralContainers[0].name: must be a string' },
   },
+  {
+    name: 'image volumes are read after the containers, by volume name, and volumes of other kinds are skipped',
+    object: { spec: { containers: [{ name: 'api', image: 'nginx' }], volumes: [{ name: 'data', emptyDir: {} }, { name: 'models', image: { reference: 'models:1', pullPolicy: 'IfNotPresent' } }, { image: {} }, { name: 'off', image: null }] } },
+    want: {
+      ok: true,
+      view: {
+        at: SPEC,
+        containers: [
+          { section: 'containers', index: 0, name: 'api', image: 'nginx' },
+          { section: 'volumes', index: 1, name: 'models', image: 'models:1' },
+          { section: 'volumes', index: 2, name: '#2', image: undefined },
+        ],
+        imagePullSecrets: [],
+      },
+    },
+  },
+  { name: 'volumes that is a map is not a list', object: { spec: { volumes: {} } }, want: { ok: false, problem: 'spec.volumes: must be a list' } },
+  { name: 'a volume that is a string is not a map', object: { spec: { volumes: ['data'] } }, want: { ok: false, problem: 'spec.volumes[0]: must be a map' } },
+  { name: 'an image volume source that is a string is not a map', object: { spec: { volumes: [{ name: 'm', image: 'models:1' }] } }, want: { ok: false, problem: 'spec.volumes[0].image: must be a map' } },
+  { name: 'an image volume name that is not a string is named', object: { spec: { volumes: [{ name: 5, image: { reference: 'x' } }] } }, want: { ok: false, problem: 'spec.volumes[0].name: must be a string' } },
   { name: 'imagePullSecrets that is a map is not a list', object: { spec: { imagePullSecrets: { name: 'a' } } }, want: { ok: false, problem: 'spec.imagePullSecrets: must be a list' } },
 ];
 
