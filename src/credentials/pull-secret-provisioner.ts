@@ -1,6 +1,6 @@
 import type { CompiledTenant } from '../policy/compile.ts';
 import type { PullSecretNeed } from '../policy/decide.ts';
-import { Budget, DeadlineError } from '../deadline.ts';
+import { Budget, DeadlineError, withDeadline } from '../deadline.ts';
 import { PullSecretWriter, TenantChangedError, WriteRaceError, type EnsureOutcome } from './pull-secret-writer.ts';
 import { credentialDigest } from './provenance.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
@@ -85,7 +85,9 @@ export class PullSecretProvisioner {
     const key = JSON.stringify([namespace, need.name, tenant.name, need.hosts]);
     const running = this.#inFlight.get(key);
     if (running !== undefined) return running;
-    const started = this.#ensureNow(namespace, tenant, need).finally(() => this.#inFlight.delete(key));
+    // Shared for at most the credential deadline: a call that never answers (a Secret write to a wedged API server)
+    // must not hold every later admission for this Secret to the same dead promise once the API server is back.
+    const started = withDeadline(this.#ensureNow(namespace, tenant, need), this.#options.deadlineMs, 'pull secret').finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, started);
     return started;
   }

@@ -102,6 +102,18 @@ t.test('what is left of the admission’s budget shortens the deadline, and the 
   t.ok(Date.now() - started < 1000, 'not the 5 s credential deadline');
 });
 
+t.test('a write that never answers holds later admissions for that Secret only until the deadline, not until it answers', async (t) => {
+  const { provisioner, store } = setup(lasting, 50);
+  const create = store.create.bind(store);
+  let creates = 0;
+  store.create = (secret) => (++creates === 1 ? new Promise(() => undefined) : create(secret));
+  const first = await provisioner.provision('shop', tenant, [need('111111111111')]);
+  t.match(first.failures, [{ code: 'Timeout' }], 'the admission during the hang times out');
+  const later = await provisioner.provision('shop', tenant, [need('111111111111')]);
+  t.same(later.failures, [], 'the next admission writes the Secret instead of joining the hung write');
+  t.equal(creates, 2);
+});
+
 t.test('a failure that is not AWS’s (the API server refusing a write) is named as such', async (t) => {
   const { provisioner, store } = setup(lasting);
   store.create = async () => Promise.reject(new Error('creating Secret shop/x failed: HTTP 403 from the API server'));
