@@ -1,4 +1,4 @@
-import { ECRClient, GetAuthorizationTokenCommand, type GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
+import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand, type DescribeRepositoriesCommandOutput, type GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput, type Credentials } from '@aws-sdk/client-sts';
 import { CredentialError, sessionNameFor, type RegistryToken, type RegistryTokenSource, type TokenRequest } from '../credentials/registry-token.ts';
 import type { Metrics } from '../metrics.ts';
@@ -53,11 +53,10 @@ function countAttempts(client: STSClient | ECRClient, metrics: Metrics): void {
   );
 }
 
-/** The SDK names an AWS error by its code (AccessDenied, Throttling, ExpiredTokenException, ...). */
+/** The SDK names an AWS error by its code (AccessDenied, Throttling, ExpiredTokenException, ...); Node by ECONNREFUSED and the like. */
 function failure(step: string, roleArn: string, error: unknown, signal: AbortSignal): CredentialError {
   if (signal.aborted) return new CredentialError(step, roleArn, 'Timeout', 'no answer before the deadline');
-  const { name, message } = error as Error;
-  return new CredentialError(step, roleArn, name, String(message).slice(0, 300));
+  return new CredentialError(step, roleArn, errorCode(error), String((error as Error).message).slice(0, 300));
 }
 
 function decodePassword(token: string, roleArn: string): string {
@@ -65,6 +64,17 @@ function decodePassword(token: string, roleArn: string): string {
   const colon = decoded.indexOf(':');
   if (colon <= 0 || colon === decoded.length - 1) throw new CredentialError('GetAuthorizationToken', roleArn, 'MalformedToken', 'the token is not base64 of user:password');
   return decoded.slice(colon + 1);
+}
+
+/** An assumed-role session of a tenant's role: what the ECR calls are made with. Never logged. */
+export interface TenantSession {
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken: string };
+  readonly expiresAt: Date;
+}
+
+export interface RepositoriesPage {
+  readonly names: readonly string[];
+  readonly nextToken: string | undefined;
 }
 
 export class AwsTokenSource implements RegistryTokenSource {
@@ -76,13 +86,12 @@ export class AwsTokenSource implements RegistryTokenSource {
   }
 
   async mint(request: TokenRequest, signal: AbortSignal): Promise<RegistryToken> {
-    const credentials = await this.#assumeRole(request, signal);
-    const ecr = new ECRClient({
-      region: request.registry.region,
-      maxAttempts: this.#options.maxAttempts,
-      credentials: { accessKeyId: credentials.AccessKeyId as string, secretAccessKey: credentials.SecretAccessKey as string, sessionToken: credentials.SessionToken as string },
-    });
-    countAttempts(ecr, this.#options.metrics);
+    return this.authorizationToken(request, await this.assumeRole(request, signal), signal);
+  }
+
+  /** GetAuthorizationToken in the registry's region with a session of the tenant's role. */
+  async authorizationToken(request: TokenRequest, session: TenantSession, signal: AbortSignal): Promise<RegistryToken> {
+    const ecr = this.#ecrFor(request, session);
     let answer: GetAuthorizationTokenCommandOutput;
     try {
       answer = await ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal: signal });
@@ -95,16 +104,39 @@ export class AwsTokenSource implements RegistryTokenSource {
     if (data?.authorizationToken === undefined || data.expiresAt === undefined) {
       throw new CredentialError('GetAuthorizationToken', request.roleArn, 'EmptyAnswer', 'no authorizationData in the answer');
     }
-    // STS always states the session's end; with role chaining (IRSA → tenant role) it is at most an hour away.
-    const sessionEnds = credentials.Expiration as Date;
     return {
       username: 'AWS',
       password: decodePassword(data.authorizationToken, request.roleArn),
-      expiresAt: new Date(Math.min(data.expiresAt.getTime(), sessionEnds.getTime())),
+      expiresAt: new Date(Math.min(data.expiresAt.getTime(), session.expiresAt.getTime())),
     };
   }
 
-  async #assumeRole(request: TokenRequest, signal: AbortSignal): Promise<Credentials> {
+  /**
+   * One page of DescribeRepositories on the request's registry (registryId = its account) with a session of the
+   * tenant's role: the repository names and the token of the next page, if any.
+   */
+  async repositoriesPage(request: TokenRequest, session: TenantSession, nextToken: string | undefined, signal: AbortSignal): Promise<RepositoriesPage> {
+    const ecr = this.#ecrFor(request, session);
+    let answer: DescribeRepositoriesCommandOutput;
+    try {
+      answer = await ecr.send(new DescribeRepositoriesCommand({ registryId: request.registry.account, nextToken }), { abortSignal: signal });
+    } catch (error) {
+      throw failure('DescribeRepositories', request.roleArn, error, signal);
+    } finally {
+      ecr.destroy();
+    }
+    const names = (answer.repositories ?? []).map((repository) => repository.repositoryName).filter((name) => name !== undefined);
+    return { names, nextToken: answer.nextToken };
+  }
+
+  #ecrFor(request: TokenRequest, session: TenantSession): ECRClient {
+    const ecr = new ECRClient({ region: request.registry.region, maxAttempts: this.#options.maxAttempts, credentials: session.credentials });
+    countAttempts(ecr, this.#options.metrics);
+    return ecr;
+  }
+
+  /** STS AssumeRole of the tenant's role with the webhook's own identity: the one place the request is put together. */
+  async assumeRole(request: TokenRequest, signal: AbortSignal): Promise<TenantSession> {
     const tags = Object.entries(request.sessionTags ?? {}).map(([Key, Value]) => ({ Key, Value }));
     const command = new AssumeRoleCommand({
       RoleArn: request.roleArn,
@@ -119,10 +151,15 @@ export class AwsTokenSource implements RegistryTokenSource {
     } catch (error) {
       throw failure('AssumeRole', request.roleArn, error, signal);
     }
-    if (answer.Credentials?.AccessKeyId === undefined || answer.Credentials.SecretAccessKey === undefined) {
+    const credentials: Credentials | undefined = answer.Credentials;
+    if (credentials?.AccessKeyId === undefined || credentials.SecretAccessKey === undefined) {
       throw new CredentialError('AssumeRole', request.roleArn, 'EmptyAnswer', 'no credentials in the answer');
     }
-    return answer.Credentials;
+    return {
+      credentials: { accessKeyId: credentials.AccessKeyId, secretAccessKey: credentials.SecretAccessKey, sessionToken: credentials.SessionToken as string },
+      // STS always states the session's end; with role chaining (IRSA → tenant role) it is at most an hour away.
+      expiresAt: credentials.Expiration as Date,
+    };
   }
 
   #stsFor(region: string): STSClient {

@@ -33,12 +33,15 @@ export class CredentialError extends Error {
   readonly code: string;
   readonly step: string;
   readonly roleArn: string;
+  /** What AWS (or the answer) said, without the step, role and code around it. */
+  readonly detail: string;
   constructor(step: string, roleArn: string, code: string, detail: string) {
     super(`${step} for role ${roleArn} failed: ${code}: ${detail}`);
     this.name = 'CredentialError';
     this.step = step;
     this.roleArn = roleArn;
     this.code = code;
+    this.detail = detail;
   }
 }
 
