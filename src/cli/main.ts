@@ -9,6 +9,7 @@ import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
 import { LOG_LEVELS, parseFraction, parsePort, parseAdmissionDeadline, parseSeconds, parseGraceSeconds, parseCount, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
 import { UsageError } from './usage-error.ts';
+import { parseVerifyDeadline, runVerify } from './verify.ts';
 
 /**
  * The ecr-tenant-webhook command line. Exit codes: 0 success (check, audit: nothing denied), 1 check or audit
@@ -63,6 +64,18 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     })
     .action(async (opts) => {
       setExit(await runAwsPolicies({ policy: opts.policy, webhookRoleArn: opts.webhookRoleArn }, io));
+    });
+  program
+    .command('verify')
+    .description("prove each tenant's grants work before its first pod: with the webhook's own AWS identity, assume each tenant role as serve does, get an ECR token and list the granted repositories")
+    .requiredOption('--policy <file>', 'policy file (YAML or JSON)')
+    .option('--tenant <name>', 'verify this tenant only')
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--deadline <seconds>', 'how long each AWS call may take').argParser(parseVerifyDeadline).default(10_000, '10'))
+    .addOption(new Option('--aws-session-duration <seconds>', "STS AssumeRole DurationSeconds, as given to serve").argParser(parseSessionSeconds).default(3600))
+    .action(async (opts) => {
+      const options = { policy: opts.policy, tenant: opts.tenant, output: opts.output, deadlineMs: opts.deadline, sessionSeconds: opts.awsSessionDuration };
+      setExit(await runVerify(options, io));
     });
   program
     .command('serve')

@@ -1,0 +1,153 @@
+import { tokenRequest } from '../credentials/pull-secret-provisioner.ts';
+import type { TokenRequest } from '../credentials/registry-token.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import { globCovers, type CompiledGlob } from '../policy/repository-glob.ts';
+import { UsageError } from './usage-error.ts';
+
+/**
+ * The pure part of `verify`: which checks run for which tenant and grant, what a failure means and how to fix it,
+ * and how the report is printed. The AWS calls themselves are in verify.ts, behind an interface.
+ */
+
+/** One grant to verify: the very token request `serve` would mint its pull secret with. */
+export interface GrantCheck {
+  readonly tenant: string;
+  readonly registry: string;
+  readonly globs: readonly CompiledGlob[];
+  /** Where the grant is written, for the fix of a glob that matches nothing. */
+  readonly at: string;
+  readonly request: TokenRequest;
+}
+
+/** The AWS calls of a check, in order; MatchRepositories is judged here from what DescribeRepositories listed. */
+export type AwsStep = 'AssumeRole' | 'GetAuthorizationToken' | 'DescribeRepositories';
+export type VerifyStep = AwsStep | 'MatchRepositories';
+
+export interface GrantResult {
+  readonly registry: string;
+  readonly roleArn: string;
+  readonly ok: boolean;
+  /** The first step that failed; the steps after it were not tried. */
+  readonly step?: VerifyStep;
+  /** AWS's error code (AccessDenied, ECONNREFUSED, Timeout, ...), or NoMatchingRepository. */
+  readonly code?: string;
+  readonly message?: string;
+  readonly fix?: string;
+  /** When ECR said the token expires: reported, never judged (an emulator's may lie in the past). */
+  readonly tokenExpiresAt?: string;
+  /** Repositories each glob matches, once DescribeRepositories answered. */
+  readonly repositories: Readonly<Record<string, number>>;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly tenants: Readonly<Record<string, { readonly grants: readonly GrantResult[] }>>;
+}
+
+/** What a grant's checks found, before it is judged: the failure of an AWS step, or what each step answered. */
+export type GrantOutcome =
+  | { readonly failed: { readonly step: AwsStep; readonly code: string; readonly message: string } }
+  | { readonly failed?: undefined; readonly tokenExpiresAt: Date; readonly repositories: readonly string[] };
+
+/** Each grant of each tenant (or only `tenant`), in policy order. */
+export function verifyPlan(policy: CompiledPolicy, tenant: string | undefined, sessionSeconds: number, source: string): GrantCheck[] {
+  if (tenant !== undefined && !policy.tenants.has(tenant)) {
+    const known = [...policy.tenants.keys()].map((name) => JSON.stringify(name)).join(', ');
+    throw new UsageError(`--tenant ${JSON.stringify(tenant)}: ${source} has no such tenant (it has ${known === '' ? 'none' : known})`);
+  }
+  const tenants = [...policy.tenants.values()].filter((t) => tenant === undefined || t.name === tenant);
+  return tenants.flatMap((t) =>
+    [...t.grantsByRegistry.values()].flat().map((grant) => ({
+      tenant: t.name,
+      registry: grant.registry.host,
+      globs: grant.globs,
+      at: grant.at,
+      request: tokenRequest(t, grant.roleArn, grant.registry, sessionSeconds),
+    })),
+  );
+}
+
+/** Codes that say AWS was not reached or did not answer in time, rather than that it refused. */
+const UNREACHABLE = new Set(['Timeout', 'TimeoutError', 'AbortError', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'Unknown', 'UnknownError', 'InternalFailure', 'ServiceUnavailable', 'ServiceUnavailableException', 'ServerException']);
+
+/** Codes that say the webhook's own identity was refused or missing, whatever the tenant's role allows. */
+const OWN_IDENTITY = new Set(['CredentialsProviderError', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch', 'UnrecognizedClientException']);
+
+/** The one-line fix of a failed step, naming the aws-policies piece to apply where one applies. */
+export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFile: string): string {
+  const { roleArn, registry, externalId, sessionTags } = check.request;
+  const where = `${registry.account}/${registry.region}`;
+  const awsPolicies = `aws-policies --policy ${policyFile}`;
+  const tenant = `tenant ${JSON.stringify(check.tenant)}`;
+  if (UNREACHABLE.has(code)) {
+    const service = step === 'AssumeRole' ? 'STS' : 'ECR';
+    return `${service} in ${registry.region} did not answer: check the webhook's network path to it (proxy, VPC endpoint, AWS_ENDPOINT_URL_${service}) or raise --deadline, and run verify again`;
+  }
+  if (OWN_IDENTITY.has(code)) {
+    return "the webhook's own AWS identity is missing or refused: give it one the SDK's default chain finds (IRSA, EKS Pod Identity, AWS_* variables), as serve gets it";
+  }
+  if (step === 'AssumeRole') {
+    const conditions = [externalId === undefined ? '' : ' with its external id', Object.keys(sessionTags ?? {}).length === 0 ? '' : ' and sts:TagSession with its session tags'].join('');
+    return `the trust policy of ${roleArn} must allow the webhook's identity sts:AssumeRole${conditions}, and the webhook's identity must be allowed sts:AssumeRole on it: apply roles[].trustPolicy of ${tenant} from ${awsPolicies}`;
+  }
+  if (step === 'GetAuthorizationToken') {
+    return `the permission policy of ${roleArn} must allow ecr:GetAuthorizationToken: apply roles[].permissionPolicy of ${tenant} from ${awsPolicies}`;
+  }
+  return `${roleArn} must be allowed ecr:DescribeRepositories on the granted repositories in ${where}, by its permission policy and by the repository policies there: extend roles[].permissionPolicy and registries[].repositoryPolicy of ${tenant} from ${awsPolicies}`;
+}
+
+/** Judges what a grant's checks found: ok, or the failing step with its code, message and fix. */
+export function judgeGrant(check: GrantCheck, outcome: GrantOutcome, policyFile: string): GrantResult {
+  const base = { registry: check.registry, roleArn: check.request.roleArn };
+  if (outcome.failed !== undefined) {
+    const { step, code, message } = outcome.failed;
+    return { ...base, ok: false, step, code, message, fix: fixFor(check, step, code, policyFile), repositories: {} };
+  }
+  const repositories = Object.fromEntries(check.globs.map((glob) => [glob.source, outcome.repositories.filter((name) => globCovers(glob, name)).length]));
+  const unmatched = check.globs.filter((glob) => repositories[glob.source] === 0).map((glob) => glob.source);
+  const tokenExpiresAt = outcome.tokenExpiresAt.toISOString();
+  if (unmatched.length === 0) return { ...base, ok: true, tokenExpiresAt, repositories };
+  const { account, region } = check.request.registry;
+  return {
+    ...base,
+    ok: false,
+    step: 'MatchRepositories',
+    code: 'NoMatchingRepository',
+    message: `no repository in ${account}/${region} matches ${unmatched.join(', ')}`,
+    fix: `create the repository in ${account}/${region}, or correct the pattern at ${check.at}.repositories (tenant ${JSON.stringify(check.tenant)})`,
+    tokenExpiresAt,
+    repositories,
+  };
+}
+
+/** The report of every tenant in the plan's order, tenants without grants included (with none). */
+export function buildReport(policy: CompiledPolicy, tenant: string | undefined, results: readonly (readonly [GrantCheck, GrantResult])[]): VerifyReport {
+  const tenants: Record<string, { grants: GrantResult[] }> = {};
+  for (const name of policy.tenants.keys()) if (tenant === undefined || name === tenant) tenants[name] = { grants: [] };
+  for (const [check, result] of results) tenants[check.tenant]!.grants.push(result);
+  return { ok: results.every(([, result]) => result.ok), tenants };
+}
+
+/** One line per tenant × grant, then a summary: `ok` lines show how many repositories each glob matches. */
+export function formatVerifyText(report: VerifyReport, now: Date): string {
+  const lines: string[] = [];
+  let count = 0;
+  let failed = 0;
+  for (const [name, { grants }] of Object.entries(report.tenants)) {
+    if (grants.length === 0) lines.push(`-     ${name}  no grants`);
+    for (const grant of grants) {
+      count++;
+      const matched = Object.entries(grant.repositories).map(([glob, n]) => `${glob}: ${n}`).join(', ');
+      if (grant.ok) {
+        const past = grant.tokenExpiresAt !== undefined && Date.parse(grant.tokenExpiresAt) < now.getTime() ? ` (token obtained; ECR states an expiry already past, ${grant.tokenExpiresAt})` : '';
+        lines.push(`ok    ${name}  ${grant.registry}  ${matched}${past}`);
+        continue;
+      }
+      failed++;
+      const what = grant.step === 'MatchRepositories' ? (grant.message as string) : `${grant.step} ${grant.roleArn} failed (${grant.code})`;
+      lines.push(`FAIL  ${name}  ${grant.registry}  ${what}: ${grant.fix}`);
+    }
+  }
+  lines.push(`${count} grants verified: ${count - failed} ok, ${failed} failed${failed > 0 ? " (--output json has AWS's messages)" : ''}`);
+  return `${lines.join('\n')}\n`;
+}
