@@ -1,33 +1,122 @@
-import { awsPolicies } from '../policy/aws-policies.ts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { deriveAwsPolicies, type AwsPolicySet, type RegistrySideOptions } from '../policy/aws-policies.ts';
+import { cloudFormationTemplates, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
 import { roleArnProblem } from '../policy/schema.ts';
 import { loadPolicyFile } from '../policy/policy-file.ts';
 import type { CliIo } from './io.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
- * `aws-policies`: prints, per tenant, the IAM trust and permission policies and the ECR repository policy statements.
- * A role shared by several tenants has one set of documents, printed under each of them and noted on stderr.
+ * `aws-policies`: the AWS side the policy implies, from one derivation, in the format it is deployed with: the
+ * per-tenant IAM JSON (json), a CloudFormation template per account, or a Terraform JSON module per account. Notes
+ * (where IAM allows more than the webhook, shared roles, steps of their own) go into every format and to stderr.
  */
+export const AWS_POLICY_FORMATS = ['json', 'cloudformation', 'terraform'] as const;
+export type AwsPolicyFormat = (typeof AWS_POLICY_FORMATS)[number];
+
 export interface AwsPoliciesOptions {
   readonly policy: string;
   readonly webhookRoleArn?: string | undefined;
+  readonly format: AwsPolicyFormat;
+  /** A directory to write one file per account (per stack) into, instead of one document on stdout. */
+  readonly out?: string | undefined;
+  readonly registryPolicy?: boolean | undefined;
+  readonly orgId?: string | undefined;
+  readonly orgPath?: string | undefined;
+  readonly orgOnly?: boolean | undefined;
+}
+
+const ORG_ID = /^o-[a-z0-9]{10,32}$/;
+const ORG_PATH = /^o-[a-z0-9]{10,32}\/r-[a-z0-9]{4,32}\/(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}\/)*$/;
+
+function registrySideOptions(options: AwsPoliciesOptions): RegistrySideOptions {
+  const { orgId, orgPath } = options;
+  if (orgId !== undefined && !ORG_ID.test(orgId)) {
+    throw new UsageError(`--org-id: ${JSON.stringify(orgId)} is not an AWS Organizations id ("o-" and 10 to 32 lower-case letters or digits)`);
+  }
+  if (orgPath !== undefined && !ORG_PATH.test(orgPath)) {
+    throw new UsageError(`--org-path: ${JSON.stringify(orgPath)} is not an organization path (o-ORG/r-ROOT/ and any ou-…/ below it, ending in "/")`);
+  }
+  if (orgId !== undefined && orgPath !== undefined && !orgPath.startsWith(`${orgId}/`)) {
+    throw new UsageError(`--org-path: ${JSON.stringify(orgPath)} is not in organization ${orgId} given with --org-id`);
+  }
+  if (options.orgOnly === true && orgId === undefined && orgPath === undefined) {
+    throw new UsageError('--org-only: needs --org-id or --org-path, the condition that then admits the principals');
+  }
+  return { registryPolicy: options.registryPolicy === true, orgId, orgPath, orgOnly: options.orgOnly === true };
+}
+
+/** Today's per-tenant document; with registry policies, one per registry in place of the repository policies. */
+function jsonDocument(set: AwsPolicySet, registryPolicy: boolean): unknown {
+  if (!registryPolicy) return { tenants: set.tenants, notes: set.notes };
+  const tenants = Object.fromEntries(
+    Object.entries(set.tenants).map(([name, tenant]) => [name, { ...tenant, registries: tenant.registries.map(({ repositoryPolicy: _, ...rest }) => rest) }]),
+  );
+  return { tenants, registryPolicies: set.accounts.flatMap((account) => account.registries), notes: set.notes };
+}
+
+/** The files of a format by path below --out, with the one document printed without it. */
+function rendered(set: AwsPolicySet, format: Exclude<AwsPolicyFormat, 'json'>): { files: Map<string, unknown>; document: unknown } {
+  if (format === 'terraform') {
+    const modules = terraformModules(set);
+    return { files: new Map(Object.entries(modules).map(([account, module]) => [join(account, 'ecr-tenant-webhook.tf.json'), module])), document: modules };
+  }
+  const output = cloudFormationTemplates(set);
+  const files = new Map<string, unknown>([
+    ...Object.entries(output.templates).map(([key, template]): [string, unknown] => [`${key}.template.json`, template]),
+    ...Object.entries(output.repositoryPolicies).map(([key, entry]): [string, unknown] => [`${key}.repository-policy.json`, entry.policy]),
+  ]);
+  return { files, document: output };
+}
+
+async function writeFiles(out: string, files: ReadonlyMap<string, unknown>, io: CliIo): Promise<void> {
+  for (const [name, document] of files) {
+    const path = join(out, name);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, `${JSON.stringify(document, null, 2)}\n`);
+    } catch (error) {
+      throw new UsageError(`--out: cannot write ${path}: ${(error as Error).message}`);
+    }
+    io.stderr(`wrote ${path}\n`);
+  }
 }
 
 export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Promise<number> {
+  const { format } = options;
   if (options.webhookRoleArn !== undefined) {
     const problem = roleArnProblem(options.webhookRoleArn);
     if (problem !== undefined) throw new UsageError(`--webhook-role-arn: ${problem}`);
   }
+  if (options.out !== undefined && format === 'json') {
+    throw new UsageError('--out: writes one file per account, for --format cloudformation or terraform; the json format is one document on stdout');
+  }
+  const registrySide = registrySideOptions(options);
   const policy = await loadPolicyFile(options.policy);
-  const tenants = awsPolicies(policy, options.webhookRoleArn, options.policy);
+  // Without the webhook role the JSON trusts each account root; a template asks for the ARN as an input instead.
+  const principal = options.webhookRoleArn ?? (format === 'json' ? undefined : WEBHOOK_ROLE_PLACEHOLDER);
+  const set = deriveAwsPolicies(policy, principal, options.policy, registrySide);
   if (options.webhookRoleArn === undefined) {
-    io.stderr('note: without --webhook-role-arn each tenant role trusts its own account root; pass the webhook role ARN to narrow it\n');
+    io.stderr(
+      format === 'json'
+        ? 'note: without --webhook-role-arn each tenant role trusts its own account root; pass the webhook role ARN to narrow it\n'
+        : `note: without --webhook-role-arn the templates take the webhook role ARN as an input (${format === 'terraform' ? 'variable webhook_role_arn' : 'parameter WebhookRoleArn'})\n`,
+    );
   }
-  // A shared role is printed under each of its tenants; say so, so nobody takes the copies for separate roles.
-  const shared = new Map(Object.values(tenants).flatMap((tenant) => tenant.roles.filter((role) => role.tenants.length > 1).map((role) => [role.roleArn, role.tenants])));
-  for (const [roleArn, names] of shared) {
-    io.stderr(`note: tenants ${names.join(', ')} share role ${roleArn}: its trust and permission policies, printed under each, allow all of them\n`);
+  for (const note of set.notes) io.stderr(`note: ${note}\n`);
+  if (format === 'json') {
+    io.stdout(`${JSON.stringify(jsonDocument(set, registrySide.registryPolicy === true), null, 2)}\n`);
+    return 0;
   }
-  io.stdout(`${JSON.stringify({ tenants }, null, 2)}\n`);
+  const { files, document } = rendered(set, format);
+  if (format === 'cloudformation' && [...files.keys()].some((name) => name.endsWith('.repository-policy.json'))) {
+    io.stderr(
+      'note: CloudFormation sets a repository policy only on a repository the stack creates: set each repository policy with ' +
+        '`aws ecr set-repository-policy`, or pass --registry-policy to have the templates grant the pulls\n',
+    );
+  }
+  if (options.out === undefined) io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  else await writeFiles(options.out, files, io);
   return 0;
 }

@@ -4,7 +4,7 @@ import { ClusterReadError } from '../kube/workload-source.ts';
 import { PolicyError } from '../policy/load.ts';
 import { TlsError } from '../tls/tls-reloader.ts';
 import { DEFAULT_PAGE_SIZE, parsePageSize, runAudit } from './audit.ts';
-import { runAwsPolicies } from './aws-policies.ts';
+import { AWS_POLICY_FORMATS, runAwsPolicies } from './aws-policies.ts';
 import { runCheck } from './check.ts';
 import { processIo, type CliIo } from './io.ts';
 import { LOG_LEVELS, parseFraction, parsePort, parseAdmissionDeadline, parseSeconds, parseGraceSeconds, parseCount, parseSessionSeconds, processEnvironment, runServe, type ServeEnvironment } from './serve.ts';
@@ -62,8 +62,15 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
       if (value === '') throw new InvalidArgumentError('must not be empty');
       return value;
     })
+    .addOption(new Option('--format <format>', 'json (per tenant), cloudformation or terraform (per account)').choices(AWS_POLICY_FORMATS).default('json'))
+    .option('--out <dir>', 'write one file per account into this directory instead of one document on stdout (cloudformation, terraform)')
+    .option('--registry-policy', 'grant the pulls with one registry policy per registry account and region instead of repository policies')
+    .option('--org-id <o-id>', 'only principals of this AWS Organization may pull (aws:PrincipalOrgID)')
+    .option('--org-path <path>', 'only principals of accounts at or below this organization path may pull (aws:PrincipalOrgPaths)')
+    .option('--org-only', 'name no roles on the registry side: Principal "*" held by the organization condition')
     .action(async (opts) => {
-      setExit(await runAwsPolicies({ policy: opts.policy, webhookRoleArn: opts.webhookRoleArn }, io));
+      const { policy, webhookRoleArn, format, out, registryPolicy, orgId, orgPath, orgOnly } = opts;
+      setExit(await runAwsPolicies({ policy, webhookRoleArn, format, out, registryPolicy, orgId, orgPath, orgOnly }, io));
     });
   program
     .command('verify')

@@ -19,13 +19,13 @@ import { roleArnProblem } from './schema.ts';
 export const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
 const IAM_VERSION = '2012-10-17';
 
-interface Statement {
+export interface Statement {
   Sid: string;
   Effect: 'Allow';
   Principal?: { AWS: string | string[] };
   Action: string | string[];
   Resource?: string | string[];
-  Condition?: Record<string, Record<string, string | string[]>>;
+  Condition?: Conditions;
 }
 
 export interface PolicyDocumentJson {
@@ -47,7 +47,52 @@ export interface RegistryPolicy {
   region: string;
   /** Repositories (patterns) the statement is to be set on, with `aws ecr set-repository-policy`. */
   repositories: string[];
+  /** The repository-policy way; with registry policies (RegistrySideOptions.registryPolicy) the JSON view leaves it out. */
   repositoryPolicy: PolicyDocumentJson;
+}
+
+/** How the registry side grants the pulls. */
+export interface RegistrySideOptions {
+  /**
+   * One registry policy per registry account and region instead of repository policies: registry policy scope V2
+   * enforces every ECR action, so one document can grant each role its repositories, with no per-repository step.
+   */
+  readonly registryPolicy?: boolean;
+  /** `aws:PrincipalOrgID` the pulling principal must be in (o-…). */
+  readonly orgId?: string | undefined;
+  /** `aws:PrincipalOrgPaths` prefix (o-…/r-…/ou-…/) the pulling principal's account must be at or below. */
+  readonly orgPath?: string | undefined;
+  /** Principal "*" held by the organization condition alone, instead of naming the roles. */
+  readonly orgOnly?: boolean;
+}
+
+/** The ECR side of one registry (account and region; a dual-stack or FIPS host is the same registry). */
+export interface RegistryAccountPolicy {
+  account: string;
+  region: string;
+  partition: string;
+  /** The hosts of that registry the policy names. */
+  registries: string[];
+  repositories: string[];
+  /** To set on each repository that matches `repositories` (repository mode). */
+  repositoryPolicy?: PolicyDocumentJson;
+  /** The registry's one registry policy (registry mode). */
+  registryPolicy?: PolicyDocumentJson;
+}
+
+/** What to create in one AWS account: the tenant roles that live there and its registries' side. */
+export interface AccountAwsPolicies {
+  account: string;
+  roles: RolePolicies[];
+  registries: RegistryAccountPolicy[];
+}
+
+/** Every rendering starts from this one derivation: per tenant (the JSON view) and per account (the deployable view). */
+export interface AwsPolicySet {
+  tenants: Record<string, TenantAwsPolicies>;
+  accounts: AccountAwsPolicies[];
+  /** Where the documents are wider than the policy, or need a step of their own; said in every format. */
+  notes: string[];
 }
 
 export interface TenantAwsPolicies {
@@ -126,7 +171,7 @@ function sharedRoles(policy: CompiledPolicy): Map<string, SharedRole> {
  * alone, which always sends the tenant's tags.
  */
 function trustPolicy(role: SharedRole, principal: string): PolicyDocumentJson {
-  const condition: Record<string, Record<string, string | string[]>> = {};
+  const condition: Conditions = {};
   if (role.externalIds.length > 0) {
     condition.StringEquals = { 'sts:ExternalId': role.externalIds.length === 1 ? role.externalIds[0]! : role.externalIds };
   }
@@ -175,36 +220,126 @@ function roleProblems(name: string, tenant: CompiledTenant): string[] {
   });
 }
 
-function registryPolicies(grants: readonly CompiledGrant[]): RegistryPolicy[] {
-  const byRegistry = new Map<string, CompiledGrant[]>();
-  for (const grant of grants) byRegistry.set(grant.registry.host, [...(byRegistry.get(grant.registry.host) ?? []), grant]);
-  return [...byRegistry.values()].map((list) => {
+type Conditions = Record<string, Record<string, string | string[]>>;
+
+/** The organization conditions a registry-side statement carries, if any. */
+function orgConditions(options: RegistrySideOptions): Conditions | undefined {
+  const condition: Conditions = {};
+  if (options.orgId !== undefined) condition.StringEquals = { 'aws:PrincipalOrgID': options.orgId };
+  // A path with `*` after it: accounts in that OU and in the OUs below it.
+  if (options.orgPath !== undefined) condition['ForAnyValue:StringLike'] = { 'aws:PrincipalOrgPaths': `${options.orgPath}*` };
+  return Object.keys(condition).length > 0 ? condition : undefined;
+}
+
+/** A pull statement on the registry side: the roles by name, or with orgOnly anyone the organization condition lets in. */
+function pullStatement(sid: string, roles: string[], resources: string[] | undefined, options: RegistrySideOptions): Statement {
+  const condition = orgConditions(options);
+  return {
+    Sid: sid,
+    Effect: 'Allow',
+    Principal: { AWS: options.orgOnly === true ? '*' : roles },
+    Action: PULL_ACTIONS,
+    ...(resources === undefined ? {} : { Resource: resources }),
+    ...(condition === undefined ? {} : { Condition: condition }),
+  };
+}
+
+/**
+ * The repository policy for the repositories of these grants (all on one registry): it names every role of the
+ * grants, and goes on each of their repositories; each role's permission policy narrows it to its own.
+ */
+function repositoryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
+  return { Version: IAM_VERSION, Statement: [pullStatement('EcrTenantWebhookPull', [...new Set(grants.map((g) => g.roleArn))], undefined, options)] };
+}
+
+/**
+ * The registry policy of one registry (scope V2): one statement per role, on exactly its repositories; with
+ * orgOnly, one statement on all of them for the organization.
+ */
+function registryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
+  const byRole = groupBy(grants, (g) => g.roleArn);
+  const arns = (list: readonly CompiledGrant[]) => [...new Set(list.flatMap((g) => repositoryArns(g.registry, g.globs.map((glob) => glob.source))))];
+  const statements =
+    options.orgOnly === true
+      ? [pullStatement('EcrTenantWebhookPull', [], arns(grants), options)]
+      : [...byRole].map(([role, list], i) => pullStatement(byRole.size === 1 ? 'EcrTenantWebhookPull' : `EcrTenantWebhookPull${i + 1}`, [role], arns(list), options));
+  return { Version: IAM_VERSION, Statement: statements };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
+}
+
+const globsOf = (grants: readonly CompiledGrant[]) => [...new Set(grants.flatMap((g) => g.globs.map((glob) => glob.source)))];
+
+/** Per host, as the per-tenant view has always listed them. */
+function tenantRegistries(grants: readonly CompiledGrant[], options: RegistrySideOptions): RegistryPolicy[] {
+  return [...groupBy(grants, (g) => g.registry.host).values()].map((list) => {
     const { registry } = list[0]!;
     return {
       registry: registry.host,
       account: registry.account,
       region: registry.region,
-      repositories: [...new Set(list.flatMap((g) => g.globs.map((glob) => glob.source)))],
-      repositoryPolicy: {
-        Version: IAM_VERSION,
-        Statement: [
-          {
-            Sid: 'EcrTenantWebhookPull',
-            Effect: 'Allow',
-            Principal: { AWS: [...new Set(list.map((g) => g.roleArn))] },
-            Action: PULL_ACTIONS,
-          },
-        ],
-      },
+      repositories: globsOf(list),
+      repositoryPolicy: repositoryPolicy(list, options),
     };
   });
 }
 
+/** Per registry (account and region), over every tenant's grants. */
+function accountRegistries(grants: readonly CompiledGrant[], options: RegistrySideOptions): RegistryAccountPolicy[] {
+  return [...groupBy(grants, (g) => `${g.registry.partition}:${g.registry.account}:${g.registry.region}`).values()].map((list) => {
+    const { registry } = list[0]!;
+    return {
+      account: registry.account,
+      region: registry.region,
+      partition: registry.partition,
+      registries: [...new Set(list.map((g) => g.registry.host))],
+      repositories: globsOf(list),
+      ...(options.registryPolicy === true ? { registryPolicy: registryPolicy(list, options) } : { repositoryPolicy: repositoryPolicy(list, options) }),
+    };
+  });
+}
+
+/** The account of a role ARN already checked with roleArnProblem. */
+function accountOf(roleArn: string): string {
+  return roleArn.split(':')[4]!;
+}
+
+/** A `*` that is not part of `**`: within one segment for the webhook, across `/` for IAM. */
+const LONE_STAR = /(^|[^*])\*($|[^*])/;
+
+function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, options: RegistrySideOptions): string[] {
+  const notes: string[] = [];
+  const globs = [...new Set([...policy.tenants.values()].flatMap((t) => grantsOf(t).flatMap((g) => g.globs.map((glob) => glob.source))))];
+  const wider = globs.filter((glob) => LONE_STAR.test(glob));
+  if (wider.length > 0) {
+    const example = wider[0]!.replace(/\*/g, 'a');
+    notes.push(
+      `IAM's "*" also matches "/", so the IAM patterns of ${wider.join(', ')} allow deeper repositories than the webhook's globs ` +
+        `(${wider[0]} also allows ${example}/b in IAM); the webhook still refuses those images`,
+    );
+  }
+  for (const role of roles) {
+    if (role.tenants.length > 1) notes.push(`tenants ${role.tenants.join(', ')} share role ${role.roleArn}: its trust and permission policies allow all of them`);
+  }
+  if (options.registryPolicy === true) {
+    notes.push('a registry has one registry policy per region: setting this one replaces any statements it already has (replication, pull-through cache), so merge them in first');
+  }
+  if (options.orgOnly === true) {
+    notes.push('the registry side names no roles: any principal the organization condition admits whose own IAM policies allow these pulls can pull the granted repositories');
+  }
+  return notes;
+}
+
 /**
- * Without the webhook's role ARN the tenant role trusts its own account's root, which any principal of that
- * account with sts:AssumeRole permission can use; the webhook role ARN narrows it.
+ * Derives every document once. Without the webhook's role ARN the tenant role trusts its own account's root, which
+ * any principal of that account with sts:AssumeRole permission can use; the webhook role ARN narrows it. A template
+ * may pass a placeholder of its own for the principal instead.
  */
-export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | undefined, source: string): Record<string, TenantAwsPolicies> {
+export function deriveAwsPolicies(policy: CompiledPolicy, webhookPrincipal: string | undefined, source: string, options: RegistrySideOptions = {}): AwsPolicySet {
   const problems = [...policy.tenants].flatMap(([name, tenant]) => roleProblems(name, tenant));
   if (problems.length > 0) throw new PolicyError(source, problems);
   const shared = sharedRoles(policy);
@@ -214,15 +349,27 @@ export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | und
     documents.set(role.roleArn, {
       roleArn: role.roleArn,
       tenants: role.tenants,
-      trustPolicy: trustPolicy(role, webhookRoleArn ?? accountRootOf(role.roleArn)),
+      trustPolicy: trustPolicy(role, webhookPrincipal ?? accountRootOf(role.roleArn)),
       permissionPolicy: permissionPolicy(role.grants),
     });
   }
-  const out: Record<string, TenantAwsPolicies> = {};
+  const tenants: Record<string, TenantAwsPolicies> = {};
   for (const [name, tenant] of policy.tenants) {
     const grants = grantsOf(tenant);
     const roles = [...new Set(grants.map((g) => g.roleArn))];
-    out[name] = { roles: roles.map((roleArn) => documents.get(roleArn)!), registries: registryPolicies(grants) };
+    tenants[name] = { roles: roles.map((roleArn) => documents.get(roleArn)!), registries: tenantRegistries(grants, options) };
   }
-  return out;
+  const registries = accountRegistries([...policy.tenants.values()].flatMap(grantsOf), options);
+  const accountIds = [...new Set([...[...documents.keys()].map(accountOf), ...registries.map((r) => r.account)])].sort();
+  const accounts = accountIds.map((account) => ({
+    account,
+    roles: [...documents.values()].filter((role) => accountOf(role.roleArn) === account),
+    registries: registries.filter((r) => r.account === account),
+  }));
+  return { tenants, accounts, notes: notesOf(policy, shared.values(), options) };
+}
+
+/** The per-tenant view alone (see deriveAwsPolicies). */
+export function awsPolicies(policy: CompiledPolicy, webhookRoleArn: string | undefined, source: string, options: RegistrySideOptions = {}): Record<string, TenantAwsPolicies> {
+  return deriveAwsPolicies(policy, webhookRoleArn, source, options).tenants;
 }

@@ -1,13 +1,18 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { fixture, runCli } from './run-cli.ts';
 
 const POLICY = fixture('policy.yaml');
 const WEBHOOK_ROLE = 'arn:aws:iam::444444444444:role/ecr-tenant-webhook';
+const IAM_NOTE =
+  `IAM's "*" also matches "/", so the IAM patterns of payments/*, tools/* allow deeper repositories than the webhook's globs ` +
+  '(payments/* also allows payments/a/b in IAM); the webhook still refuses those images';
 
 t.test('aws-policies prints valid IAM JSON per tenant: trust, permission and repository policies', async (t) => {
   const { code, stdout, stderr } = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]);
   t.equal(code, 0, stderr);
-  t.equal(stderr, '', 'no placeholder note when the webhook role is given');
+  t.notMatch(stderr, /account root/, 'no placeholder note when the webhook role is given');
+  t.equal(stderr, `note: ${IAM_NOTE}\n`, 'only the note where IAM allows more than the webhook');
   const { tenants } = JSON.parse(stdout);
   t.same(Object.keys(tenants), ['payments', 'analytics']);
   const [main, tools] = tenants.payments.roles;
@@ -53,7 +58,7 @@ t.test('tenants sharing a role get one trust policy with a TagSession statement 
   const role = 'arn:aws:iam::111111111111:role/ecr-pull-shared';
   const { code, stdout, stderr } = runCli(['aws-policies', '--policy', fixture('aws-policies/shared-role.yaml'), '--webhook-role-arn', WEBHOOK_ROLE]);
   t.equal(code, 0, stderr);
-  t.equal(stderr, `note: tenants payments, billing share role ${role}: its trust and permission policies, printed under each, allow all of them\n`);
+  t.match(stderr, `note: tenants payments, billing share role ${role}: its trust and permission policies allow all of them\n`);
   const { tenants } = JSON.parse(stdout);
   t.same(tenants.billing.roles, tenants.payments.roles, 'the same documents under each tenant');
   const [shared] = tenants.payments.roles;
@@ -103,3 +108,109 @@ t.test('an invalid --webhook-role-arn is a usage error', async (t) => {
   t.equal(code, 2);
   t.match(stderr, /--webhook-role-arn: "arn:aws:iam::1:user\/x" is not an IAM role ARN/);
 });
+
+t.test('the json document carries the notes it prints on stderr', async (t) => {
+  const { code, stdout } = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]);
+  t.equal(code, 0);
+  t.same(JSON.parse(stdout).notes, [IAM_NOTE]);
+});
+
+t.test('with --registry-policy the json document has one registry policy per registry and no repository policies', async (t) => {
+  const args = ['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--registry-policy', '--org-id', 'o-abcdefghij', '--org-path', 'o-abcdefghij/r-ab12/ou-ab12-11111111/'];
+  const { code, stdout, stderr } = runCli(args);
+  t.equal(code, 0, stderr);
+  t.match(stderr, /note: a registry has one registry policy per region: setting this one replaces/);
+  const document = JSON.parse(stdout);
+  t.same(document.tenants.payments.registries[0], { registry: '111111111111.dkr.ecr.eu-west-1.amazonaws.com', account: '111111111111', region: 'eu-west-1', repositories: ['payments/*', 'shared/**'] });
+  t.same(document.registryPolicies.map((r: { account: string; region: string }) => `${r.account} ${r.region}`), ['111111111111 eu-west-1', '222222222222 us-west-2', '333333333333 eu-central-1']);
+  t.same(document.registryPolicies[0].registryPolicy.Statement, [
+    {
+      Sid: 'EcrTenantWebhookPull',
+      Effect: 'Allow',
+      Principal: { AWS: ['arn:aws:iam::111111111111:role/ecr-pull-payments'] },
+      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
+      Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' }, 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/ou-ab12-11111111/*' } },
+    },
+  ]);
+});
+
+t.test('with --org-only the registry side names no roles: Principal * held by the organization condition, and a note', async (t) => {
+  const { code, stdout, stderr } = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--org-path', 'o-abcdefghij/r-ab12/', '--org-only']);
+  t.equal(code, 0, stderr);
+  t.match(stderr, /note: the registry side names no roles: any principal the organization condition admits/);
+  t.same(JSON.parse(stdout).tenants.analytics.registries[0].repositoryPolicy.Statement[0], {
+    Sid: 'EcrTenantWebhookPull',
+    Effect: 'Allow',
+    Principal: { AWS: '*' },
+    Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+    Condition: { 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/*' } },
+  });
+});
+
+t.test('--format cloudformation prints the templates and the repository policies apart, with a note on how to set those', async (t) => {
+  const { code, stdout, stderr } = runCli(['aws-policies', '--policy', POLICY, '--format', 'cloudformation']);
+  t.equal(code, 0, stderr);
+  t.match(stderr, 'note: without --webhook-role-arn the templates take the webhook role ARN as an input (parameter WebhookRoleArn)');
+  t.match(stderr, 'note: CloudFormation sets a repository policy only on a repository the stack creates');
+  const { templates, repositoryPolicies } = JSON.parse(stdout);
+  t.same(Object.keys(templates), ['111111111111', '222222222222', '333333333333']);
+  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1', '222222222222-us-west-2', '333333333333-eu-central-1']);
+  t.same(templates['111111111111'].Metadata.EcrTenantWebhook.notes, [IAM_NOTE]);
+});
+
+t.test('--format terraform --out writes a module per account directory; cloudformation --out a file per stack and repository policy', async (t) => {
+  const dir = t.testdir();
+  const terraform = runCli(['aws-policies', '--policy', POLICY, '--format', 'terraform', '--out', `${dir}/tf`, '--registry-policy']);
+  t.equal(terraform.code, 0, terraform.stderr);
+  t.equal(terraform.stdout, '', 'nothing on stdout');
+  t.match(terraform.stderr, `note: without --webhook-role-arn the templates take the webhook role ARN as an input (variable webhook_role_arn)`);
+  t.same(readdirSync(`${dir}/tf`), ['111111111111', '222222222222', '333333333333']);
+  const module = JSON.parse(readFileSync(`${dir}/tf/111111111111/ecr-tenant-webhook.tf.json`, 'utf8'));
+  t.same(Object.keys(module.resource), ['aws_iam_role', 'aws_iam_role_policy', 'aws_ecr_registry_policy']);
+  t.match(terraform.stderr, `wrote ${dir}/tf/111111111111/ecr-tenant-webhook.tf.json\n`);
+  const cloudformation = runCli(['aws-policies', '--policy', POLICY, '--format', 'cloudformation', '--out', `${dir}/cfn`, '--webhook-role-arn', WEBHOOK_ROLE]);
+  t.equal(cloudformation.code, 0, cloudformation.stderr);
+  t.same(readdirSync(`${dir}/cfn`).sort(), [
+    '111111111111-eu-west-1.repository-policy.json',
+    '111111111111.template.json',
+    '222222222222-us-west-2.repository-policy.json',
+    '222222222222.template.json',
+    '333333333333-eu-central-1.repository-policy.json',
+    '333333333333.template.json',
+  ]);
+  t.same(JSON.parse(readFileSync(`${dir}/cfn/111111111111-eu-west-1.repository-policy.json`, 'utf8')).Statement[0].Sid, 'EcrTenantWebhookPull', 'the bare policy, for --policy-text file://');
+});
+
+interface UsageCase {
+  name: string;
+  args: string[];
+  message: string | RegExp;
+}
+
+const usageCases: UsageCase[] = [
+  { name: 'an --org-id that is not an organization id', args: ['--org-id', 'o-abc'], message: '--org-id: "o-abc" is not an AWS Organizations id ("o-" and 10 to 32 lower-case letters or digits)' },
+  {
+    name: 'an --org-path without its trailing slash',
+    args: ['--org-path', 'o-abcdefghij/r-ab12/ou-ab12-11111111'],
+    message: '--org-path: "o-abcdefghij/r-ab12/ou-ab12-11111111" is not an organization path (o-ORG/r-ROOT/ and any ou-…/ below it, ending in "/")',
+  },
+  {
+    name: 'an --org-path in another organization than --org-id',
+    args: ['--org-id', 'o-abcdefghij', '--org-path', 'o-zzzzzzzzzz/r-ab12/'],
+    message: '--org-path: "o-zzzzzzzzzz/r-ab12/" is not in organization o-abcdefghij given with --org-id',
+  },
+  { name: '--org-only without an organization condition', args: ['--org-only', '--registry-policy'], message: '--org-only: needs --org-id or --org-path, the condition that then admits the principals' },
+  { name: '--out with the json format', args: ['--out', 'x'], message: '--out: writes one file per account, for --format cloudformation or terraform; the json format is one document on stdout' },
+  { name: 'an unknown --format', args: ['--format', 'yaml'], message: /option '--format <format>' argument 'yaml' is invalid/ },
+  { name: 'an --out below a file', args: ['--format', 'terraform', '--out', `${POLICY}/dir`], message: new RegExp(`--out: cannot write ${POLICY}/dir/111111111111/ecr-tenant-webhook.tf.json: `) },
+];
+
+for (const c of usageCases) {
+  t.test(`${c.name} is a usage error`, async (t) => {
+    const { code, stdout, stderr } = runCli(['aws-policies', '--policy', POLICY, ...c.args]);
+    t.equal(code, 2);
+    t.equal(stdout, '');
+    t.match(stderr, c.message);
+  });
+}
