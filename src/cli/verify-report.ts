@@ -93,7 +93,7 @@ export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFil
   if (step === 'GetAuthorizationToken') {
     return `the permission policy of ${roleArn} must allow ecr:GetAuthorizationToken: apply roles[].permissionPolicy of ${tenant} from ${awsPolicies}`;
   }
-  return `${roleArn} must be allowed ecr:DescribeRepositories on the granted repositories in ${where}, by its permission policy and by the repository policies there: extend roles[].permissionPolicy and registries[].repositoryPolicy of ${tenant} from ${awsPolicies}`;
+  return `${roleArn} must be allowed ecr:DescribeRepositories on the repositories of ${where}, by its permission policy and, from another account, by the registry's side: apply the ListGrantedRegistriesForVerify statement of roles[].permissionPolicy and the EcrTenantWebhookVerify statement of the registry side (--registry-policy for a registry in another account) of ${tenant} from ${awsPolicies}`;
 }
 
 /** Judges what a grant's checks found: ok, or the failing step with its code, message and fix. */

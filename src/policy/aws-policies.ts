@@ -17,6 +17,13 @@ import { roleArnProblem } from './schema.ts';
  * `payments/a/b`; the webhook still enforces the narrower grant.
  */
 export const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
+/**
+ * What `verify` needs beyond pulling: it lists each granted registry to count the repositories every glob matches.
+ * Always in statements of their own (Sids ending in "Verify"), so an operator who never runs verify can leave them
+ * out; pulls do not need them. The listing is of the whole registry, so the resource is the registry's
+ * `repository/*`: the names and settings of its repositories, never their images.
+ */
+export const VERIFY_ACTIONS = ['ecr:DescribeRepositories'];
 const IAM_VERSION = '2012-10-17';
 
 export interface Statement {
@@ -197,6 +204,11 @@ function trustPolicy(role: SharedRole, principal: string): PolicyDocumentJson {
   return { Version: IAM_VERSION, Statement: [assume, ...tagSessions] };
 }
 
+/** Every repository of a registry: what verify's listing reads. */
+function registryWideArn(registry: EcrRegistry): string {
+  return `arn:${registry.partition}:ecr:${registry.region}:${registry.account}:repository/*`;
+}
+
 function permissionPolicy(grants: readonly CompiledGrant[]): PolicyDocumentJson {
   const resources = grants.flatMap((g) => repositoryArns(g.registry, g.globs.map((glob) => glob.source)));
   return {
@@ -204,6 +216,7 @@ function permissionPolicy(grants: readonly CompiledGrant[]): PolicyDocumentJson 
     Statement: [
       { Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
       { Sid: 'PullGrantedRepositories', Effect: 'Allow', Action: PULL_ACTIONS, Resource: [...new Set(resources)] },
+      { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: VERIFY_ACTIONS, Resource: [...new Set(grants.map((g) => registryWideArn(g.registry)))] },
     ],
   };
 }
@@ -231,14 +244,17 @@ function orgConditions(options: RegistrySideOptions): Conditions | undefined {
   return Object.keys(condition).length > 0 ? condition : undefined;
 }
 
-/** A pull statement on the registry side: the roles by name, or with orgOnly anyone the organization condition lets in. */
-function pullStatement(sid: string, roles: string[], resources: string[] | undefined, options: RegistrySideOptions): Statement {
+/**
+ * A statement on the registry side: the roles by name, or with orgOnly anyone the organization condition lets in;
+ * the pull actions, or verify's.
+ */
+function pullStatement(sid: string, roles: string[], resources: string[] | undefined, options: RegistrySideOptions, actions: string[] = PULL_ACTIONS): Statement {
   const condition = orgConditions(options);
   return {
     Sid: sid,
     Effect: 'Allow',
     Principal: { AWS: options.orgOnly === true ? '*' : roles },
-    Action: PULL_ACTIONS,
+    Action: actions,
     ...(resources === undefined ? {} : { Resource: resources }),
     ...(condition === undefined ? {} : { Condition: condition }),
   };
@@ -246,15 +262,20 @@ function pullStatement(sid: string, roles: string[], resources: string[] | undef
 
 /**
  * The repository policy for the repositories of these grants (all on one registry): it names every role of the
- * grants, and goes on each of their repositories; each role's permission policy narrows it to its own.
+ * grants, and goes on each of their repositories; each role's permission policy narrows it to its own. Its verify
+ * statement allows describing the repository it is set on.
  */
 function repositoryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
-  return { Version: IAM_VERSION, Statement: [pullStatement('EcrTenantWebhookPull', [...new Set(grants.map((g) => g.roleArn))], undefined, options)] };
+  const roles = [...new Set(grants.map((g) => g.roleArn))];
+  return {
+    Version: IAM_VERSION,
+    Statement: [pullStatement('EcrTenantWebhookPull', roles, undefined, options), pullStatement('EcrTenantWebhookVerify', roles, undefined, options, VERIFY_ACTIONS)],
+  };
 }
 
 /**
  * The registry policy of one registry (scope V2): one statement per role, on exactly its repositories; with
- * orgOnly, one statement on all of them for the organization.
+ * orgOnly, one statement on all of them for the organization. Then verify's listing, for all the roles at once.
  */
 function registryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
   const byRole = groupBy(grants, (g) => g.roleArn);
@@ -263,7 +284,8 @@ function registryPolicy(grants: readonly CompiledGrant[], options: RegistrySideO
     options.orgOnly === true
       ? [pullStatement('EcrTenantWebhookPull', [], arns(grants), options)]
       : [...byRole].map(([role, list], i) => pullStatement(byRole.size === 1 ? 'EcrTenantWebhookPull' : `EcrTenantWebhookPull${i + 1}`, [role], arns(list), options));
-  return { Version: IAM_VERSION, Statement: statements };
+  const verify = pullStatement('EcrTenantWebhookVerify', [...byRole.keys()], [registryWideArn(grants[0]!.registry)], options, VERIFY_ACTIONS);
+  return { Version: IAM_VERSION, Statement: [...statements, verify] };
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

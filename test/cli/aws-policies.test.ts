@@ -38,6 +38,7 @@ t.test('aws-policies prints valid IAM JSON per tenant: trust, permission and rep
       Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
       Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
     },
+    { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/*'] },
   ]);
   t.equal(tools.roleArn, 'arn:aws:iam::222222222222:role/ecr-pull-payments-tools', 'a grant role override is a role of its own');
   t.same(tools.permissionPolicy.Statement[1].Resource, ['arn:aws:ecr:us-west-2:222222222222:repository/tools/*']);
@@ -130,6 +131,14 @@ t.test('with --registry-policy the json document has one registry policy per reg
       Principal: { AWS: ['arn:aws:iam::111111111111:role/ecr-pull-payments'] },
       Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
       Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
+      Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' }, 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/ou-ab12-11111111/*' } },
+    },
+    {
+      Sid: 'EcrTenantWebhookVerify',
+      Effect: 'Allow',
+      Principal: { AWS: ['arn:aws:iam::111111111111:role/ecr-pull-payments'] },
+      Action: ['ecr:DescribeRepositories'],
+      Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/*'],
       Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' }, 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/ou-ab12-11111111/*' } },
     },
   ]);

@@ -86,7 +86,7 @@ const fixes: { name: string; check: GrantCheck; step: AwsStep; code: string; fix
     check: paymentsA,
     step: 'DescribeRepositories',
     code: 'AccessDeniedException',
-    fix: /must be allowed ecr:DescribeRepositories on the granted repositories in 111111111111\/eu-west-1, .*roles\[\]\.permissionPolicy and registries\[\]\.repositoryPolicy of tenant "payments"/,
+    fix: /must be allowed ecr:DescribeRepositories on the repositories of 111111111111\/eu-west-1, .*ListGrantedRegistriesForVerify statement of roles\[\]\.permissionPolicy and the EcrTenantWebhookVerify statement .* of tenant "payments"/,
   },
   { name: 'an STS that does not answer is a network matter, not a policy one', check: paymentsA, step: 'AssumeRole', code: 'ECONNREFUSED', fix: /^STS in eu-west-1 did not answer: .*AWS_ENDPOINT_URL_STS\) or raise --deadline/ },
   { name: 'an ECR past the deadline is a network matter too', check: paymentsC, step: 'DescribeRepositories', code: 'Timeout', fix: /^ECR in us-west-2 did not answer: .*AWS_ENDPOINT_URL_ECR/ },

@@ -187,10 +187,13 @@ t.test('the permission policy allows the authorization token on * and pulls on e
         // The dual-stack host's payments/* is the same repository ARN, listed once.
         Resource: [ecrArn('aws', 'eu-west-1', '111111111111', 'payments/*'), ecrArn('aws', 'eu-west-1', '111111111111', 'shared/*')],
       },
+      // verify lists the whole registry: every repository's name, none of its images.
+      { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: [ecrArn('aws', 'eu-west-1', '111111111111', '*')] },
     ],
   });
   t.same(PULL_ACTIONS, ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']);
   t.same(tools?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', 'tools/*')], 'the override role pulls only its own grant');
+  t.same(tools?.permissionPolicy.Statement[2]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', '*')], 'and lists only its own registry');
 });
 
 t.test('a grant that overrides the role gives the tenant a second role with its own policies', async (t) => {
@@ -238,7 +241,10 @@ t.test('the ISO partitions and the European Sovereign Cloud print ARNs in their 
 t.test('registries list, per host, the granted repository globs and a pull statement for the roles that use them', async (t) => {
   const statementFor = (principals: string[]) => ({
     Version: '2012-10-17',
-    Statement: [{ Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: principals }, Action: PULL_ACTIONS }],
+    Statement: [
+      { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: principals }, Action: PULL_ACTIONS },
+      { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: principals }, Action: ['ecr:DescribeRepositories'] },
+    ],
   });
   t.same(tenantOf(ALL, 'payments').registries, [
     { registry: A, account: '111111111111', region: 'eu-west-1', repositories: ['payments/*', 'shared/**'], repositoryPolicy: statementFor([PAYMENTS_ROLE]) },
@@ -511,6 +517,7 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
                 Action: PULL_ACTIONS,
                 Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
               },
+              { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/*'] },
             ],
           },
         },
@@ -523,7 +530,10 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
           repositories: ['payments/*', 'shared/**'],
           repositoryPolicy: {
             Version: '2012-10-17',
-            Statement: [{ Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: [shared] }, Action: PULL_ACTIONS }],
+            Statement: [
+              { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: [shared] }, Action: PULL_ACTIONS },
+              { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: [shared] }, Action: ['ecr:DescribeRepositories'] },
+            ],
           },
         },
       ],

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { deriveAwsPolicies, PULL_ACTIONS, type RegistrySideOptions } from '../../src/policy/aws-policies.ts';
+import { deriveAwsPolicies, PULL_ACTIONS, VERIFY_ACTIONS, type RegistrySideOptions } from '../../src/policy/aws-policies.ts';
 import { cloudFormationTemplates, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../../src/policy/aws-templates.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 
@@ -68,6 +68,7 @@ t.test('a Terraform module grants pulls through a registry policy per region, or
   t.same(policy.Statement.map((s: Json) => [s.Sid, s.Principal.AWS, s.Resource]), [
     ['EcrTenantWebhookPull1', ['arn:aws:iam::222222222222:role/ecr-pull-shared'], ['payments/*', 'shared/*', 'billing/api'].map((p) => `arn:aws:ecr:eu-west-1:111111111111:repository/${p}`)],
     ['EcrTenantWebhookPull2', ['arn:aws:iam::333333333333:role/teams/ecr-pull-analytics'], ['arn:aws:ecr:eu-west-1:111111111111:repository/analytics/*']],
+    ['EcrTenantWebhookVerify', ['arn:aws:iam::222222222222:role/ecr-pull-shared', 'arn:aws:iam::333333333333:role/teams/ecr-pull-analytics'], ['arn:aws:ecr:eu-west-1:111111111111:repository/*']],
   ]);
   const repositories = terraformModules(derive({}))['111111111111']!;
   t.same((repositories.variable as Json).repositories_eu_west_1, {
@@ -115,7 +116,13 @@ t.test('CloudFormation without registry policies leaves registry-only accounts o
     repositories: ['a/**/b'],
     registries: ['111111111111.dkr.ecr.us-east-1.amazonaws.com'],
     command: 'aws ecr set-repository-policy --region us-east-1 --repository-name REPOSITORY --policy-text file://policy.json',
-    policy: { Version: '2012-10-17', Statement: [{ Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: PULL_ACTIONS }] },
+    policy: {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: PULL_ACTIONS },
+        { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: VERIFY_ACTIONS },
+      ],
+    },
   });
   const shared = templates['222222222222'] as Json;
   t.same(shared.Parameters.WebhookRoleArn.Type, 'String');
