@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { deriveAwsPolicies, type AwsPolicySet, type RegistrySideOptions } from '../policy/aws-policies.ts';
-import { cloudFormationTemplates, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
+import { cloudFormationTemplates, roleNameAndPath, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
 import { roleArnProblem } from '../policy/schema.ts';
 import { loadPolicyFile } from '../policy/policy-file.ts';
 import type { CliIo } from './io.ts';
@@ -19,7 +19,7 @@ export interface AwsPoliciesOptions {
   readonly policy: string;
   readonly webhookRoleArn?: string | undefined;
   readonly format: AwsPolicyFormat;
-  /** A directory to write one file per account (per stack) into, instead of one document on stdout. */
+  /** A directory to write the documents into, per account (per stack), instead of one document on stdout. */
   readonly out?: string | undefined;
   readonly registryPolicy?: boolean | undefined;
   readonly orgId?: string | undefined;
@@ -56,8 +56,30 @@ function jsonDocument(set: AwsPolicySet, registryPolicy: boolean): unknown {
   return { tenants, registryPolicies: set.accounts.flatMap((account) => account.registries), notes: set.notes };
 }
 
+/**
+ * The json format's documents one per file, bare, for the AWS CLI's `file://`: per account, each role's trust and
+ * permission policy (by role name, unique in an account) and each registry's repository or registry policy (by
+ * region, one registry per account and region).
+ */
+function jsonFiles(set: AwsPolicySet): Map<string, unknown> {
+  const files = new Map<string, unknown>();
+  for (const account of set.accounts) {
+    for (const role of account.roles) {
+      const { name } = roleNameAndPath(role.roleArn);
+      files.set(join(account.account, `${name}.trust-policy.json`), role.trustPolicy);
+      files.set(join(account.account, `${name}.permission-policy.json`), role.permissionPolicy);
+    }
+    for (const registry of account.registries) {
+      if (registry.registryPolicy !== undefined) files.set(join(account.account, `${registry.region}.registry-policy.json`), registry.registryPolicy);
+      else files.set(join(account.account, `${registry.region}.repository-policy.json`), registry.repositoryPolicy);
+    }
+  }
+  return files;
+}
+
 /** The files of a format by path below --out, with the one document printed without it. */
-function rendered(set: AwsPolicySet, format: Exclude<AwsPolicyFormat, 'json'>): { files: Map<string, unknown>; document: unknown } {
+function rendered(set: AwsPolicySet, format: AwsPolicyFormat, registryPolicy: boolean): { files: Map<string, unknown>; document: unknown } {
+  if (format === 'json') return { files: jsonFiles(set), document: jsonDocument(set, registryPolicy) };
   if (format === 'terraform') {
     const modules = terraformModules(set);
     return { files: new Map(Object.entries(modules).map(([account, module]) => [join(account, 'ecr-tenant-webhook.tf.json'), module])), document: modules };
@@ -89,9 +111,6 @@ export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Pr
     const problem = roleArnProblem(options.webhookRoleArn);
     if (problem !== undefined) throw new UsageError(`--webhook-role-arn: ${problem}`);
   }
-  if (options.out !== undefined && format === 'json') {
-    throw new UsageError('--out: writes one file per account, for --format cloudformation or terraform; the json format is one document on stdout');
-  }
   const registrySide = registrySideOptions(options);
   const policy = await loadPolicyFile(options.policy);
   // Without the webhook role the JSON trusts each account root; a template asks for the ARN as an input instead.
@@ -105,11 +124,7 @@ export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Pr
     );
   }
   for (const note of set.notes) io.stderr(`note: ${note}\n`);
-  if (format === 'json') {
-    io.stdout(`${JSON.stringify(jsonDocument(set, registrySide.registryPolicy === true), null, 2)}\n`);
-    return 0;
-  }
-  const { files, document } = rendered(set, format);
+  const { files, document } = rendered(set, format, registrySide.registryPolicy === true);
   if (format === 'cloudformation' && [...files.keys()].some((name) => name.endsWith('.repository-policy.json'))) {
     io.stderr(
       'note: CloudFormation sets a repository policy only on a repository the stack creates: set each repository policy with ' +

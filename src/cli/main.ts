@@ -63,7 +63,7 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
       return value;
     })
     .addOption(new Option('--format <format>', 'json (per tenant), cloudformation or terraform (per account)').choices(AWS_POLICY_FORMATS).default('json'))
-    .option('--out <dir>', 'write one file per account into this directory instead of one document on stdout (cloudformation, terraform)')
+    .option('--out <dir>', 'write the documents into this directory, per account, instead of one document on stdout')
     .option('--registry-policy', 'grant the pulls with one registry policy per registry account and region instead of repository policies')
     .option('--org-id <o-id>', 'only principals of this AWS Organization may pull (aws:PrincipalOrgID)')
     .option('--org-path <path>', 'only principals of accounts at or below this organization path may pull (aws:PrincipalOrgPaths)')

@@ -15,7 +15,7 @@ const ROLE_ARN_PATTERN = '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$';
 const WEBHOOK_ROLE_DESCRIPTION = "ARN of the webhook's own IAM role, which every tenant role trusts";
 
 /** Role name and path of a role ARN already checked with roleArnProblem: `role/teams/x` is path `/teams/`, name `x`. */
-function roleNameAndPath(roleArn: string): { name: string; path: string } {
+export function roleNameAndPath(roleArn: string): { name: string; path: string } {
   const resource = roleArn.slice(roleArn.indexOf(':role/') + ':role/'.length);
   const slash = resource.lastIndexOf('/');
   return { name: resource.slice(slash + 1), path: `/${resource.slice(0, slash + 1)}` };

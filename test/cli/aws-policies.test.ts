@@ -191,6 +191,26 @@ t.test('--format terraform --out writes a module per account directory; cloudfor
   t.same(JSON.parse(readFileSync(`${dir}/cfn/111111111111-eu-west-1.repository-policy.json`, 'utf8')).Statement[0].Sid, 'EcrTenantWebhookPull', 'the bare policy, for --policy-text file://');
 });
 
+t.test('--out with the json format writes each document bare, per account: trust and permission policy per role, the registry side per region', async (t) => {
+  const dir = t.testdir();
+  const repositories = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--out', `${dir}/iam`]);
+  t.equal(repositories.code, 0, repositories.stderr);
+  t.equal(repositories.stdout, '', 'nothing on stdout');
+  const files = (account: string) => readdirSync(`${dir}/iam/${account}`).sort();
+  t.same(readdirSync(`${dir}/iam`), ['111111111111', '222222222222', '333333333333']);
+  t.same(files('111111111111'), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.repository-policy.json']);
+  const { tenants } = JSON.parse(runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]).stdout);
+  const read = (path: string) => JSON.parse(readFileSync(`${dir}/${path}`, 'utf8'));
+  t.same(read('iam/111111111111/ecr-pull-payments.trust-policy.json'), tenants.payments.roles[0].trustPolicy, 'the trust policy the document prints');
+  t.same(read('iam/111111111111/ecr-pull-payments.permission-policy.json'), tenants.payments.roles[0].permissionPolicy);
+  t.same(read('iam/111111111111/eu-west-1.repository-policy.json'), tenants.payments.registries[0].repositoryPolicy, 'one registry, one tenant: its repository policy');
+  t.match(repositories.stderr, `wrote ${dir}/iam/111111111111/eu-west-1.repository-policy.json\n`);
+  const registry = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--out', `${dir}/registry`, '--registry-policy']);
+  t.equal(registry.code, 0, registry.stderr);
+  t.same(readdirSync(`${dir}/registry/111111111111`).sort(), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.registry-policy.json']);
+  t.same(read('registry/111111111111/eu-west-1.registry-policy.json').Statement.map((s: { Sid: string }) => s.Sid), ['EcrTenantWebhookPull', 'EcrTenantWebhookVerify']);
+});
+
 interface UsageCase {
   name: string;
   args: string[];
@@ -210,7 +230,6 @@ const usageCases: UsageCase[] = [
     message: '--org-path: "o-zzzzzzzzzz/r-ab12/" is not in organization o-abcdefghij given with --org-id',
   },
   { name: '--org-only without an organization condition', args: ['--org-only', '--registry-policy'], message: '--org-only: needs --org-id or --org-path, the condition that then admits the principals' },
-  { name: '--out with the json format', args: ['--out', 'x'], message: '--out: writes one file per account, for --format cloudformation or terraform; the json format is one document on stdout' },
   { name: 'an unknown --format', args: ['--format', 'yaml'], message: /option '--format <format>' argument 'yaml' is invalid/ },
   { name: 'an --out below a file', args: ['--format', 'terraform', '--out', `${POLICY}/dir`], message: new RegExp(`--out: cannot write ${POLICY}/dir/111111111111/ecr-tenant-webhook.tf.json: `) },
 ];
