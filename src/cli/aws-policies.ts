@@ -49,20 +49,21 @@ function registrySideOptions(options: AwsPoliciesOptions): RegistrySideOptions {
 
 /** Today's per-tenant document; with registry policies, one per registry in place of the repository policies. */
 function jsonDocument(set: AwsPolicySet, registryPolicy: boolean): unknown {
-  if (!registryPolicy) return { tenants: set.tenants, notes: set.notes };
+  if (!registryPolicy) return { tenants: set.tenants, webhookPolicy: set.webhookPolicy, notes: set.notes };
   const tenants = Object.fromEntries(
     Object.entries(set.tenants).map(([name, tenant]) => [name, { ...tenant, registries: tenant.registries.map(({ repositoryPolicy: _, ...rest }) => rest) }]),
   );
-  return { tenants, registryPolicies: set.accounts.flatMap((account) => account.registries), notes: set.notes };
+  return { tenants, registryPolicies: set.accounts.flatMap((account) => account.registries), webhookPolicy: set.webhookPolicy, notes: set.notes };
 }
 
 /**
- * The json format's documents one per file, bare, for the AWS CLI's `file://`: per account, each role's trust and
- * permission policy (by role name, unique in an account) and each registry's repository or registry policy (by
- * region, one registry per account and region).
+ * The json format's documents one per file, bare, for the AWS CLI's `file://`: the webhook role's policy, then per
+ * account each role's trust and permission policy (by role name, unique in an account) and each registry's
+ * repository or registry policy (by region, one registry per account and region).
  */
 function jsonFiles(set: AwsPolicySet): Map<string, unknown> {
-  const files = new Map<string, unknown>();
+  // The webhook's role is in an account of its own, often not one the policy names: its policy goes on top.
+  const files = new Map<string, unknown>([['webhook-policy.json', set.webhookPolicy]]);
   for (const account of set.accounts) {
     for (const role of account.roles) {
       const { name } = roleNameAndPath(role.roleArn);

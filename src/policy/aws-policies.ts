@@ -98,6 +98,8 @@ export interface AccountAwsPolicies {
 export interface AwsPolicySet {
   tenants: Record<string, TenantAwsPolicies>;
   accounts: AccountAwsPolicies[];
+  /** What the webhook's own role must be allowed: to assume every tenant role, and to tag the tagged ones' sessions. */
+  webhookPolicy: PolicyDocumentJson;
   /** Where the documents are wider than the policy, or need a step of their own; said in every format. */
   notes: string[];
 }
@@ -219,6 +221,18 @@ function permissionPolicy(grants: readonly CompiledGrant[]): PolicyDocumentJson 
       { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: VERIFY_ACTIONS, Resource: [...new Set(grants.map((g) => registryWideArn(g.registry)))] },
     ],
   };
+}
+
+/**
+ * The webhook role's own permission policy. A role in another account than the webhook's is assumed only when both
+ * sides allow it: the tenant role's trust policy and this. Session tags need sts:TagSession on both sides too.
+ */
+function webhookPolicy(roles: Iterable<SharedRole>): PolicyDocumentJson {
+  const all = [...roles];
+  const tagged = all.filter((role) => role.tagSets.length > 0).map((role) => role.roleArn);
+  const statements: Statement[] = [{ Sid: 'AssumeTenantRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: all.map((role) => role.roleArn) }];
+  if (tagged.length > 0) statements.push({ Sid: 'TagTenantSessions', Effect: 'Allow', Action: 'sts:TagSession', Resource: tagged });
+  return { Version: IAM_VERSION, Statement: statements };
 }
 
 function grantsOf(tenant: CompiledTenant): CompiledGrant[] {
@@ -388,7 +402,7 @@ export function deriveAwsPolicies(policy: CompiledPolicy, webhookPrincipal: stri
     roles: [...documents.values()].filter((role) => accountOf(role.roleArn) === account),
     registries: registries.filter((r) => r.account === account),
   }));
-  return { tenants, accounts, notes: notesOf(policy, shared.values(), options) };
+  return { tenants, accounts, webhookPolicy: webhookPolicy(shared.values()), notes: notesOf(policy, shared.values(), options) };
 }
 
 /** The per-tenant view alone (see deriveAwsPolicies). */

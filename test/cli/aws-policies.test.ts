@@ -197,10 +197,11 @@ t.test('--out with the json format writes each document bare, per account: trust
   t.equal(repositories.code, 0, repositories.stderr);
   t.equal(repositories.stdout, '', 'nothing on stdout');
   const files = (account: string) => readdirSync(`${dir}/iam/${account}`).sort();
-  t.same(readdirSync(`${dir}/iam`), ['111111111111', '222222222222', '333333333333']);
+  t.same(readdirSync(`${dir}/iam`).sort(), ['111111111111', '222222222222', '333333333333', 'webhook-policy.json']);
   t.same(files('111111111111'), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.repository-policy.json']);
-  const { tenants } = JSON.parse(runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]).stdout);
+  const { tenants, webhookPolicy } = JSON.parse(runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]).stdout);
   const read = (path: string) => JSON.parse(readFileSync(`${dir}/${path}`, 'utf8'));
+  t.same(read('iam/webhook-policy.json'), webhookPolicy, "the webhook role's own policy, on top");
   t.same(read('iam/111111111111/ecr-pull-payments.trust-policy.json'), tenants.payments.roles[0].trustPolicy, 'the trust policy the document prints');
   t.same(read('iam/111111111111/ecr-pull-payments.permission-policy.json'), tenants.payments.roles[0].permissionPolicy);
   t.same(read('iam/111111111111/eu-west-1.repository-policy.json'), tenants.payments.registries[0].repositoryPolicy, 'one registry, one tenant: its repository policy');

@@ -49,6 +49,7 @@ for (const { name, policy } of POLICIES) {
       }
       if (principal !== WEBHOOK_ROLE) continue;
       const write = (document: PolicyDocumentJson) => writeFileSync(join(dir, `${prefix}-${documents++}.policy.json`), JSON.stringify(document));
+      write(set.webhookPolicy);
       for (const account of set.accounts) {
         for (const role of account.roles) {
           write(attachedTo(role.trustPolicy, role.roleArn));
@@ -70,7 +71,7 @@ t.test('cfn-lint finds nothing to fault in any CloudFormation template', async (
   t.equal(result.code, 0, result.stderr);
 });
 
-t.test('parliament finds nothing to fault in any trust, permission, repository or registry policy', async (t) => {
+t.test("parliament finds nothing to fault in any trust, permission, repository or registry policy, or the webhook's own", async (t) => {
   t.ok(documents >= 40, `${documents} documents`);
   const result = await lint(bin, 'parliament', ['--directory', dir, '--include_policy_extension', '.policy.json', '--json']);
   t.equal(result.stdout.trim(), '', 'no findings');
@@ -95,7 +96,7 @@ t.test('cfn-lint faults a template with an unknown property and a policy Effect 
 t.test('parliament faults a policy with a misspelt action', async (t) => {
   const broken = mkdtempSync(join(tmpdir(), 'aws-policies-broken-'));
   t.teardown(() => rmSync(broken, { recursive: true, force: true }));
-  const permission = JSON.parse(readFileSync(join(dir, '0-1.policy.json'), 'utf8')) as PolicyDocumentJson;
+  const permission = JSON.parse(readFileSync(join(dir, '0-2.policy.json'), 'utf8')) as PolicyDocumentJson;
   permission.Statement[1]!.Action = ['ecr:BatchGetImag'];
   writeFileSync(join(broken, 'broken.policy.json'), JSON.stringify(permission));
   const result = await lint(bin, 'parliament', ['--directory', broken, '--include_policy_extension', '.policy.json', '--json']);

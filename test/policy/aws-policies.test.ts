@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import {
   awsPolicies,
+  deriveAwsPolicies,
   iamRepositoryPatterns,
   PULL_ACTIONS,
   type PolicyDocumentJson,
@@ -194,6 +195,35 @@ t.test('the permission policy allows the authorization token on * and pulls on e
   t.same(PULL_ACTIONS, ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']);
   t.same(tools?.permissionPolicy.Statement[1]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', 'tools/*')], 'the override role pulls only its own grant');
   t.same(tools?.permissionPolicy.Statement[2]?.Resource, [ecrArn('aws', 'us-west-2', '222222222222', '*')], 'and lists only its own registry');
+});
+
+t.test("the webhook's own policy lets it assume every tenant role, and tag the sessions of the tagged ones only", async (t) => {
+  const tagged = parsePolicy(
+    JSON.stringify({
+      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+      kind: 'TenantPolicy',
+      spec: {
+        tenants: {
+          payments: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'payments' }, grants: [{ registry: A, repositories: ['payments/*'] }, { registry: C, repositories: ['tools/*'], roleArn: TOOLS_ROLE }] },
+          billing: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'billing' }, grants: [{ registry: A, repositories: ['billing/*'] }] },
+          analytics: { roleArn: 'arn:aws:iam::333333333333:role/ecr-pull-analytics', grants: [{ registry: A, repositories: ['analytics/*'] }] },
+        },
+      },
+    }),
+    'tagged.json',
+  );
+  t.same(deriveAwsPolicies(tagged, WEBHOOK_ROLE, 'tagged.json').webhookPolicy, {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'AssumeTenantRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [PAYMENTS_ROLE, TOOLS_ROLE, 'arn:aws:iam::333333333333:role/ecr-pull-analytics'] },
+      { Sid: 'TagTenantSessions', Effect: 'Allow', Action: 'sts:TagSession', Resource: [PAYMENTS_ROLE, TOOLS_ROLE] },
+    ],
+  }, 'each role once, in policy order');
+  const untagged = parsePolicy(
+    JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { a: { roleArn: TOOLS_ROLE, grants: [{ registry: C, repositories: ['x'] }] } } } }),
+    'untagged.json',
+  );
+  t.same(deriveAwsPolicies(untagged, WEBHOOK_ROLE, 'untagged.json').webhookPolicy.Statement.map((s) => s.Sid), ['AssumeTenantRoles'], 'no TagSession statement without tags');
 });
 
 t.test('a grant that overrides the role gives the tenant a second role with its own policies', async (t) => {
