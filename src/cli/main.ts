@@ -56,7 +56,7 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
 
   program
     .command('aws-policies')
-    .description('print the IAM trust and permission policies and ECR repository policies the policy map implies')
+    .description("print the AWS side the policy map implies: the webhook role's policy, each tenant role's trust and permission policy, and the registry side, as IAM JSON, CloudFormation or Terraform")
     .requiredOption('--policy <file>', 'policy file (YAML or JSON)')
     .option('--webhook-role-arn <arn>', "the webhook's own IAM role, trusted by every tenant role", (value: string) => {
       if (value === '') throw new InvalidArgumentError('must not be empty');
