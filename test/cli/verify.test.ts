@@ -17,9 +17,10 @@ import { BIN, fixture } from './run-cli.ts';
  * `verify` against moto's STS and ECR with the real SDK clients, reached through the SDK's endpoint variables.
  *
  * How AssumeRole is made to fail: moto's AssumeRole succeeds for any role, existing or not ("the role does not need
- * to exist"), and never evaluates trust policies. Its IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT) only checks the
- * caller's own identity policies, and refuses unknown static keys with InvalidClientTokenId, not AccessDenied. So
- * the AccessDenied a wrong trust policy gives is made by the counting proxy in front of moto (setFault).
+ * to exist"). Its IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT) checks the caller's own identity policies, which is
+ * how test/cli/verify-iam.test.ts gets a real AccessDenied, but evaluates a trust policy only for a role of the
+ * caller's own account, and then with the principal compared to the caller's ARN literally. So the AccessDenied a
+ * wrong trust policy gives across accounts is made here by the counting proxy in front of moto (setFault).
  */
 t.setTimeout(120_000);
 

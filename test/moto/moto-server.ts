@@ -80,10 +80,18 @@ async function waitForMoto(port: number, child: ChildProcess): Promise<void> {
   }
 }
 
-export async function startMoto(): Promise<MotoServer> {
+export interface MotoOptions {
+  /**
+   * Variables for moto's process, e.g. INITIAL_NO_AUTH_ACTION_COUNT, after which moto enforces IAM: it checks each
+   * caller's identity policies (see test/cli/verify-iam.test.ts for what it does and does not evaluate).
+   */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   const binary = await motoServerBinary();
   const motoPort = await freePort();
-  const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: 'ignore' });
+  const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: 'ignore', env: { ...process.env, ...options.env } });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
