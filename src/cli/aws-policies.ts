@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { deriveAwsPolicies, type AwsPolicySet, type RegistrySideOptions } from '../policy/aws-policies.ts';
-import { cloudFormationTemplates, roleNameAndPath, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
+import { cloudFormationTemplates, groupSuffix, roleNameAndPath, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
 import { roleArnProblem } from '../policy/schema.ts';
 import { loadPolicyFile } from '../policy/policy-file.ts';
 import type { CliIo } from './io.ts';
@@ -61,7 +61,7 @@ function jsonDocument(set: AwsPolicySet, registryPolicy: boolean): unknown {
  * account each role's trust and permission policy (by role name, unique in an account) and each registry's
  * repository or registry policy (by region, one registry per account and region).
  */
-function jsonFiles(set: AwsPolicySet): Map<string, unknown> {
+function jsonFiles(set: AwsPolicySet, about: Map<string, string>): Map<string, unknown> {
   // The webhook's role is in an account of its own, often not one the policy names: its policy goes on top.
   const files = new Map<string, unknown>([['webhook-policy.json', set.webhookPolicy]]);
   for (const account of set.accounts) {
@@ -72,28 +72,38 @@ function jsonFiles(set: AwsPolicySet): Map<string, unknown> {
     }
     for (const registry of account.registries) {
       if (registry.registryPolicy !== undefined) files.set(join(account.account, `${registry.region}.registry-policy.json`), registry.registryPolicy);
-      else files.set(join(account.account, `${registry.region}.repository-policy.json`), registry.repositoryPolicy);
+      const groups = registry.repositoryPolicies ?? [];
+      groups.forEach((group, i) => {
+        const name = join(account.account, `${registry.region}.repository-policy${groupSuffix(groups, i, '-')}.json`);
+        files.set(name, group.policy);
+        about.set(name, `for the repositories matching ${group.repositories.join(', ')}`);
+      });
     }
   }
   return files;
 }
 
-/** The files of a format by path below --out, with the one document printed without it. */
-function rendered(set: AwsPolicySet, format: AwsPolicyFormat, registryPolicy: boolean): { files: Map<string, unknown>; document: unknown } {
-  if (format === 'json') return { files: jsonFiles(set), document: jsonDocument(set, registryPolicy) };
+/**
+ * The files of a format by path below --out, with the one document printed without it; `about` says what a file is
+ * for where its name cannot (which repositories a repository policy goes on).
+ */
+function rendered(set: AwsPolicySet, format: AwsPolicyFormat, registryPolicy: boolean): { files: Map<string, unknown>; about: Map<string, string>; document: unknown } {
+  const about = new Map<string, string>();
+  if (format === 'json') return { files: jsonFiles(set, about), about, document: jsonDocument(set, registryPolicy) };
   if (format === 'terraform') {
     const modules = terraformModules(set);
-    return { files: new Map(Object.entries(modules).map(([account, module]) => [join(account, 'ecr-tenant-webhook.tf.json'), module])), document: modules };
+    return { files: new Map(Object.entries(modules).map(([account, module]) => [join(account, 'ecr-tenant-webhook.tf.json'), module])), about, document: modules };
   }
   const output = cloudFormationTemplates(set);
   const files = new Map<string, unknown>([
     ...Object.entries(output.templates).map(([key, template]): [string, unknown] => [`${key}.template.json`, template]),
     ...Object.entries(output.repositoryPolicies).map(([key, entry]): [string, unknown] => [`${key}.repository-policy.json`, entry.policy]),
   ]);
-  return { files, document: output };
+  for (const [key, entry] of Object.entries(output.repositoryPolicies)) about.set(`${key}.repository-policy.json`, `to set with ${entry.command}, ${entry.description}`);
+  return { files, about, document: output };
 }
 
-async function writeFiles(out: string, files: ReadonlyMap<string, unknown>, io: CliIo): Promise<void> {
+async function writeFiles(out: string, files: ReadonlyMap<string, unknown>, about: ReadonlyMap<string, string>, io: CliIo): Promise<void> {
   for (const [name, document] of files) {
     const path = join(out, name);
     try {
@@ -102,7 +112,8 @@ async function writeFiles(out: string, files: ReadonlyMap<string, unknown>, io: 
     } catch (error) {
       throw new UsageError(`--out: cannot write ${path}: ${(error as Error).message}`);
     }
-    io.stderr(`wrote ${path}\n`);
+    const purpose = about.get(name);
+    io.stderr(`wrote ${path}${purpose === undefined ? '' : `: ${purpose}`}\n`);
   }
 }
 
@@ -125,7 +136,7 @@ export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Pr
     );
   }
   for (const note of set.notes) io.stderr(`note: ${note}\n`);
-  const { files, document } = rendered(set, format, registrySide.registryPolicy === true);
+  const { files, about, document } = rendered(set, format, registrySide.registryPolicy === true);
   if (format === 'cloudformation' && [...files.keys()].some((name) => name.endsWith('.repository-policy.json'))) {
     io.stderr(
       'note: CloudFormation sets a repository policy only on a repository the stack creates: set each repository policy with ' +
@@ -133,6 +144,6 @@ export async function runAwsPolicies(options: AwsPoliciesOptions, io: CliIo): Pr
     );
   }
   if (options.out === undefined) io.stdout(`${JSON.stringify(document, null, 2)}\n`);
-  else await writeFiles(options.out, files, io);
+  else await writeFiles(options.out, files, about, io);
   return 0;
 }

@@ -54,8 +54,24 @@ export interface RegistryPolicy {
   region: string;
   /** Repositories (patterns) the statement is to be set on, with `aws ecr set-repository-policy`. */
   repositories: string[];
-  /** The repository-policy way; with registry policies (RegistrySideOptions.registryPolicy) the JSON view leaves it out. */
+  /**
+   * The repository-policy way; with registry policies (RegistrySideOptions.registryPolicy) the JSON view leaves it out.
+   * It names the roles granted these globs, of every tenant: a tenant whose globs are granted to different sets of
+   * roles has one entry per set.
+   */
   repositoryPolicy: PolicyDocumentJson;
+}
+
+/**
+ * The repository policy for the repositories of some globs: the globs of a registry granted to exactly these roles.
+ * A policy naming a role is a grant of its own (in the registry's account, enough without any identity policy; in
+ * another, a role whose account widens its permission policy gets it), so each repository takes a policy naming only
+ * the roles granted it, never every role that pulls from the registry.
+ */
+export interface RepositoryPolicyGroup {
+  repositories: string[];
+  roles: string[];
+  policy: PolicyDocumentJson;
 }
 
 /** How the registry side grants the pulls. */
@@ -81,8 +97,8 @@ export interface RegistryAccountPolicy {
   /** The hosts of that registry the policy names. */
   registries: string[];
   repositories: string[];
-  /** To set on each repository that matches `repositories` (repository mode). */
-  repositoryPolicy?: PolicyDocumentJson;
+  /** Each to set on the repositories that match its globs (repository mode); one per set of roles granted globs. */
+  repositoryPolicies?: RepositoryPolicyGroup[];
   /** The registry's one registry policy (registry mode). */
   registryPolicy?: PolicyDocumentJson;
 }
@@ -274,13 +290,8 @@ function pullStatement(sid: string, roles: string[], resources: string[] | undef
   };
 }
 
-/**
- * The repository policy for the repositories of these grants (all on one registry): it names every role of the
- * grants, and goes on each of their repositories; each role's permission policy narrows it to its own. Its verify
- * statement allows describing the repository it is set on.
- */
-function repositoryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
-  const roles = [...new Set(grants.map((g) => g.roleArn))];
+/** A repository policy naming these roles: the pulls, and (its verify statement) describing the repository it is on. */
+function repositoryPolicy(roles: string[], options: RegistrySideOptions): PolicyDocumentJson {
   return {
     Version: IAM_VERSION,
     Statement: [pullStatement('EcrTenantWebhookPull', roles, undefined, options), pullStatement('EcrTenantWebhookVerify', roles, undefined, options, VERIFY_ACTIONS)],
@@ -310,31 +321,63 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 
 const globsOf = (grants: readonly CompiledGrant[]) => [...new Set(grants.flatMap((g) => g.globs.map((glob) => glob.source)))];
 
-/** Per host, as the per-tenant view has always listed them. */
-function tenantRegistries(grants: readonly CompiledGrant[], options: RegistrySideOptions): RegistryPolicy[] {
-  return [...groupBy(grants, (g) => g.registry.host).values()].map((list) => {
+/** One registry: an account and region (a dual-stack or FIPS host is the same registry). */
+const registryKey = (registry: EcrRegistry) => `${registry.partition}:${registry.account}:${registry.region}`;
+
+/** Who is granted what, over every tenant: per registry, per glob, the roles granted it (in policy order). */
+type GrantedRoles = Map<string, Map<string, string[]>>;
+
+function grantedRoles(grants: readonly CompiledGrant[]): GrantedRoles {
+  const granted: GrantedRoles = new Map();
+  for (const grant of grants) {
+    const globs = granted.get(registryKey(grant.registry)) ?? new Map<string, string[]>();
+    granted.set(registryKey(grant.registry), globs);
+    for (const { source } of grant.globs) {
+      const roles = globs.get(source) ?? [];
+      if (!roles.includes(grant.roleArn)) roles.push(grant.roleArn);
+      globs.set(source, roles);
+    }
+  }
+  return granted;
+}
+
+/** The globs of one registry grouped by the roles granted them, in the globs' order. */
+function repositoryGroups(globs: readonly string[], rolesOf: ReadonlyMap<string, string[]>, options: RegistrySideOptions): RepositoryPolicyGroup[] {
+  const groups = groupBy(globs, (glob) => JSON.stringify(rolesOf.get(glob)));
+  return [...groups.values()].map((list) => {
+    const roles = rolesOf.get(list[0]!)!;
+    return { repositories: list, roles, policy: repositoryPolicy(roles, options) };
+  });
+}
+
+/** Per host, as the per-tenant view has always listed them; a host whose globs different roles share, per group. */
+function tenantRegistries(grants: readonly CompiledGrant[], granted: GrantedRoles, options: RegistrySideOptions): RegistryPolicy[] {
+  return [...groupBy(grants, (g) => g.registry.host).values()].flatMap((list) => {
     const { registry } = list[0]!;
-    return {
+    return repositoryGroups(globsOf(list), granted.get(registryKey(registry))!, options).map((group) => ({
       registry: registry.host,
       account: registry.account,
       region: registry.region,
-      repositories: globsOf(list),
-      repositoryPolicy: repositoryPolicy(list, options),
-    };
+      repositories: group.repositories,
+      repositoryPolicy: group.policy,
+    }));
   });
 }
 
 /** Per registry (account and region), over every tenant's grants. */
-function accountRegistries(grants: readonly CompiledGrant[], options: RegistrySideOptions): RegistryAccountPolicy[] {
-  return [...groupBy(grants, (g) => `${g.registry.partition}:${g.registry.account}:${g.registry.region}`).values()].map((list) => {
+function accountRegistries(grants: readonly CompiledGrant[], granted: GrantedRoles, options: RegistrySideOptions): RegistryAccountPolicy[] {
+  return [...groupBy(grants, (g) => registryKey(g.registry)).values()].map((list) => {
     const { registry } = list[0]!;
+    const repositories = globsOf(list);
     return {
       account: registry.account,
       region: registry.region,
       partition: registry.partition,
       registries: [...new Set(list.map((g) => g.registry.host))],
-      repositories: globsOf(list),
-      ...(options.registryPolicy === true ? { registryPolicy: registryPolicy(list, options) } : { repositoryPolicy: repositoryPolicy(list, options) }),
+      repositories,
+      ...(options.registryPolicy === true
+        ? { registryPolicy: registryPolicy(list, options) }
+        : { repositoryPolicies: repositoryGroups(repositories, granted.get(registryKey(registry))!, options) }),
     };
   });
 }
@@ -347,7 +390,7 @@ function accountOf(roleArn: string): string {
 /** A `*` that is not part of `**`: within one segment for the webhook, across `/` for IAM. */
 const LONE_STAR = /(^|[^*])\*($|[^*])/;
 
-function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, options: RegistrySideOptions): string[] {
+function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, registries: readonly RegistryAccountPolicy[], options: RegistrySideOptions): string[] {
   const notes: string[] = [];
   const globs = [...new Set([...policy.tenants.values()].flatMap((t) => grantsOf(t).flatMap((g) => g.globs.map((glob) => glob.source))))];
   const wider = globs.filter((glob) => LONE_STAR.test(glob));
@@ -364,8 +407,20 @@ function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, options: R
   if (options.registryPolicy === true) {
     notes.push('a registry has one registry policy per region: setting this one replaces any statements it already has (replication, pull-through cache), so merge them in first');
   }
+  for (const registry of registries) {
+    const groups = registry.repositoryPolicies ?? [];
+    if (groups.length < 2) continue;
+    notes.push(
+      `the repositories of ${registry.account} in ${registry.region} take ${groups.length} different repository policies, one per set of roles granted their globs ` +
+        `(${groups.map((g) => g.repositories.join(' ')).join('; ')}): a repository that globs of two of them match needs one policy naming the roles of both, ` +
+        'as set-repository-policy replaces what a repository has; --registry-policy holds each role to its own repositories in one document',
+    );
+  }
   if (options.orgOnly === true) {
-    notes.push('the registry side names no roles: any principal the organization condition admits whose own IAM policies allow these pulls can pull the granted repositories');
+    notes.push(
+      'the registry side names no roles: every principal the organization condition admits may pull the granted repositories and list the registry as far as its own ' +
+        "account lets it; in the registry's own account that needs no IAM policy at all, and any account's administrators can allow it to themselves",
+    );
   }
   return notes;
 }
@@ -389,20 +444,22 @@ export function deriveAwsPolicies(policy: CompiledPolicy, webhookPrincipal: stri
       permissionPolicy: permissionPolicy(role.grants),
     });
   }
+  const allGrants = [...policy.tenants.values()].flatMap(grantsOf);
+  const granted = grantedRoles(allGrants);
   const tenants: Record<string, TenantAwsPolicies> = {};
   for (const [name, tenant] of policy.tenants) {
     const grants = grantsOf(tenant);
     const roles = [...new Set(grants.map((g) => g.roleArn))];
-    tenants[name] = { roles: roles.map((roleArn) => documents.get(roleArn)!), registries: tenantRegistries(grants, options) };
+    tenants[name] = { roles: roles.map((roleArn) => documents.get(roleArn)!), registries: tenantRegistries(grants, granted, options) };
   }
-  const registries = accountRegistries([...policy.tenants.values()].flatMap(grantsOf), options);
+  const registries = accountRegistries(allGrants, granted, options);
   const accountIds = [...new Set([...[...documents.keys()].map(accountOf), ...registries.map((r) => r.account)])].sort();
   const accounts = accountIds.map((account) => ({
     account,
     roles: [...documents.values()].filter((role) => accountOf(role.roleArn) === account),
     registries: registries.filter((r) => r.account === account),
   }));
-  return { tenants, accounts, webhookPolicy: webhookPolicy(shared.values()), notes: notesOf(policy, shared.values(), options) };
+  return { tenants, accounts, webhookPolicy: webhookPolicy(shared.values()), notes: notesOf(policy, shared.values(), registries, options) };
 }
 
 /** The per-tenant view alone (see deriveAwsPolicies). */

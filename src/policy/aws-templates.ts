@@ -1,4 +1,4 @@
-import type { AccountAwsPolicies, AwsPolicySet, PolicyDocumentJson, RegistryAccountPolicy, RolePolicies } from './aws-policies.ts';
+import type { AccountAwsPolicies, AwsPolicySet, PolicyDocumentJson, RegistryAccountPolicy, RepositoryPolicyGroup, RolePolicies } from './aws-policies.ts';
 
 /**
  * The per-account view of deriveAwsPolicies rendered as what people deploy with: CloudFormation templates and
@@ -46,6 +46,11 @@ function replaceString(value: unknown, from: string, to: unknown): unknown {
 
 function usesPlaceholder(roles: readonly RolePolicies[]): boolean {
   return roles.some((role) => JSON.stringify(role.trustPolicy).includes(JSON.stringify(WEBHOOK_ROLE_PLACEHOLDER)));
+}
+
+/** What tells a registry's repository policies apart: nothing when it has one, else its 1-based number. */
+export function groupSuffix(groups: readonly RepositoryPolicyGroup[], i: number, separator: string): string {
+  return groups.length === 1 ? '' : `${separator}${i + 1}`;
 }
 
 /** How to set a repository policy on a repository that exists, for the note that goes with one. */
@@ -106,8 +111,11 @@ function cloudFormationTemplate(stack: Stack, notes: readonly string[]): Record<
       },
     };
   });
+  // ECR checks that the principals of a registry policy exist: the roles of the same stack come first. Roles of other
+  // accounts must exist already (deploy the tenant-role accounts' stacks first).
+  const dependsOn = roleIds.length > 0 ? { DependsOn: roleIds } : {};
   for (const registry of stack.registryPolicies) {
-    resources.EcrRegistryPolicy = { Type: 'AWS::ECR::RegistryPolicy', Properties: { PolicyText: registry.registryPolicy } };
+    resources.EcrRegistryPolicy = { Type: 'AWS::ECR::RegistryPolicy', ...dependsOn, Properties: { PolicyText: registry.registryPolicy } };
   }
   const where = stack.region === undefined ? 'deploy in any one region (IAM is global)' : `deploy in ${stack.region}`;
   return {
@@ -136,14 +144,16 @@ export function cloudFormationTemplates(set: AwsPolicySet): CloudFormationOutput
   for (const account of set.accounts) {
     for (const stack of stacksOf(account)) templates[stack.key] = cloudFormationTemplate(stack, set.notes);
     for (const registry of account.registries) {
-      if (registry.repositoryPolicy === undefined) continue;
-      repositoryPolicies[`${registry.account}-${registry.region}`] = {
-        description: `set on each repository of ${registry.account} in ${registry.region} matching ${registry.repositories.join(', ')}`,
-        repositories: registry.repositories,
-        registries: registry.registries,
-        command: setRepositoryPolicyCommand(registry),
-        policy: registry.repositoryPolicy,
-      };
+      const groups = registry.repositoryPolicies ?? [];
+      groups.forEach((group, i) => {
+        repositoryPolicies[`${registry.account}-${registry.region}${groupSuffix(groups, i, '-')}`] = {
+          description: `set on each repository of ${registry.account} in ${registry.region} matching ${group.repositories.join(', ')}`,
+          repositories: group.repositories,
+          registries: registry.registries,
+          command: setRepositoryPolicyCommand(registry),
+          policy: group.policy,
+        };
+      });
     }
   }
   return { templates, repositoryPolicies };
@@ -184,20 +194,26 @@ function terraformModule(account: AccountAwsPolicies, notes: readonly string[]):
     add('aws_iam_role_policy', id, { name: INLINE_POLICY_NAME, role: `\${aws_iam_role.${id}.id}`, policy: terraformPolicy(role.permissionPolicy) });
   });
   const regions = [...new Set(account.registries.map((r) => r.region))];
+  // ECR checks that a policy's principals exist: this account's roles are made first.
+  const dependsOn = roleIds.length > 0 ? { depends_on: roleIds.map((id) => `aws_iam_role.${id}`) } : {};
   for (const registry of account.registries) {
     const id = snake(registry.region);
     const provider = providerAlias(registry.region);
     if (registry.registryPolicy !== undefined) {
-      add('aws_ecr_registry_policy', id, { provider, policy: terraformPolicy(registry.registryPolicy) });
-    } else {
-      const variable = `repositories_${id}`;
+      add('aws_ecr_registry_policy', id, { provider, policy: terraformPolicy(registry.registryPolicy), ...dependsOn });
+      continue;
+    }
+    const groups = registry.repositoryPolicies!;
+    groups.forEach((group, i) => {
+      const name = `${id}${groupSuffix(groups, i, '_')}`;
+      const variable = `repositories_${name}`;
       variables[variable] = {
         type: 'list(string)',
-        description: terraformLiteral(`names of the existing repositories in ${registry.region} matching ${registry.repositories.join(', ')}`),
+        description: terraformLiteral(`names of the existing repositories in ${registry.region} matching ${group.repositories.join(', ')}`),
         default: [],
       };
-      add('aws_ecr_repository_policy', id, { provider, for_each: `\${toset(var.${variable})}`, repository: '${each.value}', policy: terraformPolicy(registry.repositoryPolicy!) });
-    }
+      add('aws_ecr_repository_policy', name, { provider, for_each: `\${toset(var.${variable})}`, repository: '${each.value}', policy: terraformPolicy(group.policy), ...dependsOn });
+    });
   }
   return {
     '//': terraformLiteral(`ecr-tenant-webhook: tenant pull roles and registry access of account ${account.account}. ${notes.join('. ')}`),

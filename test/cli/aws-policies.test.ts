@@ -147,7 +147,7 @@ t.test('with --registry-policy the json document has one registry policy per reg
 t.test('with --org-only the registry side names no roles: Principal * held by the organization condition, and a note', async (t) => {
   const { code, stdout, stderr } = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--org-path', 'o-abcdefghij/r-ab12/', '--org-only']);
   t.equal(code, 0, stderr);
-  t.match(stderr, /note: the registry side names no roles: any principal the organization condition admits/);
+  t.match(stderr, /note: the registry side names no roles: every principal the organization condition admits may pull .*in the registry's own account that needs no IAM policy at all/);
   t.same(JSON.parse(stdout).tenants.analytics.registries[0].repositoryPolicy.Statement[0], {
     Sid: 'EcrTenantWebhookPull',
     Effect: 'Allow',
@@ -189,6 +189,11 @@ t.test('--format terraform --out writes a module per account directory; cloudfor
     '333333333333.template.json',
   ]);
   t.same(JSON.parse(readFileSync(`${dir}/cfn/111111111111-eu-west-1.repository-policy.json`, 'utf8')).Statement[0].Sid, 'EcrTenantWebhookPull', 'the bare policy, for --policy-text file://');
+  t.match(
+    cloudformation.stderr,
+    `wrote ${dir}/cfn/111111111111-eu-west-1.repository-policy.json: to set with aws ecr set-repository-policy --region eu-west-1 --repository-name REPOSITORY --policy-text file://policy.json, set on each repository of 111111111111 in eu-west-1 matching payments/*, shared/**\n`,
+    'with the command that sets it',
+  );
 });
 
 t.test('--out with the json format writes each document bare, per account: trust and permission policy per role, the registry side per region', async (t) => {
@@ -205,7 +210,7 @@ t.test('--out with the json format writes each document bare, per account: trust
   t.same(read('iam/111111111111/ecr-pull-payments.trust-policy.json'), tenants.payments.roles[0].trustPolicy, 'the trust policy the document prints');
   t.same(read('iam/111111111111/ecr-pull-payments.permission-policy.json'), tenants.payments.roles[0].permissionPolicy);
   t.same(read('iam/111111111111/eu-west-1.repository-policy.json'), tenants.payments.registries[0].repositoryPolicy, 'one registry, one tenant: its repository policy');
-  t.match(repositories.stderr, `wrote ${dir}/iam/111111111111/eu-west-1.repository-policy.json\n`);
+  t.match(repositories.stderr, `wrote ${dir}/iam/111111111111/eu-west-1.repository-policy.json: for the repositories matching payments/*, shared/**\n`, 'which repositories a policy goes on');
   const registry = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--out', `${dir}/registry`, '--registry-policy']);
   t.equal(registry.code, 0, registry.stderr);
   t.same(readdirSync(`${dir}/registry/111111111111`).sort(), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.registry-policy.json']);

@@ -57,7 +57,8 @@ for (const { name, policy } of POLICIES) {
         }
         for (const registry of account.registries) {
           const repository = `arn:${registry.partition}:ecr:${registry.region}:${registry.account}:repository/x`;
-          write(registry.registryPolicy ?? attachedTo(registry.repositoryPolicy!, repository));
+          if (registry.registryPolicy !== undefined) write(registry.registryPolicy);
+          for (const group of registry.repositoryPolicies ?? []) write(attachedTo(group.policy, repository));
         }
       }
     }

@@ -24,6 +24,10 @@ const CN_ROLE = 'arn:aws-cn:iam::555555555555:role/ecr-pull-cn';
 const GOV_ROLE = 'arn:aws-us-gov:iam::666666666666:role/teams/ecr-pull-gov';
 const WEBHOOK_ROLE = 'arn:aws:iam::444444444444:role/ecr-tenant-webhook';
 
+/** A policy of these tenants alone. */
+const tenantsPolicy = (tenants: Record<string, unknown>, source: string) =>
+  parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants } }), source);
+
 const POLICY = parsePolicy(
   JSON.stringify({
     apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
@@ -198,18 +202,12 @@ t.test('the permission policy allows the authorization token on * and pulls on e
 });
 
 t.test("the webhook's own policy lets it assume every tenant role, and tag the sessions of the tagged ones only", async (t) => {
-  const tagged = parsePolicy(
-    JSON.stringify({
-      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
-      kind: 'TenantPolicy',
-      spec: {
-        tenants: {
-          payments: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'payments' }, grants: [{ registry: A, repositories: ['payments/*'] }, { registry: C, repositories: ['tools/*'], roleArn: TOOLS_ROLE }] },
-          billing: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'billing' }, grants: [{ registry: A, repositories: ['billing/*'] }] },
-          analytics: { roleArn: 'arn:aws:iam::333333333333:role/ecr-pull-analytics', grants: [{ registry: A, repositories: ['analytics/*'] }] },
-        },
-      },
-    }),
+  const tagged = tenantsPolicy(
+    {
+      payments: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'payments' }, grants: [{ registry: A, repositories: ['payments/*'] }, { registry: C, repositories: ['tools/*'], roleArn: TOOLS_ROLE }] },
+      billing: { roleArn: PAYMENTS_ROLE, sessionTags: { team: 'billing' }, grants: [{ registry: A, repositories: ['billing/*'] }] },
+      analytics: { roleArn: 'arn:aws:iam::333333333333:role/ecr-pull-analytics', grants: [{ registry: A, repositories: ['analytics/*'] }] },
+    },
     'tagged.json',
   );
   t.same(deriveAwsPolicies(tagged, WEBHOOK_ROLE, 'tagged.json').webhookPolicy, {
@@ -219,11 +217,42 @@ t.test("the webhook's own policy lets it assume every tenant role, and tag the s
       { Sid: 'TagTenantSessions', Effect: 'Allow', Action: 'sts:TagSession', Resource: [PAYMENTS_ROLE, TOOLS_ROLE] },
     ],
   }, 'each role once, in policy order');
-  const untagged = parsePolicy(
-    JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { a: { roleArn: TOOLS_ROLE, grants: [{ registry: C, repositories: ['x'] }] } } } }),
-    'untagged.json',
-  );
+  const untagged = tenantsPolicy({ a: { roleArn: TOOLS_ROLE, grants: [{ registry: C, repositories: ['x'] }] } }, 'untagged.json');
   t.same(deriveAwsPolicies(untagged, WEBHOOK_ROLE, 'untagged.json').webhookPolicy.Statement.map((s) => s.Sid), ['AssumeTenantRoles'], 'no TagSession statement without tags');
+});
+
+t.test("a repository policy names only the roles granted that repository's glob, never every role pulling from the registry", async (t) => {
+  const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-pull-a';
+  const ROLE_B = 'arn:aws:iam::222222222222:role/ecr-pull-b';
+  const policy = tenantsPolicy(
+    {
+      a: { roleArn: ROLE_A, grants: [{ registry: A, repositories: ['a/*', 'shared/*'] }] },
+      b: { roleArn: ROLE_B, grants: [{ registry: A_DUAL, repositories: ['b/*', 'shared/*'] }] },
+    },
+    'two.json',
+  );
+  const set = deriveAwsPolicies(policy, WEBHOOK_ROLE, 'two.json');
+  const principals = (document: PolicyDocumentJson) => document.Statement.map((statement) => statement.Principal?.AWS);
+  const groups = set.accounts.find((account) => account.account === '111111111111')!.registries[0]!.repositoryPolicies!;
+  t.same(
+    groups.map((group) => [group.repositories, group.roles, principals(group.policy)]),
+    [
+      [['a/*'], [ROLE_A], [[ROLE_A], [ROLE_A]]],
+      [['shared/*'], [ROLE_A, ROLE_B], [[ROLE_A, ROLE_B], [ROLE_A, ROLE_B]]],
+      [['b/*'], [ROLE_B], [[ROLE_B], [ROLE_B]]],
+    ],
+    "the registry's globs by the roles granted them (the dual-stack host is the same registry)",
+  );
+  t.same(
+    set.tenants.a!.registries.map((r) => [r.registry, r.repositories, principals(r.repositoryPolicy)]),
+    [
+      [A, ['a/*'], [[ROLE_A], [ROLE_A]]],
+      [A, ['shared/*'], [[ROLE_A, ROLE_B], [ROLE_A, ROLE_B]]],
+    ],
+    "the tenant's view: its own globs, each group with the roles of every tenant granted them",
+  );
+  t.match(set.notes.at(-1), /^the repositories of 111111111111 in eu-west-1 take 3 different repository policies, one per set of roles granted their globs \(a\/\*; shared\/\*; b\/\*\): a repository that globs of two of them match/);
+  t.notOk(deriveAwsPolicies(policy, WEBHOOK_ROLE, 'two.json', { registryPolicy: true }).notes.some((note) => note.includes('different repository policies')), 'a registry policy needs no such note');
 });
 
 t.test('a grant that overrides the role gives the tenant a second role with its own policies', async (t) => {

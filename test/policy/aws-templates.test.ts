@@ -42,6 +42,14 @@ t.test('every Terraform module has the top-level blocks, resources, arguments an
           for (const [name, body] of Object.entries(instances as Json)) {
             t.match(name, /^[A-Za-z_][A-Za-z0-9_-]*$/, `${type}.${name}: a valid name`);
             for (const [argument, value] of Object.entries(body as Json)) {
+              if (argument === 'depends_on') {
+                // Terraform's meta-argument: addresses of resources the module declares.
+                for (const address of value as string[]) {
+                  const [kind, id] = address.split('.');
+                  t.ok(module.resource[kind!]?.[id!], `${type}.${name} depends on ${address}, which is declared`);
+                }
+                continue;
+              }
               t.equal(typeof value, 'string', `${type}.${name}.${argument} is a string`);
               if (schema?.[argument] === 'policy') t.equal(policyOf(value as string).Version, '2012-10-17', `${type}.${name}.${argument} is a policy`);
               else t.ok(schema?.[argument], `${type}.${name}.${argument} is an argument of ${type}`);
@@ -71,12 +79,34 @@ t.test('a Terraform module grants pulls through a registry policy per region, or
     ['EcrTenantWebhookVerify', ['arn:aws:iam::222222222222:role/ecr-pull-shared', 'arn:aws:iam::333333333333:role/teams/ecr-pull-analytics'], ['arn:aws:ecr:eu-west-1:111111111111:repository/*']],
   ]);
   const repositories = terraformModules(derive({}))['111111111111']!;
-  t.same((repositories.variable as Json).repositories_eu_west_1, {
-    type: 'list(string)',
-    description: 'names of the existing repositories in eu-west-1 matching payments/*, shared/**, billing/api, analytics/**',
-    default: [],
+  // eu-west-1's globs are granted to two roles: each group of them takes a policy naming only its own role.
+  t.same(repositories.variable as Json, {
+    repositories_eu_west_1_1: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching payments/*, shared/**, billing/api', default: [] },
+    repositories_eu_west_1_2: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching analytics/**', default: [] },
+    repositories_us_east_1: { type: 'list(string)', description: 'names of the existing repositories in us-east-1 matching a/**/b', default: [] },
   });
-  t.same((repositories.resource as Json).aws_ecr_repository_policy.us_east_1.for_each, '${toset(var.repositories_us_east_1)}');
+  const policies = (repositories.resource as Json).aws_ecr_repository_policy;
+  t.same(Object.keys(policies), ['eu_west_1_1', 'eu_west_1_2', 'us_east_1']);
+  t.same(policyOf(policies.eu_west_1_1.policy).Statement[0].Principal.AWS, ['arn:aws:iam::222222222222:role/ecr-pull-shared']);
+  t.same(policyOf(policies.eu_west_1_2.policy).Statement[0].Principal.AWS, ['arn:aws:iam::333333333333:role/teams/ecr-pull-analytics']);
+  t.same(policies.eu_west_1_2.for_each, '${toset(var.repositories_eu_west_1_2)}');
+  t.same(policies.us_east_1.for_each, '${toset(var.repositories_us_east_1)}');
+});
+
+t.test('a module and a stack make their own roles before the registry side that names them', async (t) => {
+  const ownRegistry = parsePolicy(
+    JSON.stringify({
+      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+      kind: 'TenantPolicy',
+      spec: { tenants: { a: { roleArn: 'arn:aws:iam::111111111111:role/ecr-pull-a', grants: [{ registry: '111111111111.dkr.ecr.eu-west-1.amazonaws.com', repositories: ['a/*'] }] } } },
+    }),
+    'own.json',
+  );
+  const set = (options: RegistrySideOptions) => deriveAwsPolicies(ownRegistry, WEBHOOK_ROLE, 'own.json', options);
+  t.same((terraformModules(set({ registryPolicy: true }))['111111111111']!.resource as Json).aws_ecr_registry_policy.eu_west_1.depends_on, ['aws_iam_role.ecr_pull_a']);
+  t.same((terraformModules(set({}))['111111111111']!.resource as Json).aws_ecr_repository_policy.eu_west_1.depends_on, ['aws_iam_role.ecr_pull_a']);
+  t.same((cloudFormationTemplates(set({ registryPolicy: true })).templates['111111111111'] as Json).Resources.EcrRegistryPolicy.DependsOn, ['TenantRoleEcrPullA']);
+  t.notOk('depends_on' in (terraformModules(derive({}))['111111111111']!.resource as Json).aws_ecr_repository_policy.us_east_1, 'an account without roles depends on none');
 });
 
 t.test('a Terraform module takes the webhook role as a variable when it is not given, and keeps other ${ literal', async (t) => {
@@ -110,7 +140,12 @@ t.test('CloudFormation has one stack per account, the registry policies of a two
 t.test('CloudFormation without registry policies leaves registry-only accounts out and gives the repository policies apart', async (t) => {
   const { templates, repositoryPolicies } = cloudFormationTemplates(derive({}, WEBHOOK_ROLE_PLACEHOLDER));
   t.same(Object.keys(templates), ['222222222222', '333333333333', '555555555555']);
-  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1', '111111111111-us-east-1', '333333333333-eu-central-1', '555555555555-cn-north-1']);
+  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1-1', '111111111111-eu-west-1-2', '111111111111-us-east-1', '333333333333-eu-central-1', '555555555555-cn-north-1']);
+  t.same(
+    [repositoryPolicies['111111111111-eu-west-1-1']!.repositories, repositoryPolicies['111111111111-eu-west-1-2']!.repositories],
+    [['payments/*', 'shared/**', 'billing/api'], ['analytics/**']],
+    'a registry whose globs two roles are granted takes a policy per role',
+  );
   t.same(repositoryPolicies['111111111111-us-east-1'], {
     description: 'set on each repository of 111111111111 in us-east-1 matching a/**/b',
     repositories: ['a/**/b'],
