@@ -129,6 +129,23 @@ export class AwsTokenSource implements RegistryTokenSource {
     return { names, nextToken: answer.nextToken };
   }
 
+  /**
+   * Whether one repository exists, by DescribeRepositories of its name: authorised on that repository's ARN alone, so a
+   * repository policy allows it where a listing of the whole registry may need the registry policy.
+   */
+  async repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean> {
+    const ecr = this.#ecrFor(request, session);
+    try {
+      await ecr.send(new DescribeRepositoriesCommand({ registryId: request.registry.account, repositoryNames: [name] }), { abortSignal: signal });
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'RepositoryNotFoundException') return false;
+      throw failure('DescribeRepositories', request.roleArn, error, signal);
+    } finally {
+      ecr.destroy();
+    }
+  }
+
   #ecrFor(request: TokenRequest, session: TenantSession): ECRClient {
     const ecr = new ECRClient({ region: request.registry.region, maxAttempts: this.#options.maxAttempts, credentials: session.credentials });
     countAttempts(ecr, this.#options.metrics);

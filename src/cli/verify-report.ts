@@ -67,8 +67,17 @@ export function verifyPlan(policy: CompiledPolicy, tenant: string | undefined, s
   );
 }
 
-/** Codes that say AWS was not reached or did not answer in time, rather than that it refused. */
-const UNREACHABLE = new Set(['Timeout', 'TimeoutError', 'AbortError', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'Unknown', 'UnknownError', 'InternalFailure', 'ServiceUnavailable', 'ServiceUnavailableException', 'ServerException']);
+/**
+ * Codes that say AWS was not reached or did not answer in time, rather than that it refused. Unknown is what the SDK
+ * makes of an answer that is not AWS's (a proxy's 502 page).
+ */
+const UNREACHABLE = new Set(['Timeout', 'TimeoutError', 'AbortError', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'Unknown', 'UnknownError']);
+
+/** Codes that say AWS answered but could not serve the call just now: nothing to fix, only to try again. */
+const TRY_AGAIN = new Set(['InternalFailure', 'InternalError', 'ServiceUnavailable', 'ServiceUnavailableException', 'ServerException', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);
+
+/** Codes of a refusal by a policy: what aws-policies prints is the fix. */
+const DENIED = new Set(['AccessDenied', 'AccessDeniedException']);
 
 /** Codes that say the webhook's own identity was refused or missing, whatever the tenant's role allows. */
 const OWN_IDENTITY = new Set(['CredentialsProviderError', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch', 'UnrecognizedClientException']);
@@ -83,17 +92,29 @@ export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFil
     const service = step === 'AssumeRole' ? 'STS' : 'ECR';
     return `${service} in ${registry.region} did not answer: check the webhook's network path to it (proxy, VPC endpoint, AWS_ENDPOINT_URL_${service}) or raise --deadline, and run verify again`;
   }
+  const service = step === 'AssumeRole' ? 'STS' : 'ECR';
+  if (TRY_AGAIN.has(code)) return `${service} in ${registry.region} answered ${code}: nothing to change on the AWS side; run verify again (--tenant ${check.tenant} makes fewer calls)`;
   if (OWN_IDENTITY.has(code)) {
     return "the webhook's own AWS identity is missing or refused: give it one the SDK's default chain finds (IRSA, EKS Pod Identity, AWS_* variables), as serve gets it";
   }
+  if (step === 'AssumeRole' && code === 'ValidationError') {
+    return `STS refused the request as invalid (--output json has its message): a DurationSeconds above the role's maximum, or above 3600 when the webhook's own identity is an assumed role, is the usual cause; lower --aws-session-duration to match serve's`;
+  }
+  if (!DENIED.has(code)) return `${service} refused ${step} of ${roleArn} with ${code}: --output json has AWS's message`;
   if (step === 'AssumeRole') {
-    const conditions = [externalId === undefined ? '' : ' with its external id', Object.keys(sessionTags ?? {}).length === 0 ? '' : ' and sts:TagSession with its session tags'].join('');
-    return `the trust policy of ${roleArn} must allow the webhook's identity sts:AssumeRole${conditions}, and the webhook's identity must be allowed sts:AssumeRole on it: apply roles[].trustPolicy of ${tenant} from ${awsPolicies}`;
+    const tagged = Object.keys(sessionTags ?? {}).length > 0;
+    const conditions = [externalId === undefined ? '' : ' with its external id', tagged ? ' and sts:TagSession with its session tags' : ''].join('');
+    const own = tagged ? 'sts:AssumeRole and sts:TagSession' : 'sts:AssumeRole';
+    return `the trust policy of ${roleArn} must allow the webhook's identity sts:AssumeRole${conditions}, and the webhook's own policy must allow it ${own} on the role: apply roles[].trustPolicy of ${tenant} and webhookPolicy from ${awsPolicies}`;
   }
   if (step === 'GetAuthorizationToken') {
     return `the permission policy of ${roleArn} must allow ecr:GetAuthorizationToken: apply roles[].permissionPolicy of ${tenant} from ${awsPolicies}`;
   }
-  return `${roleArn} must be allowed ecr:DescribeRepositories on the repositories of ${where}, by its permission policy and, from another account, by the registry's side: apply the ListGrantedRegistriesForVerify statement of roles[].permissionPolicy and the EcrTenantWebhookVerify statement of the registry side (--registry-policy for a registry in another account) of ${tenant} from ${awsPolicies}`;
+  const wildcard = check.globs.some((glob) => glob.source.includes('*'));
+  const side = wildcard
+    ? 'a grant with a wildcard lists the whole registry, which from another account takes the registry policy (--registry-policy)'
+    : "from another account, the repository's policy too";
+  return `${roleArn} must be allowed ecr:DescribeRepositories on the repositories of ${where} by its permission policy (statement ListGrantedRegistriesForVerify) and by the registry's side (statement EcrTenantWebhookVerify; ${side}) of ${tenant}: see ${awsPolicies}`;
 }
 
 /** Judges what a grant's checks found: ok, or the failing step with its code, message and fix. */

@@ -10,7 +10,7 @@ import { buildReport, formatVerifyText, judgeGrant, verifyPlan, type AwsStep, ty
 /**
  * `verify`: proves each tenant's grants work before a pod needs them, with the webhook's own AWS identity. Per
  * grant: AssumeRole exactly as serve does, GetAuthorizationToken with that session, then DescribeRepositories on the
- * grant's registry to count what each repository glob matches. Exit 0 when every grant passes, 1 when any fails.
+ * grant's registry to count what each repository glob matches (of the names alone, for a grant without wildcards). Exit 0 when every grant passes, 1 when any fails.
  * Nothing minted is ever printed: only codes, AWS's messages and when the token expires.
  */
 export interface VerifyOptions {
@@ -28,6 +28,7 @@ export interface VerifyAws {
   assumeRole(request: TokenRequest, signal: AbortSignal): Promise<TenantSession>;
   authorizationToken(request: TokenRequest, session: TenantSession, signal: AbortSignal): Promise<RegistryToken>;
   repositoriesPage(request: TokenRequest, session: TenantSession, nextToken: string | undefined, signal: AbortSignal): Promise<RepositoriesPage>;
+  repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean>;
   destroy(): void;
 }
 
@@ -71,13 +72,28 @@ async function listRepositories(aws: VerifyAws, request: TokenRequest, session: 
   throw new CredentialError('DescribeRepositories', request.roleArn, 'TooManyPages', `the listing did not end within ${MAX_PAGES} pages`);
 }
 
+/**
+ * The repositories a grant's globs can match. A grant of exact names only is asked about each name, which AWS
+ * authorises on that repository (a repository policy is enough, from any account); a grant with a wildcard needs
+ * the registry listed, which AWS authorises on the registry's repository/* (from another account, the registry policy).
+ */
+async function grantRepositories(aws: VerifyAws, check: GrantCheck, session: TenantSession, deadlineMs: number): Promise<string[]> {
+  const { request } = check;
+  if (check.globs.some((glob) => glob.source.includes('*'))) return listRepositories(aws, request, session, deadlineMs);
+  const names: string[] = [];
+  for (const { source } of check.globs) {
+    if (await bounded((signal) => aws.repositoryExists(request, session, source, signal), deadlineMs, 'DescribeRepositories', request.roleArn)) names.push(source);
+  }
+  return names;
+}
+
 /** The steps of one grant, stopping at the first that fails. */
 export async function checkGrant(aws: VerifyAws, check: GrantCheck, deadlineMs: number): Promise<GrantOutcome> {
   const { request } = check;
   try {
     const session = await bounded((signal) => aws.assumeRole(request, signal), deadlineMs, 'AssumeRole', request.roleArn);
     const token = await bounded((signal) => aws.authorizationToken(request, session, signal), deadlineMs, 'GetAuthorizationToken', request.roleArn);
-    const repositories = await listRepositories(aws, request, session, deadlineMs);
+    const repositories = await grantRepositories(aws, check, session, deadlineMs);
     return { tokenExpiresAt: token.expiresAt, repositories };
   } catch (error) {
     // The adapter turns every AWS failure into a CredentialError; anything else is reported against AssumeRole's step

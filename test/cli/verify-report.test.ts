@@ -27,6 +27,13 @@ const POLICY = policy({
 });
 
 const [paymentsA, paymentsC, plain] = verifyPlan(POLICY, undefined, 3600, FILE) as [GrantCheck, GrantCheck, GrantCheck];
+/** A grant of exact names, which verify asks about one by one instead of listing the registry. */
+const [exact] = verifyPlan(
+  policy({ exact: { roleArn: 'arn:aws:iam::555555555555:role/exact', grants: [{ registry: '444444444444.dkr.ecr.us-east-1.amazonaws.com', repositories: ['team/api', 'team/web'] }] } }),
+  undefined,
+  3600,
+  FILE,
+) as [GrantCheck];
 
 t.test('the plan has one check per grant, in policy order, each with the token request serve would mint with', async (t) => {
   t.same(
@@ -65,14 +72,14 @@ const fixes: { name: string; check: GrantCheck; step: AwsStep; code: string; fix
     check: paymentsA,
     step: 'AssumeRole',
     code: 'AccessDenied',
-    fix: /^the trust policy of arn:aws:iam::111111111111:role\/ecr-pull-payments must allow the webhook's identity sts:AssumeRole with its external id and sts:TagSession with its session tags, and the webhook's identity must be allowed sts:AssumeRole on it: apply roles\[\]\.trustPolicy of tenant "payments" from aws-policies --policy policy\.yaml$/,
+    fix: /^the trust policy of arn:aws:iam::111111111111:role\/ecr-pull-payments must allow the webhook's identity sts:AssumeRole with its external id and sts:TagSession with its session tags, and the webhook's own policy must allow it sts:AssumeRole and sts:TagSession on the role: apply roles\[\]\.trustPolicy of tenant "payments" and webhookPolicy from aws-policies --policy policy\.yaml$/,
   },
   {
     name: 'a refused AssumeRole of a tenant without external id or tags asks for neither',
     check: plain,
     step: 'AssumeRole',
     code: 'AccessDenied',
-    fix: /must allow the webhook's identity sts:AssumeRole, and the webhook's identity.*tenant "plain"/,
+    fix: /must allow the webhook's identity sts:AssumeRole, and the webhook's own policy must allow it sts:AssumeRole on the role: .*tenant "plain" and webhookPolicy/,
   },
   {
     name: 'a refused GetAuthorizationToken points at the permission policy',
@@ -86,8 +93,19 @@ const fixes: { name: string; check: GrantCheck; step: AwsStep; code: string; fix
     check: paymentsA,
     step: 'DescribeRepositories',
     code: 'AccessDeniedException',
-    fix: /must be allowed ecr:DescribeRepositories on the repositories of 111111111111\/eu-west-1, .*ListGrantedRegistriesForVerify statement of roles\[\]\.permissionPolicy and the EcrTenantWebhookVerify statement .* of tenant "payments"/,
+    fix: /must be allowed ecr:DescribeRepositories on the repositories of 111111111111\/eu-west-1 by its permission policy \(statement ListGrantedRegistriesForVerify\) and by the registry's side \(statement EcrTenantWebhookVerify; a grant with a wildcard lists the whole registry, which from another account takes the registry policy \(--registry-policy\)\) of tenant "payments"/,
   },
+  {
+    name: 'a refused DescribeRepositories of a grant of exact names points at the repository policy, which is enough for those',
+    check: exact,
+    step: 'DescribeRepositories',
+    code: 'AccessDenied',
+    fix: /\(statement EcrTenantWebhookVerify; from another account, the repository's policy too\) of tenant "exact"/,
+  },
+  { name: 'throttling is to be tried again, not fixed', check: paymentsA, step: 'AssumeRole', code: 'Throttling', fix: /^STS in eu-west-1 answered Throttling: nothing to change on the AWS side; run verify again \(--tenant payments makes fewer calls\)$/ },
+  { name: 'an internal failure of ECR is to be tried again too', check: paymentsC, step: 'GetAuthorizationToken', code: 'ServerException', fix: /^ECR in us-west-2 answered ServerException: nothing to change/ },
+  { name: 'an invalid AssumeRole names the session duration', check: paymentsA, step: 'AssumeRole', code: 'ValidationError', fix: /^STS refused the request as invalid .*lower --aws-session-duration/ },
+  { name: 'a refusal that is not AccessDenied is not blamed on a policy', check: paymentsA, step: 'AssumeRole', code: 'RegionDisabledException', fix: /^STS refused AssumeRole of arn:aws:iam::111111111111:role\/ecr-pull-payments with RegionDisabledException: --output json has AWS's message$/ },
   { name: 'an STS that does not answer is a network matter, not a policy one', check: paymentsA, step: 'AssumeRole', code: 'ECONNREFUSED', fix: /^STS in eu-west-1 did not answer: .*AWS_ENDPOINT_URL_STS\) or raise --deadline/ },
   { name: 'an ECR past the deadline is a network matter too', check: paymentsC, step: 'DescribeRepositories', code: 'Timeout', fix: /^ECR in us-west-2 did not answer: .*AWS_ENDPOINT_URL_ECR/ },
   { name: "no AWS identity of the webhook's own is named as such", check: paymentsA, step: 'AssumeRole', code: 'CredentialsProviderError', fix: /^the webhook's own AWS identity is missing or refused/ },

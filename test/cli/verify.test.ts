@@ -116,7 +116,7 @@ t.test('AccessDenied on AssumeRole fails the grant at that step, with the trust 
   t.equal(
     stdout.split('\n')[0],
     `FAIL  analytics  ${ANALYTICS_REGISTRY}  AssumeRole ${ANALYTICS_ROLE} failed (AccessDenied): the trust policy of ${ANALYTICS_ROLE} must allow the webhook's identity sts:AssumeRole, ` +
-      `and the webhook's identity must be allowed sts:AssumeRole on it: apply roles[].trustPolicy of tenant "analytics" from aws-policies --policy ${POLICY}`,
+      `and the webhook's own policy must allow it sts:AssumeRole on the role: apply roles[].trustPolicy of tenant "analytics" and webhookPolicy from aws-policies --policy ${POLICY}`,
   );
   t.same(moto.calls(), { AssumeRole: 1 }, 'AccessDenied is not retried, and nothing is tried after it');
 });
@@ -155,6 +155,29 @@ t.test('a registry without the granted repositories fails that grant only, namin
   const text = await verify('--tenant', 'payments');
   t.match(text.stdout, /^FAIL {2}payments {2}222222222222\.dkr\.ecr\.us-west-2\.amazonaws\.com {2}no repository in 222222222222\/us-west-2 matches tools\/\*: create the repository/m);
   t.match(text.stdout, /^2 grants verified: 1 ok, 1 failed/m);
+});
+
+t.test('a grant of exact names asks ECR about each name rather than listing the registry, and counts the missing one as 0', async (t) => {
+  const file = t.testdir({
+    'exact.json': JSON.stringify({
+      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+      kind: 'TenantPolicy',
+      spec: { tenants: { analytics: { roleArn: ANALYTICS_ROLE, grants: [{ registry: ANALYTICS_REGISTRY, repositories: ['analytics/etl', 'analytics/gone'] }] } }, labelAdmins: { users: ['x'] } },
+    }),
+  });
+  const { out, streams } = io();
+  const code = await main(['verify', '--policy', `${file}/exact.json`, '--output', 'json'], streams);
+  t.equal(code, 1);
+  t.match(JSON.parse(out.stdout).tenants.analytics.grants[0], { ok: false, step: 'MatchRepositories', repositories: { 'analytics/etl': 1, 'analytics/gone': 0 } });
+  t.same(
+    moto.bodies('DescribeRepositories').map((body) => JSON.parse(body)),
+    [{ registryId: '333333333333', repositoryNames: ['analytics/etl'] }, { registryId: '333333333333', repositoryNames: ['analytics/gone'] }],
+    'one DescribeRepositories per name, none of the whole registry',
+  );
+  moto.setFault('DescribeRepositories', { kind: 'error', status: 400, code: 'AccessDeniedException', message: 'no ecr:DescribeRepositories on this repository' });
+  const refused = io();
+  t.equal(await main(['verify', '--policy', `${file}/exact.json`, '--output', 'json'], refused.streams), 1);
+  t.match(JSON.parse(refused.out.stdout).tenants.analytics.grants[0], { step: 'DescribeRepositories', code: 'AccessDeniedException' }, 'a refused name is a failed step, not a missing repository');
 });
 
 t.test('an ECR slower than --deadline fails at the deadline with the code Timeout', async (t) => {
@@ -220,6 +243,7 @@ function fakeAws(overrides: Partial<VerifyAws>): VerifyAws {
     assumeRole: async () => SESSION,
     authorizationToken: async () => ({ username: 'AWS', password: 'p', expiresAt: new Date(0) }),
     repositoriesPage: async () => ({ names: [], nextToken: undefined }),
+    repositoryExists: async () => false,
     destroy: () => undefined,
     ...overrides,
   };
