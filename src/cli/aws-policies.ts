@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { deriveAwsPolicies, type AwsPolicySet, type RegistrySideOptions } from '../policy/aws-policies.ts';
-import { cloudFormationTemplates, groupSuffix, roleNameAndPath, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
+import { cloudFormationTemplates, roleNameAndPath, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../policy/aws-templates.ts';
 import { roleArnProblem } from '../policy/schema.ts';
 import { loadPolicyFile } from '../policy/policy-file.ts';
 import type { CliIo } from './io.ts';
@@ -72,12 +72,11 @@ function jsonFiles(set: AwsPolicySet, about: Map<string, string>): Map<string, u
     }
     for (const registry of account.registries) {
       if (registry.registryPolicy !== undefined) files.set(join(account.account, `${registry.region}.registry-policy.json`), registry.registryPolicy);
-      const groups = registry.repositoryPolicies ?? [];
-      groups.forEach((group, i) => {
-        const name = join(account.account, `${registry.region}.repository-policy${groupSuffix(groups, i, '-')}.json`);
+      for (const group of registry.repositoryPolicies ?? []) {
+        const name = join(account.account, `${registry.region}.repository-policy-${group.id}.json`);
         files.set(name, group.policy);
         about.set(name, `for the repositories matching ${group.repositories.join(', ')}`);
-      });
+      }
     }
   }
   return files;
@@ -114,6 +113,13 @@ async function writeFiles(out: string, files: ReadonlyMap<string, unknown>, abou
     }
     const purpose = about.get(name);
     io.stderr(`wrote ${path}${purpose === undefined ? '' : `: ${purpose}`}\n`);
+  }
+  // A document an earlier run wrote and this one did not (a repository policy whose roles changed, say) would still be
+  // applied with the directory: name it rather than delete what may be the operator's.
+  const written = new Set([...files.keys()].map((name) => join(out, name)));
+  const present = (await readdir(out, { recursive: true })).map((name) => join(out, name)).filter((path) => path.endsWith('.json'));
+  for (const path of present.sort()) {
+    if (!written.has(path)) io.stderr(`note: ${path} was not written by this run (left from an earlier one?): delete it before applying ${out}\n`);
   }
 }
 

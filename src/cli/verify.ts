@@ -82,7 +82,15 @@ async function grantRepositories(aws: VerifyAws, check: GrantCheck, session: Ten
   if (check.globs.some((glob) => glob.source.includes('*'))) return listRepositories(aws, request, session, deadlineMs);
   const names: string[] = [];
   for (const { source } of check.globs) {
-    if (await bounded((signal) => aws.repositoryExists(request, session, source, signal), deadlineMs, 'DescribeRepositories', request.roleArn)) names.push(source);
+    // ECR names have at least two characters: a shorter one cannot exist, and ECR would refuse to look it up.
+    if (source.length < 2) continue;
+    try {
+      if (await bounded((signal) => aws.repositoryExists(request, session, source, signal), deadlineMs, 'DescribeRepositories', request.roleArn)) names.push(source);
+    } catch (error) {
+      // Which repository was refused is what to fix: its policy.
+      if (error instanceof CredentialError) throw new CredentialError(error.step, error.roleArn, error.code, `${source}: ${error.detail}`);
+      throw error;
+    }
   }
   return names;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EcrRegistry } from '../image/ecr-host.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
 import { PolicyError } from './policy-error.ts';
@@ -69,6 +70,12 @@ export interface RegistryPolicy {
  * the roles granted it, never every role that pulls from the registry.
  */
 export interface RepositoryPolicyGroup {
+  /**
+   * What names the group in files, stacks and Terraform addresses: 8 hex digits of a hash of its sorted roles. From
+   * what the group is, not where it comes in the policy, so that adding a tenant never moves one group's name (and
+   * the repositories an operator listed under it) onto another's policy.
+   */
+  id: string;
   repositories: string[];
   roles: string[];
   policy: PolicyDocumentJson;
@@ -343,10 +350,13 @@ function grantedRoles(grants: readonly CompiledGrant[]): GrantedRoles {
 
 /** The globs of one registry grouped by the roles granted them, in the globs' order. */
 function repositoryGroups(globs: readonly string[], rolesOf: ReadonlyMap<string, string[]>, options: RegistrySideOptions): RepositoryPolicyGroup[] {
-  const groups = groupBy(globs, (glob) => JSON.stringify(rolesOf.get(glob)));
+  // The same roles in another order are the same group.
+  const key = (glob: string) => [...rolesOf.get(glob)!].sort().join('\n');
+  const groups = groupBy(globs, key);
   return [...groups.values()].map((list) => {
     const roles = rolesOf.get(list[0]!)!;
-    return { repositories: list, roles, policy: repositoryPolicy(roles, options) };
+    const id = createHash('sha256').update(key(list[0]!)).digest('hex').slice(0, 8);
+    return { id, repositories: list, roles, policy: repositoryPolicy(roles, options) };
   });
 }
 
@@ -390,7 +400,59 @@ function accountOf(roleArn: string): string {
 /** A `*` that is not part of `**`: within one segment for the webhook, across `/` for IAM. */
 const LONE_STAR = /(^|[^*])\*($|[^*])/;
 
-function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, registries: readonly RegistryAccountPolicy[], options: RegistrySideOptions): string[] {
+/**
+ * Whether two IAM resource patterns (where `*` is any run of characters, `/` included) can name one same string:
+ * a table over the patterns' suffixes, linear in the product of their lengths.
+ */
+export function iamPatternsIntersect(a: string, b: string): boolean {
+  const width = b.length + 1;
+  const both = new Uint8Array((a.length + 1) * width);
+  both[a.length * width + b.length] = 1;
+  const at = (x: number, y: number) => both[x * width + y] === 1;
+  for (let i = a.length; i >= 0; i--) {
+    for (let j = b.length; j >= 0; j--) {
+      if (i === a.length && j === b.length) continue;
+      let meets: boolean;
+      if (a[i] === '*') meets = at(i + 1, j) || (j < b.length && at(i, j + 1));
+      else if (b[j] === '*') meets = at(i, j + 1) || (i < a.length && at(i + 1, j));
+      else meets = i < a.length && j < b.length && a[i] === b[j] && at(i + 1, j + 1);
+      both[i * width + j] = meets ? 1 : 0;
+    }
+  }
+  return both[0] === 1;
+}
+
+/**
+ * Globs of one registry granted to different roles whose IAM patterns can name the same repository. IAM's `*` crosses
+ * `/`, so `team/*` of one tenant reaches `team/secret/db` of another: each role's permission policy then allows such a
+ * repository (enough to pull it with a registry policy, or in the registry's own account, with the pull Secret's
+ * token, whatever the webhook refuses), and as a repository policy names only one group's roles, it needs one naming
+ * both. Said per pair, naming the tenants.
+ */
+function overlapNotes(granted: GrantedRoles, roles: readonly SharedRole[]): string[] {
+  const tenantsOf = (arns: readonly string[]) => [...new Set(arns.flatMap((arn) => roles.find((role) => role.roleArn === arn)!.tenants))].join(', ');
+  const notes: string[] = [];
+  for (const [registry, rolesOf] of granted) {
+    const [, account, region] = registry.split(':');
+    const globs = [...rolesOf.keys()];
+    globs.forEach((first, i) => {
+      for (const second of globs.slice(i + 1)) {
+        const [one, other] = [rolesOf.get(first)!, rolesOf.get(second)!];
+        if ([...one].sort().join() === [...other].sort().join()) continue;
+        const meet = iamRepositoryPatterns(first).some((p) => iamRepositoryPatterns(second).some((q) => iamPatternsIntersect(p, q)));
+        if (!meet) continue;
+        notes.push(
+          `in ${account}/${region}, ${first} (${tenantsOf(one)}) and ${second} (${tenantsOf(other)}) can name the same repository in IAM: each of their roles may pull it ` +
+            "where a registry policy or the registry's own account lets the permission policy alone decide (with its pull Secret's token, whatever the webhook refuses), " +
+            'and its repository policy must name the roles of both; make the globs disjoint, with exact names or a repository prefix per tenant',
+        );
+      }
+    });
+  }
+  return notes;
+}
+
+function notesOf(policy: CompiledPolicy, roles: readonly SharedRole[], granted: GrantedRoles, options: RegistrySideOptions): string[] {
   const notes: string[] = [];
   const globs = [...new Set([...policy.tenants.values()].flatMap((t) => grantsOf(t).flatMap((g) => g.globs.map((glob) => glob.source))))];
   const wider = globs.filter((glob) => LONE_STAR.test(glob));
@@ -407,15 +469,7 @@ function notesOf(policy: CompiledPolicy, roles: Iterable<SharedRole>, registries
   if (options.registryPolicy === true) {
     notes.push('a registry has one registry policy per region: setting this one replaces any statements it already has (replication, pull-through cache), so merge them in first');
   }
-  for (const registry of registries) {
-    const groups = registry.repositoryPolicies ?? [];
-    if (groups.length < 2) continue;
-    notes.push(
-      `the repositories of ${registry.account} in ${registry.region} take ${groups.length} different repository policies, one per set of roles granted their globs ` +
-        `(${groups.map((g) => g.repositories.join(' ')).join('; ')}): a repository that globs of two of them match needs one policy naming the roles of both, ` +
-        'as set-repository-policy replaces what a repository has; --registry-policy holds each role to its own repositories in one document',
-    );
-  }
+  notes.push(...overlapNotes(granted, roles));
   if (options.orgOnly === true) {
     notes.push(
       'the registry side names no roles: every principal the organization condition admits may pull the granted repositories and list the registry as far as its own ' +
@@ -459,7 +513,7 @@ export function deriveAwsPolicies(policy: CompiledPolicy, webhookPrincipal: stri
     roles: [...documents.values()].filter((role) => accountOf(role.roleArn) === account),
     registries: registries.filter((r) => r.account === account),
   }));
-  return { tenants, accounts, webhookPolicy: webhookPolicy(shared.values()), notes: notesOf(policy, shared.values(), registries, options) };
+  return { tenants, accounts, webhookPolicy: webhookPolicy(shared.values()), notes: notesOf(policy, [...shared.values()], granted, options) };
 }
 
 /** The per-tenant view alone (see deriveAwsPolicies). */

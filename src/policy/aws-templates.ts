@@ -1,4 +1,4 @@
-import type { AccountAwsPolicies, AwsPolicySet, PolicyDocumentJson, RegistryAccountPolicy, RepositoryPolicyGroup, RolePolicies } from './aws-policies.ts';
+import type { AccountAwsPolicies, AwsPolicySet, PolicyDocumentJson, RegistryAccountPolicy, RolePolicies } from './aws-policies.ts';
 
 /**
  * The per-account view of deriveAwsPolicies rendered as what people deploy with: CloudFormation templates and
@@ -46,11 +46,6 @@ function replaceString(value: unknown, from: string, to: unknown): unknown {
 
 function usesPlaceholder(roles: readonly RolePolicies[]): boolean {
   return roles.some((role) => JSON.stringify(role.trustPolicy).includes(JSON.stringify(WEBHOOK_ROLE_PLACEHOLDER)));
-}
-
-/** What tells a registry's repository policies apart: nothing when it has one, else its 1-based number. */
-export function groupSuffix(groups: readonly RepositoryPolicyGroup[], i: number, separator: string): string {
-  return groups.length === 1 ? '' : `${separator}${i + 1}`;
 }
 
 /** How to set a repository policy on a repository that exists, for the note that goes with one. */
@@ -144,16 +139,15 @@ export function cloudFormationTemplates(set: AwsPolicySet): CloudFormationOutput
   for (const account of set.accounts) {
     for (const stack of stacksOf(account)) templates[stack.key] = cloudFormationTemplate(stack, set.notes);
     for (const registry of account.registries) {
-      const groups = registry.repositoryPolicies ?? [];
-      groups.forEach((group, i) => {
-        repositoryPolicies[`${registry.account}-${registry.region}${groupSuffix(groups, i, '-')}`] = {
+      for (const group of registry.repositoryPolicies ?? []) {
+        repositoryPolicies[`${registry.account}-${registry.region}-${group.id}`] = {
           description: `set on each repository of ${registry.account} in ${registry.region} matching ${group.repositories.join(', ')}`,
           repositories: group.repositories,
           registries: registry.registries,
           command: setRepositoryPolicyCommand(registry),
           policy: group.policy,
         };
-      });
+      }
     }
   }
   return { templates, repositoryPolicies };
@@ -203,9 +197,8 @@ function terraformModule(account: AccountAwsPolicies, notes: readonly string[]):
       add('aws_ecr_registry_policy', id, { provider, policy: terraformPolicy(registry.registryPolicy), ...dependsOn });
       continue;
     }
-    const groups = registry.repositoryPolicies!;
-    groups.forEach((group, i) => {
-      const name = `${id}${groupSuffix(groups, i, '_')}`;
+    for (const group of registry.repositoryPolicies!) {
+      const name = `${id}_${group.id}`;
       const variable = `repositories_${name}`;
       variables[variable] = {
         type: 'list(string)',
@@ -213,7 +206,7 @@ function terraformModule(account: AccountAwsPolicies, notes: readonly string[]):
         default: [],
       };
       add('aws_ecr_repository_policy', name, { provider, for_each: `\${toset(var.${variable})}`, repository: '${each.value}', policy: terraformPolicy(group.policy), ...dependsOn });
-    });
+    }
   }
   return {
     '//': terraformLiteral(`ecr-tenant-webhook: tenant pull roles and registry access of account ${account.account}. ${notes.join('. ')}`),

@@ -164,7 +164,7 @@ t.test('--format cloudformation prints the templates and the repository policies
   t.match(stderr, 'note: CloudFormation sets a repository policy only on a repository the stack creates');
   const { templates, repositoryPolicies } = JSON.parse(stdout);
   t.same(Object.keys(templates), ['111111111111', '222222222222', '333333333333']);
-  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1', '222222222222-us-west-2', '333333333333-eu-central-1']);
+  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1-7d43faad', '222222222222-us-west-2-3885d8c6', '333333333333-eu-central-1-59f46026']);
   t.same(templates['111111111111'].Metadata.EcrTenantWebhook.notes, [IAM_NOTE]);
 });
 
@@ -181,17 +181,17 @@ t.test('--format terraform --out writes a module per account directory; cloudfor
   const cloudformation = runCli(['aws-policies', '--policy', POLICY, '--format', 'cloudformation', '--out', `${dir}/cfn`, '--webhook-role-arn', WEBHOOK_ROLE]);
   t.equal(cloudformation.code, 0, cloudformation.stderr);
   t.same(readdirSync(`${dir}/cfn`).sort(), [
-    '111111111111-eu-west-1.repository-policy.json',
+    '111111111111-eu-west-1-7d43faad.repository-policy.json',
     '111111111111.template.json',
-    '222222222222-us-west-2.repository-policy.json',
+    '222222222222-us-west-2-3885d8c6.repository-policy.json',
     '222222222222.template.json',
-    '333333333333-eu-central-1.repository-policy.json',
+    '333333333333-eu-central-1-59f46026.repository-policy.json',
     '333333333333.template.json',
   ]);
-  t.same(JSON.parse(readFileSync(`${dir}/cfn/111111111111-eu-west-1.repository-policy.json`, 'utf8')).Statement[0].Sid, 'EcrTenantWebhookPull', 'the bare policy, for --policy-text file://');
+  t.same(JSON.parse(readFileSync(`${dir}/cfn/111111111111-eu-west-1-7d43faad.repository-policy.json`, 'utf8')).Statement[0].Sid, 'EcrTenantWebhookPull', 'the bare policy, for --policy-text file://');
   t.match(
     cloudformation.stderr,
-    `wrote ${dir}/cfn/111111111111-eu-west-1.repository-policy.json: to set with aws ecr set-repository-policy --region eu-west-1 --repository-name REPOSITORY --policy-text file://policy.json, set on each repository of 111111111111 in eu-west-1 matching payments/*, shared/**\n`,
+    `wrote ${dir}/cfn/111111111111-eu-west-1-7d43faad.repository-policy.json: to set with aws ecr set-repository-policy --region eu-west-1 --repository-name REPOSITORY --policy-text file://policy.json, set on each repository of 111111111111 in eu-west-1 matching payments/*, shared/**\n`,
     'with the command that sets it',
   );
 });
@@ -203,14 +203,22 @@ t.test('--out with the json format writes each document bare, per account: trust
   t.equal(repositories.stdout, '', 'nothing on stdout');
   const files = (account: string) => readdirSync(`${dir}/iam/${account}`).sort();
   t.same(readdirSync(`${dir}/iam`).sort(), ['111111111111', '222222222222', '333333333333', 'webhook-policy.json']);
-  t.same(files('111111111111'), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.repository-policy.json']);
+  t.same(files('111111111111'), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.repository-policy-7d43faad.json']);
   const { tenants, webhookPolicy } = JSON.parse(runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE]).stdout);
   const read = (path: string) => JSON.parse(readFileSync(`${dir}/${path}`, 'utf8'));
   t.same(read('iam/webhook-policy.json'), webhookPolicy, "the webhook role's own policy, on top");
   t.same(read('iam/111111111111/ecr-pull-payments.trust-policy.json'), tenants.payments.roles[0].trustPolicy, 'the trust policy the document prints');
   t.same(read('iam/111111111111/ecr-pull-payments.permission-policy.json'), tenants.payments.roles[0].permissionPolicy);
-  t.same(read('iam/111111111111/eu-west-1.repository-policy.json'), tenants.payments.registries[0].repositoryPolicy, 'one registry, one tenant: its repository policy');
-  t.match(repositories.stderr, `wrote ${dir}/iam/111111111111/eu-west-1.repository-policy.json: for the repositories matching payments/*, shared/**\n`, 'which repositories a policy goes on');
+  t.same(read('iam/111111111111/eu-west-1.repository-policy-7d43faad.json'), tenants.payments.registries[0].repositoryPolicy, 'one registry, one tenant: its repository policy');
+  t.match(repositories.stderr, `wrote ${dir}/iam/111111111111/eu-west-1.repository-policy-7d43faad.json: for the repositories matching payments/*, shared/**\n`, 'which repositories a policy goes on');
+  t.notMatch(repositories.stderr, /was not written by this run/, 'a new directory has nothing left over');
+  const again = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--out', `${dir}/iam`, '--registry-policy']);
+  t.equal(again.code, 0, again.stderr);
+  t.match(
+    again.stderr,
+    `note: ${dir}/iam/111111111111/eu-west-1.repository-policy-7d43faad.json was not written by this run (left from an earlier one?): delete it before applying ${dir}/iam\n`,
+    'a repository policy an earlier run wrote, and this one (with a registry policy) did not, is named',
+  );
   const registry = runCli(['aws-policies', '--policy', POLICY, '--webhook-role-arn', WEBHOOK_ROLE, '--out', `${dir}/registry`, '--registry-policy']);
   t.equal(registry.code, 0, registry.stderr);
   t.same(readdirSync(`${dir}/registry/111111111111`).sort(), ['ecr-pull-payments.permission-policy.json', 'ecr-pull-payments.trust-policy.json', 'eu-west-1.registry-policy.json']);

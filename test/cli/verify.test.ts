@@ -177,7 +177,11 @@ t.test('a grant of exact names asks ECR about each name rather than listing the 
   moto.setFault('DescribeRepositories', { kind: 'error', status: 400, code: 'AccessDeniedException', message: 'no ecr:DescribeRepositories on this repository' });
   const refused = io();
   t.equal(await main(['verify', '--policy', `${file}/exact.json`, '--output', 'json'], refused.streams), 1);
-  t.match(JSON.parse(refused.out.stdout).tenants.analytics.grants[0], { step: 'DescribeRepositories', code: 'AccessDeniedException' }, 'a refused name is a failed step, not a missing repository');
+  t.match(
+    JSON.parse(refused.out.stdout).tenants.analytics.grants[0],
+    { step: 'DescribeRepositories', code: 'AccessDeniedException', message: 'analytics/etl: no ecr:DescribeRepositories on this repository' },
+    'a refused name is a failed step naming the repository, not a missing repository',
+  );
 });
 
 t.test('an ECR slower than --deadline fails at the deadline with the code Timeout', async (t) => {
@@ -269,6 +273,16 @@ t.test('a call that ignores the abort signal is still given up at the deadline',
   const aws = fakeAws({ assumeRole: (_r, signal) => (signal.addEventListener('abort', () => (aborted = true)), new Promise<never>(() => undefined)) });
   t.same(await checkGrant(aws, CHECK, 50), { failed: { step: 'AssumeRole', code: 'Timeout', message: 'no answer within 50 ms' } });
   t.ok(aborted, 'and the SDK is told to stop');
+});
+
+t.test('an exact name shorter than ECR allows is counted as missing without asking, and an odd failure of a name is kept', async (t) => {
+  const exact = verifyPlan(parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { a: { roleArn: ANALYTICS_ROLE, grants: [{ registry: ANALYTICS_REGISTRY, repositories: ['x', 'ab'] }] } } } }), 'p'), undefined, 3600, 'p')[0]!;
+  const asked: string[] = [];
+  const aws = fakeAws({ repositoryExists: async (_r, _s, name) => (asked.push(name), true) });
+  t.same(await checkGrant(aws, exact, 1000), { tokenExpiresAt: new Date(0), repositories: ['ab'] });
+  t.same(asked, ['ab'], 'only the name ECR could hold is asked about');
+  const odd = fakeAws({ repositoryExists: async () => Promise.reject(new TypeError('boom')) });
+  t.same(await checkGrant(odd, exact, 1000), { failed: { step: 'AssumeRole', code: 'TypeError', message: 'boom' } });
 });
 
 t.test('a failure that is not a CredentialError is reported with its name rather than lost', async (t) => {

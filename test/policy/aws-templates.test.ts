@@ -81,16 +81,16 @@ t.test('a Terraform module grants pulls through a registry policy per region, or
   const repositories = terraformModules(derive({}))['111111111111']!;
   // eu-west-1's globs are granted to two roles: each group of them takes a policy naming only its own role.
   t.same(repositories.variable as Json, {
-    repositories_eu_west_1_1: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching payments/*, shared/**, billing/api', default: [] },
-    repositories_eu_west_1_2: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching analytics/**', default: [] },
-    repositories_us_east_1: { type: 'list(string)', description: 'names of the existing repositories in us-east-1 matching a/**/b', default: [] },
+    repositories_eu_west_1_c1ace707: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching payments/*, shared/**, billing/api', default: [] },
+    repositories_eu_west_1_c856e576: { type: 'list(string)', description: 'names of the existing repositories in eu-west-1 matching analytics/**', default: [] },
+    repositories_us_east_1_c1ace707: { type: 'list(string)', description: 'names of the existing repositories in us-east-1 matching a/**/b', default: [] },
   });
   const policies = (repositories.resource as Json).aws_ecr_repository_policy;
-  t.same(Object.keys(policies), ['eu_west_1_1', 'eu_west_1_2', 'us_east_1']);
-  t.same(policyOf(policies.eu_west_1_1.policy).Statement[0].Principal.AWS, ['arn:aws:iam::222222222222:role/ecr-pull-shared']);
-  t.same(policyOf(policies.eu_west_1_2.policy).Statement[0].Principal.AWS, ['arn:aws:iam::333333333333:role/teams/ecr-pull-analytics']);
-  t.same(policies.eu_west_1_2.for_each, '${toset(var.repositories_eu_west_1_2)}');
-  t.same(policies.us_east_1.for_each, '${toset(var.repositories_us_east_1)}');
+  t.same(Object.keys(policies), ['eu_west_1_c1ace707', 'eu_west_1_c856e576', 'us_east_1_c1ace707']);
+  t.same(policyOf(policies.eu_west_1_c1ace707.policy).Statement[0].Principal.AWS, ['arn:aws:iam::222222222222:role/ecr-pull-shared']);
+  t.same(policyOf(policies.eu_west_1_c856e576.policy).Statement[0].Principal.AWS, ['arn:aws:iam::333333333333:role/teams/ecr-pull-analytics']);
+  t.same(policies.eu_west_1_c856e576.for_each, '${toset(var.repositories_eu_west_1_c856e576)}');
+  t.same(policies.us_east_1_c1ace707.for_each, '${toset(var.repositories_us_east_1_c1ace707)}', 'a group keeps its name in every region: it is named by its roles');
 });
 
 t.test('a module and a stack make their own roles before the registry side that names them', async (t) => {
@@ -104,9 +104,9 @@ t.test('a module and a stack make their own roles before the registry side that 
   );
   const set = (options: RegistrySideOptions) => deriveAwsPolicies(ownRegistry, WEBHOOK_ROLE, 'own.json', options);
   t.same((terraformModules(set({ registryPolicy: true }))['111111111111']!.resource as Json).aws_ecr_registry_policy.eu_west_1.depends_on, ['aws_iam_role.ecr_pull_a']);
-  t.same((terraformModules(set({}))['111111111111']!.resource as Json).aws_ecr_repository_policy.eu_west_1.depends_on, ['aws_iam_role.ecr_pull_a']);
+  t.same(Object.values((terraformModules(set({}))['111111111111']!.resource as Json).aws_ecr_repository_policy as Record<string, Json>).map((p) => p.depends_on), [['aws_iam_role.ecr_pull_a']]);
   t.same((cloudFormationTemplates(set({ registryPolicy: true })).templates['111111111111'] as Json).Resources.EcrRegistryPolicy.DependsOn, ['TenantRoleEcrPullA']);
-  t.notOk('depends_on' in (terraformModules(derive({}))['111111111111']!.resource as Json).aws_ecr_repository_policy.us_east_1, 'an account without roles depends on none');
+  t.notOk('depends_on' in (terraformModules(derive({}))['111111111111']!.resource as Json).aws_ecr_repository_policy.us_east_1_c1ace707, 'an account without roles depends on none');
 });
 
 t.test('a Terraform module takes the webhook role as a variable when it is not given, and keeps other ${ literal', async (t) => {
@@ -140,13 +140,13 @@ t.test('CloudFormation has one stack per account, the registry policies of a two
 t.test('CloudFormation without registry policies leaves registry-only accounts out and gives the repository policies apart', async (t) => {
   const { templates, repositoryPolicies } = cloudFormationTemplates(derive({}, WEBHOOK_ROLE_PLACEHOLDER));
   t.same(Object.keys(templates), ['222222222222', '333333333333', '555555555555']);
-  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1-1', '111111111111-eu-west-1-2', '111111111111-us-east-1', '333333333333-eu-central-1', '555555555555-cn-north-1']);
+  t.same(Object.keys(repositoryPolicies), ['111111111111-eu-west-1-c1ace707', '111111111111-eu-west-1-c856e576', '111111111111-us-east-1-c1ace707', '333333333333-eu-central-1-c856e576', '555555555555-cn-north-1-ed1993ef']);
   t.same(
-    [repositoryPolicies['111111111111-eu-west-1-1']!.repositories, repositoryPolicies['111111111111-eu-west-1-2']!.repositories],
+    [repositoryPolicies['111111111111-eu-west-1-c1ace707']!.repositories, repositoryPolicies['111111111111-eu-west-1-c856e576']!.repositories],
     [['payments/*', 'shared/**', 'billing/api'], ['analytics/**']],
     'a registry whose globs two roles are granted takes a policy per role',
   );
-  t.same(repositoryPolicies['111111111111-us-east-1'], {
+  t.same(repositoryPolicies['111111111111-us-east-1-c1ace707'], {
     description: 'set on each repository of 111111111111 in us-east-1 matching a/**/b',
     repositories: ['a/**/b'],
     registries: ['111111111111.dkr.ecr.us-east-1.amazonaws.com'],
