@@ -135,15 +135,16 @@ export class AwsTokenSource implements RegistryTokenSource {
    */
   async repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean> {
     const ecr = this.#ecrFor(request, session);
+    let found = true;
     try {
       await ecr.send(new DescribeRepositoriesCommand({ registryId: request.registry.account, repositoryNames: [name] }), { abortSignal: signal });
-      return true;
     } catch (error) {
-      if ((error as Error).name === 'RepositoryNotFoundException') return false;
-      throw failure('DescribeRepositories', request.roleArn, error, signal);
+      if ((error as Error).name !== 'RepositoryNotFoundException') throw failure('DescribeRepositories', request.roleArn, error, signal);
+      found = false;
     } finally {
       ecr.destroy();
     }
+    return found;
   }
 
   #ecrFor(request: TokenRequest, session: TenantSession): ECRClient {
