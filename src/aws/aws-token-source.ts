@@ -1,4 +1,4 @@
-import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand, type DescribeRepositoriesCommandOutput, type GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
+import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput, type Credentials } from '@aws-sdk/client-sts';
 import { CredentialError, sessionNameFor, type RegistryToken, type RegistryTokenSource, type TokenRequest } from '../credentials/registry-token.ts';
 import type { Metrics } from '../metrics.ts';
@@ -91,15 +91,7 @@ export class AwsTokenSource implements RegistryTokenSource {
 
   /** GetAuthorizationToken in the registry's region with a session of the tenant's role. */
   async authorizationToken(request: TokenRequest, session: TenantSession, signal: AbortSignal): Promise<RegistryToken> {
-    const ecr = this.#ecrFor(request, session);
-    let answer: GetAuthorizationTokenCommandOutput;
-    try {
-      answer = await ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal: signal });
-    } catch (error) {
-      throw failure('GetAuthorizationToken', request.roleArn, error, signal);
-    } finally {
-      ecr.destroy();
-    }
+    const answer = await this.#ecr(request, session, 'GetAuthorizationToken', (ecr) => ecr.send(new GetAuthorizationTokenCommand({}), { abortSignal: signal }), signal);
     const data = answer.authorizationData?.[0];
     if (data?.authorizationToken === undefined || data.expiresAt === undefined) {
       throw new CredentialError('GetAuthorizationToken', request.roleArn, 'EmptyAnswer', 'no authorizationData in the answer');
@@ -116,15 +108,8 @@ export class AwsTokenSource implements RegistryTokenSource {
    * tenant's role: the repository names and the token of the next page, if any.
    */
   async repositoriesPage(request: TokenRequest, session: TenantSession, nextToken: string | undefined, signal: AbortSignal): Promise<RepositoriesPage> {
-    const ecr = this.#ecrFor(request, session);
-    let answer: DescribeRepositoriesCommandOutput;
-    try {
-      answer = await ecr.send(new DescribeRepositoriesCommand({ registryId: request.registry.account, nextToken }), { abortSignal: signal });
-    } catch (error) {
-      throw failure('DescribeRepositories', request.roleArn, error, signal);
-    } finally {
-      ecr.destroy();
-    }
+    const command = new DescribeRepositoriesCommand({ registryId: request.registry.account, nextToken });
+    const answer = await this.#ecr(request, session, 'DescribeRepositories', (ecr) => ecr.send(command, { abortSignal: signal }), signal);
     const names = (answer.repositories ?? []).map((repository) => repository.repositoryName).filter((name) => name !== undefined);
     return { names, nextToken: answer.nextToken };
   }
@@ -134,23 +119,32 @@ export class AwsTokenSource implements RegistryTokenSource {
    * repository policy allows it where a listing of the whole registry may need the registry policy.
    */
   async repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean> {
-    const ecr = this.#ecrFor(request, session);
-    let found = true;
+    const command = new DescribeRepositoriesCommand({ registryId: request.registry.account, repositoryNames: [name] });
     try {
-      await ecr.send(new DescribeRepositoriesCommand({ registryId: request.registry.account, repositoryNames: [name] }), { abortSignal: signal });
+      await this.#ecr(request, session, 'DescribeRepositories', (ecr) => ecr.send(command, { abortSignal: signal }), signal);
     } catch (error) {
-      if ((error as Error).name !== 'RepositoryNotFoundException') throw failure('DescribeRepositories', request.roleArn, error, signal);
-      found = false;
+      if ((error as CredentialError).code === 'RepositoryNotFoundException') return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /**
+   * One ECR call in the registry's region with a session of the tenant's role, on a client of its own (the
+   * session's credentials are the client's) that is destroyed after; a failure is a CredentialError of `step`.
+   */
+  async #ecr<T>(request: TokenRequest, session: TenantSession, step: string, call: (ecr: ECRClient) => Promise<T>, signal: AbortSignal): Promise<T> {
+    const ecr = new ECRClient({ region: request.registry.region, maxAttempts: this.#options.maxAttempts, credentials: session.credentials });
+    countAttempts(ecr, this.#options.metrics);
+    let answer: T;
+    try {
+      answer = await call(ecr);
+    } catch (error) {
+      throw failure(step, request.roleArn, error, signal);
     } finally {
       ecr.destroy();
     }
-    return found;
-  }
-
-  #ecrFor(request: TokenRequest, session: TenantSession): ECRClient {
-    const ecr = new ECRClient({ region: request.registry.region, maxAttempts: this.#options.maxAttempts, credentials: session.credentials });
-    countAttempts(ecr, this.#options.metrics);
-    return ecr;
+    return answer;
   }
 
   /** STS AssumeRole of the tenant's role with the webhook's own identity: the one place the request is put together. */

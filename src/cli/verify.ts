@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { AwsTokenSource, type RepositoriesPage, type TenantSession } from '../aws/aws-token-source.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from '../credentials/registry-token.ts';
 import { DeadlineError, withDeadline } from '../deadline.ts';
+import { eachLimited } from '../limited.ts';
 import { createMetrics } from '../metrics.ts';
 import type { CliIo } from './io.ts';
 import { loadPolicyForCli } from './load-policy.ts';
@@ -114,14 +115,9 @@ export async function checkGrant(aws: VerifyAws, check: GrantCheck, deadlineMs: 
 /** Runs the checks, PARALLEL at a time, and answers in the plan's order. */
 async function checkAll(aws: VerifyAws, checks: readonly GrantCheck[], deadlineMs: number): Promise<GrantOutcome[]> {
   const outcomes: GrantOutcome[] = new Array(checks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < checks.length) {
-      const i = next++;
-      outcomes[i] = await checkGrant(aws, checks[i]!, deadlineMs);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, checks.length) }, worker));
+  await eachLimited(checks, PARALLEL, async (check, i) => {
+    outcomes[i] = await checkGrant(aws, check, deadlineMs);
+  });
   return outcomes;
 }
 

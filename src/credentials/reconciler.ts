@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { withDeadline } from '../deadline.ts';
 import type { Labels, NamespaceDirectory } from '../kube/namespace-directory.ts';
+import { eachLimited } from '../limited.ts';
 import type { ManagedSecretStore } from '../kube/secret-store.ts';
 import { TENANT_LABEL } from '../labels.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from '../policy/compile.ts';
@@ -252,17 +253,12 @@ export class Reconciler {
   /** Runs the work `concurrency` at a time until done or out of budget; returns how many items never started. */
   async #drain(queue: Work[], started: number, counts: Record<Outcome, number>, failuresByTenant: Map<string, number>): Promise<number> {
     const { concurrency, roundBudgetMs, now } = this.#options;
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length && now() - started < roundBudgetMs) {
-        const item = queue[next++] as Work;
-        const result = await this.#apply(item);
-        counts[result]++;
-        if (result === 'failed' && item.plan.action === 'write') failuresByTenant.set(item.plan.tenant.name, (failuresByTenant.get(item.plan.tenant.name) ?? 0) + 1);
-      }
+    const apply = async (item: Work) => {
+      const result = await this.#apply(item);
+      counts[result]++;
+      if (result === 'failed' && item.plan.action === 'write') failuresByTenant.set(item.plan.tenant.name, (failuresByTenant.get(item.plan.tenant.name) ?? 0) + 1);
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-    return queue.length - next;
+    return eachLimited(queue, concurrency, apply, () => now() - started < roundBudgetMs);
   }
 
   async #apply({ stored, plan }: Work): Promise<Outcome> {
