@@ -82,17 +82,24 @@ const DENIED = new Set(['AccessDenied', 'AccessDeniedException']);
 /** Codes that say the webhook's own identity was refused or missing, whatever the tenant's role allows. */
 const OWN_IDENTITY = new Set(['CredentialsProviderError', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch', 'UnrecognizedClientException']);
 
+/**
+ * Whether a grant's repositories are found by listing the whole registry (it has a wildcard), rather than by asking
+ * about each of its exact names; AWS authorises the two differently.
+ */
+export function listsRegistry(check: GrantCheck): boolean {
+  return check.globs.some((glob) => glob.source.includes('*'));
+}
+
 /** The one-line fix of a failed step, naming the aws-policies piece to apply where one applies. */
 export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFile: string): string {
   const { roleArn, registry, externalId, sessionTags } = check.request;
   const where = `${registry.account}/${registry.region}`;
   const awsPolicies = `aws-policies --policy ${policyFile}`;
   const tenant = `tenant ${JSON.stringify(check.tenant)}`;
+  const service = step === 'AssumeRole' ? 'STS' : 'ECR';
   if (UNREACHABLE.has(code)) {
-    const service = step === 'AssumeRole' ? 'STS' : 'ECR';
     return `${service} in ${registry.region} did not answer: check the webhook's network path to it (proxy, VPC endpoint, AWS_ENDPOINT_URL_${service}) or raise --deadline, and run verify again`;
   }
-  const service = step === 'AssumeRole' ? 'STS' : 'ECR';
   if (TRY_AGAIN.has(code)) return `${service} in ${registry.region} answered ${code}: nothing to change on the AWS side; run verify again (--tenant ${check.tenant} makes fewer calls)`;
   if (OWN_IDENTITY.has(code)) {
     return "the webhook's own AWS identity is missing or refused: give it one the SDK's default chain finds (IRSA, EKS Pod Identity, AWS_* variables), as serve gets it";
@@ -110,8 +117,7 @@ export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFil
   if (step === 'GetAuthorizationToken') {
     return `the permission policy of ${roleArn} must allow ecr:GetAuthorizationToken: apply roles[].permissionPolicy of ${tenant} from ${awsPolicies}`;
   }
-  const wildcard = check.globs.some((glob) => glob.source.includes('*'));
-  const side = wildcard
+  const side = listsRegistry(check)
     ? 'a grant with a wildcard lists the whole registry, which from another account takes the registry policy (--registry-policy)'
     : "from another account, the repository's policy too";
   return `${roleArn} must be allowed ecr:DescribeRepositories on the repositories of ${where} by its permission policy (statement ListGrantedRegistriesForVerify) and by the registry's side (statement EcrTenantWebhookVerify; ${side}) of ${tenant}: see ${awsPolicies}`;

@@ -6,7 +6,7 @@ import { eachLimited } from '../limited.ts';
 import { createMetrics } from '../metrics.ts';
 import type { CliIo } from './io.ts';
 import { loadPolicyForCli } from './load-policy.ts';
-import { buildReport, formatVerifyText, judgeGrant, verifyPlan, type AwsStep, type GrantCheck, type GrantOutcome } from './verify-report.ts';
+import { buildReport, formatVerifyText, judgeGrant, listsRegistry, verifyPlan, type AwsStep, type GrantCheck, type GrantOutcome } from './verify-report.ts';
 
 /**
  * `verify`: proves each tenant's grants work before a pod needs them, with the webhook's own AWS identity. Per
@@ -80,7 +80,7 @@ async function listRepositories(aws: VerifyAws, request: TokenRequest, session: 
  */
 async function grantRepositories(aws: VerifyAws, check: GrantCheck, session: TenantSession, deadlineMs: number): Promise<string[]> {
   const { request } = check;
-  if (check.globs.some((glob) => glob.source.includes('*'))) return listRepositories(aws, request, session, deadlineMs);
+  if (listsRegistry(check)) return listRepositories(aws, request, session, deadlineMs);
   const names: string[] = [];
   for (const { source } of check.globs) {
     // ECR names have at least two characters: a shorter one cannot exist, and ECR would refuse to look it up.
