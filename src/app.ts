@@ -8,6 +8,7 @@ import { createWorkloadHandler } from './admission/workload-handler.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
 import type { Metrics } from './metrics.ts';
 import type { PolicySource } from './policy/policy-source.ts';
+import type { RegistryLookups } from './registry/registry-lookups.ts';
 import { TLS_MIN_VERSION } from './tls/tls-reloader.ts';
 
 /** Builds the webhook's Fastify app from its configuration and dependencies; server.ts only starts it. */
@@ -34,6 +35,8 @@ export interface AppDeps {
   readonly pullSecrets?: PullSecretProvisioning | undefined;
   /** Takes dry-run would-be denials for Events (see MutateDeps). */
   readonly findings?: FindingReporting | undefined;
+  /** ECR reads at admission (see MutateDeps). */
+  readonly registry?: RegistryLookups | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;

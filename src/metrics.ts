@@ -32,7 +32,12 @@ export interface Metrics {
   measureNamespaceCache(size: () => number): void;
   /** result: hit (fresh) | refresh (served while a refresh runs behind it) | miss (the caller waits for a mint) */
   readonly tokenLookups: Counter<'result'>;
-  /** api: AssumeRole | GetAuthorizationToken; every SDK attempt, retries included. */
+  /**
+   * ECR reads at admission, one per question a decision asked: kind image | repository-tags; result hit (from
+   * memory, or joined a read already running) | found | missing | error (what a read this question made was told).
+   */
+  readonly registryLookups: Counter<'kind' | 'result'>;
+  /** api: AssumeRole | GetAuthorizationToken | DescribeImages | ListTagsForResource | DescribeRepositories; every SDK attempt, retries included. */
   readonly awsRequests: Counter<'api'>;
   /** api as above; code: the SDK's error name (AccessDenied, Throttling, TimeoutError, ...). */
   readonly awsErrors: Counter<'api' | 'code'>;
@@ -105,6 +110,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       namespaceCount = size;
     },
     tokenLookups: new Counter({ name: `${PREFIX}token_cache_lookups_total`, help: 'ECR token cache lookups, by result (hit, refresh, miss).', labelNames: ['result'], registers }),
+    registryLookups: new Counter({ name: `${PREFIX}registry_lookups_total`, help: 'ECR reads at admission, by kind (image, repository-tags) and result (hit, found, missing, error).', labelNames: ['kind', 'result'], registers }),
     awsRequests: new Counter({ name: `${PREFIX}aws_requests_total`, help: 'AWS API requests, every SDK attempt including retries, by API.', labelNames: ['api'], registers }),
     awsErrors: new Counter({ name: `${PREFIX}aws_errors_total`, help: 'Failed AWS API requests, every SDK attempt including retries, by API and error code.', labelNames: ['api', 'code'], registers }),
     findingEvents: new Counter({ name: `${PREFIX}finding_events_total`, help: 'Dry-run would-be denials reported as Kubernetes Events, by result (emitted, deduplicated, dropped, failed).', labelNames: ['result'], registers }),

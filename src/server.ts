@@ -1,11 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
-import { AwsTokenSource } from './aws/aws-token-source.ts';
+import { credentialChain } from './aws/credential-chain.ts';
 import { PullSecretProvisioner } from './credentials/pull-secret-provisioner.ts';
 import { PullSecretWriter } from './credentials/pull-secret-writer.ts';
-import { credentialFields } from './credentials/registry-token.ts';
-import { TokenCache, type TokenCacheEvent } from './credentials/token-cache.ts';
 import { Reconciler, type RoundReport } from './credentials/reconciler.ts';
 import { KubeProvenanceKeyStore, ProvenanceKeyring } from './kube/provenance-key.ts';
 import type { NamespaceDirectory } from './kube/namespace-directory.ts';
@@ -27,6 +25,8 @@ import { buildMetricsApp } from './metrics-app.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { PolicyReloader } from './policy/policy-reloader.ts';
 import { readTlsPair, TLS_MIN_VERSION, watchTlsPair } from './tls/tls-reloader.ts';
+
+export { reportTokenEvent, TOKEN_CACHE } from './aws/credential-chain.ts';
 
 /** Starts the webhook process from a validated, frozen configuration: the real adapters wired to the app. */
 export interface ServeConfig {
@@ -51,6 +51,8 @@ export interface ServeConfig {
   readonly admissionDeadlineMs: number;
   /** Fraction of a token's trusted life after which the cache refreshes it. */
   readonly tokenRefreshFraction: number;
+  /** How long ECR answers that can change (a tag's digest, a repository's tags) are trusted. */
+  readonly registryCacheMs: number;
   readonly refresher: {
     readonly leaseNamespace: string;
     readonly identity: string;
@@ -113,11 +115,6 @@ export function reportRound(round: RoundReport, metrics: Metrics, now: number): 
   for (const [tenant, expiry] of round.earliestExpiryByTenant) metrics.pullSecretEarliestExpiry.set({ tenant }, expiry / 1000);
 }
 /**
- * The token cache: a token for each of up to 10,000 (tenant, registry) pairs; an expiry that cannot be believed is
- * trusted 15 minutes; a failed mint is retried after 1 s, doubling up to a minute.
- */
-export const TOKEN_CACHE = { maxEntries: 10_000, suspectTrustMs: 15 * 60 * 1000, failureBackoff: { initialMs: 1000, maxMs: 60_000 } };
-/**
  * WouldDeny Events: one per owner and message per 10 minutes (the repeats counted into the next), at most 5 a
  * second after a burst of 20, 200 waiting at most; on shutdown what is queued gets 2 seconds to go out.
  */
@@ -128,14 +125,13 @@ export const FINDINGS = { dedupeWindowMs: 10 * 60 * 1000, ratePerSecond: 5, burs
  * only), the provenance key, and the reconciler under the Lease.
  */
 function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: PolicySource, namespaces: NamespaceDirectory, log: Logger, metrics: Metrics) {
-  const source = new AwsTokenSource({ sessionSeconds: config.awsSessionSeconds, maxAttempts: 3, metrics });
-  const tokens = new TokenCache({
-    source,
-    ...TOKEN_CACHE,
+  const { tokens, registry, destroy } = credentialChain({
+    sessionSeconds: config.awsSessionSeconds,
     refreshFraction: config.tokenRefreshFraction,
-    mintDeadlineMs: config.credentialDeadlineMs,
-    now: Date.now,
-    onEvent: (event) => reportTokenEvent(event, log, metrics),
+    deadlineMs: config.credentialDeadlineMs,
+    registryCacheMs: config.registryCacheMs,
+    metrics,
+    log,
   });
   const watched = new WatchedSecretStore(new KubeSecretStore(kubeConfig), kubeConfig, log);
   void watched.start();
@@ -184,25 +180,9 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
     key.stop();
     await elector.stop();
     await watched.stop();
-    source.destroy();
+    destroy();
   };
-  return { provisioner, release };
-}
-
-/**
- * How the token cache's events are reported: lookups are counted, not logged (one for every pull Secret written);
- * the rest is logged naming tenant, role and registry, with the expiry the cache keeps to (`expiresAt`) and AWS
- * codes, never the token.
- */
-export function reportTokenEvent(event: TokenCacheEvent, log: Logger, metrics: Metrics): void {
-  if (event.kind === 'lookup') {
-    metrics.tokenLookups.inc({ result: event.result });
-    return;
-  }
-  const credential = credentialFields(event.request);
-  if (event.kind === 'minted') log.info({ ...credential, expiresAt: event.expiresAt }, 'ECR token minted');
-  else if (event.kind === 'suspect-expiry') log.warn({ ...credential, claimedExpiresAt: event.claimed, expiresAt: event.trustedUntil }, 'ECR token expiry not believed; trusted briefly');
-  else log.warn({ ...credential, code: event.error.code, err: event.error.message, retryInMs: event.retryInMs }, 'ECR token mint failed');
+  return { provisioner, registry, release };
 }
 
 /** Every finding's fate is counted; one the API server refused is logged with its reason (and never retried). */
@@ -260,7 +240,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     cleanup.push(findings.release);
 
     let draining = false;
-    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: config.admissionDeadlineMs }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter });
+    const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: config.admissionDeadlineMs }, { policy, namespaces, log, metrics, draining: () => draining, pullSecrets: pullSecrets.provisioner, findings: findings.reporter, registry: pullSecrets.registry });
     const address = await listenOn((host) => app.listen({ host, port: config.port }), config.address, log);
     cleanup.push(() => app.close());
     const server = app.server as unknown as HttpsServer;

@@ -23,6 +23,7 @@ const EXPECTED = [
   'refresher_renewal_failures_total',
   'refresher_round_duration_seconds',
   'refresher_secrets_total',
+  'registry_lookups_total',
   'tls_reloads_total',
   'token_cache_lookups_total',
 ];

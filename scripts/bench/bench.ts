@@ -11,7 +11,10 @@
 //                   Secrets, so the measured load finds them fresh). Then:
 //                     (a) max throughput, a fixed number of connections in a closed loop, real app then baseline;
 //                     (b) latency at a fixed 1,000 reviews/s against the real app, each measured from the time it was
-//                         due to be sent to the end of its answer (open loop: no coordinated omission).
+//                         due to be sent to the end of its answer (open loop: no coordinated omission);
+//                     (c) max throughput of the real app with ECR reads for every tenant (pinDigests, missingImage:
+//                         deny), its lookup cache warmed by a priming pass: the cost of reading ECR once it is cached
+//                         (registryThroughputRatio is its throughput over the real app's without reads).
 //   2. end to end   The test suite's webhook stack (kube-apiserver + etcd, moto, the real `serve` registered as the
 //                   mutating webhook). Pods are created through the API server, sequentially and interleaved, in a
 //                   tenant namespace whose pull Secret is already fresh (the webhook is called) and in an unlabelled
@@ -19,7 +22,8 @@
 //                   only a webhook that does nothing is called. Added latency = the difference of the percentiles.
 //                   Real creates: a dryRun=All create skips writing pull Secrets, so it is not the same path.
 //   3. cold path    On the same stack, a burst of concurrent admissions posted straight to serve's /mutate for a
-//                   tenant that has no token and no pull Secret yet, moto counting the AWS calls they cause.
+//                   tenant that has no token and no pull Secret yet and pins its two images' tags to digests (read
+//                   from moto, nothing cached), moto counting the AWS calls they cause.
 //   4. memory       RSS of the hot-path server child (the real app, 10,000 namespaces, 1,000 × 10 grants, 5,000 cached
 //                   tokens, the pull Secrets of the load) after the load and a forced GC; plus the real serve's RSS
 //                   in the stack after parts 2 and 3.
@@ -88,12 +92,15 @@ interface Figures {
   readonly throughput: number | null;
   readonly baselineThroughput: number | null;
   readonly throughputRatio: number | null;
+  readonly registryThroughput: number | null;
+  readonly registryThroughputRatio: number | null;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly e2eAddedP50Ms: number | null;
   readonly e2eAddedP99Ms: number | null;
   readonly coldAssumeRoleCalls: number | null;
   readonly coldGetAuthorizationTokenCalls: number | null;
+  readonly coldDescribeImagesCalls: number | null;
   readonly coldFirstAnswerMs: number | null;
   readonly rssMb: number | null;
 }
@@ -111,12 +118,15 @@ const ROWS: readonly Row[] = [
   { figure: 'throughput', unit: 'reviews/s', target: '', met: undefined },
   { figure: 'baselineThroughput', unit: 'reviews/s', target: '', met: undefined },
   { figure: 'throughputRatio', unit: '', target: '>= 0.80', met: (v) => v >= 0.8 },
+  { figure: 'registryThroughput', unit: 'reviews/s', target: '', met: undefined },
+  { figure: 'registryThroughputRatio', unit: '', target: '>= 0.80', met: (v) => v >= 0.8 },
   { figure: 'p50Ms', unit: 'ms', target: '', met: undefined },
   { figure: 'p99Ms', unit: 'ms', target: '<= 1', met: (v) => v <= 1 },
   { figure: 'e2eAddedP50Ms', unit: 'ms', target: '<= 2', met: (v) => v <= 2 },
   { figure: 'e2eAddedP99Ms', unit: 'ms', target: '<= 5', met: (v) => v <= 5 },
   { figure: 'coldAssumeRoleCalls', unit: '', target: '= 1', met: (v) => v === 1 },
   { figure: 'coldGetAuthorizationTokenCalls', unit: '', target: '= 1', met: (v) => v === 1 },
+  { figure: 'coldDescribeImagesCalls', unit: '', target: '= 2', met: (v) => v === 2 },
   { figure: 'coldFirstAnswerMs', unit: 'ms', target: '', met: undefined },
   { figure: 'rssMb', unit: 'MiB', target: '<= 150', met: (v) => v <= 150 },
 ];
@@ -161,12 +171,16 @@ function figuresOf(hot: HotPathResult | undefined, e2e: EndToEndResult | undefin
     throughput: round(hot?.real.perSecond ?? Number.NaN, 0),
     baselineThroughput: round(hot?.baseline.perSecond ?? Number.NaN, 0),
     throughputRatio: round(ratio, 3),
+    registryThroughput: round(hot?.registry.perSecond ?? Number.NaN, 0),
+    // Against the same app without reads, in the same run: what reading ECR costs once its answers are cached.
+    registryThroughputRatio: round(hot === undefined ? Number.NaN : hot.registry.perSecond / hot.real.perSecond, 3),
     p50Ms: round(hot?.fixedRate.latency.p50 ?? Number.NaN),
     p99Ms: round(hot?.fixedRate.latency.p99 ?? Number.NaN),
     e2eAddedP50Ms: round(e2e === undefined ? Number.NaN : e2e.with.p50 - e2e.without.p50),
     e2eAddedP99Ms: round(e2e === undefined ? Number.NaN : e2e.with.p99 - e2e.without.p99),
     coldAssumeRoleCalls: e2e?.cold.assumeRoleCalls ?? null,
     coldGetAuthorizationTokenCalls: e2e?.cold.getAuthorizationTokenCalls ?? null,
+    coldDescribeImagesCalls: e2e?.cold.describeImagesCalls ?? null,
     coldFirstAnswerMs: round(e2e?.cold.firstAnswerMs ?? Number.NaN, 1),
     rssMb: round((hot?.memory.rss ?? Number.NaN) / MIB, 1),
   };
@@ -208,6 +222,8 @@ function hotDetails(hot: HotPathResult, options: BenchOptions, serverFlags: stri
     ...prime.problems.map((p) => `    ${p}`),
     `  throughput        ${options.connections} connections, closed loop, ${options.seconds} s each after ${WARMUP_MS / 1000} s warm-up: real ${real.completed} answers in ${real.seconds.toFixed(1)} s (${real.errors} non-200), baseline ${baseline.completed} (${baseline.errors} non-200)`,
     `  CPU per review    server: real ${real.serverCpuUsPerReview.toFixed(0)} µs, baseline ${baseline.serverCpuUsPerReview.toFixed(0)} µs; load generator ~${real.clientCpuUsPerReview.toFixed(0)} µs`,
+    `  with ECR reads    every tenant pinDigests + missingImage: deny, reads cached after priming (${hot.registry.prime.sent} reviews, ${hot.registry.prime.wrong} not as expected; ${hot.registry.reads} reads of the in-memory registry in all):`,
+    `                    ${hot.registry.completed} answers in ${hot.registry.seconds.toFixed(1)} s (${hot.registry.errors} non-200), ${hot.registry.perSecond.toFixed(0)}/s against ${real.perSecond.toFixed(0)}/s without reads; server CPU ${hot.registry.serverCpuUsPerReview.toFixed(0)} µs per review; p50 ${ms(hot.registry.latency.p50)}, p99 ${ms(hot.registry.latency.p99)}`,
     `  under max load    real p50 ${ms(real.latency.p50)}, p99 ${ms(real.latency.p99)}; baseline p50 ${ms(baseline.latency.p50)}, p99 ${ms(baseline.latency.p99)}`,
     `  fixed rate        ${fixedRate.rate}/s for ${RATE_SECONDS} s: ${fixedRate.answered}/${fixedRate.sent} answered, ${fixedRate.errors} errors; p50 ${ms(fixedRate.latency.p50, 3)}, p90 ${ms(fixedRate.latency.p90, 3)}, p99 ${ms(fixedRate.latency.p99, 3)}, p99.9 ${ms(fixedRate.latency.p999, 3)}, max ${ms(fixedRate.latency.max, 3)}`,
     `                    (from each review's due time; of which waiting to be sent, for a free connection or the load's own event loop: p50 ${ms(fixedRate.sendDelay.p50, 3)}, p99 ${ms(fixedRate.sendDelay.p99, 3)})`,
@@ -243,7 +259,7 @@ function e2eDetails(e2e: EndToEndResult, options: BenchOptions): string[] {
     `  webhook calls     ${e2e.webhookCallsPerPod.toFixed(2)} per pod created in the tenant namespace (serve's decision log lines)`,
     `  webhook alone     p50 ${ms(e2e.direct.p50)}, p90 ${ms(e2e.direct.p90)}, p99 ${ms(e2e.direct.p99)}, max ${ms(e2e.direct.max)}   (the same pod's review posted straight to serve, one keep-alive connection)`,
     `cold path (part 3): ${options.cold} concurrent admissions (non-dryRun, connections opened first) straight to serve's /mutate for a tenant with no token and no pull Secret`,
-    `  AWS calls         AssumeRole ${cold.assumeRoleCalls}, GetAuthorizationToken ${cold.getAuthorizationTokenCalls}${other === '' ? '' : `, other: ${other}`}`,
+    `  AWS calls         AssumeRole ${cold.assumeRoleCalls}, GetAuthorizationToken ${cold.getAuthorizationTokenCalls}, DescribeImages ${cold.describeImagesCalls} (the burst names ${cold.distinctImages} distinct images)${other === '' ? '' : `, other: ${other}`}`,
     `  token             ${tokenOutcome(cold)}`,
     `  answers           first after ${ms(cold.firstAnswerMs, 1)}, p50 ${ms(cold.answerMs.p50, 1)}, p99 ${ms(cold.answerMs.p99, 1)}, last ${ms(cold.answerMs.max, 1)}; ${cold.allowed} allowed, ${cold.denied} denied, ${cold.errors} errors`,
     ...cold.examples.map((e) => `    e.g. ${e.slice(0, 300)}`),
@@ -284,6 +300,10 @@ function jsonLine(figures: Figures, hot: Outcome<HotPathResult>, e2e: Outcome<En
     maxMs: round(h?.fixedRate.latency.max ?? Number.NaN),
     serverCpuUsPerReview: round(h?.real.serverCpuUsPerReview ?? Number.NaN, 1),
     baselineServerCpuUsPerReview: round(h?.baseline.serverCpuUsPerReview ?? Number.NaN, 1),
+    registryServerCpuUsPerReview: round(h?.registry.serverCpuUsPerReview ?? Number.NaN, 1),
+    registryP99UnderMaxLoadMs: round(h?.registry.latency.p99 ?? Number.NaN),
+    registryReads: h?.registry.reads ?? null,
+    registryWrongAnswers: h?.registry.prime.wrong ?? null,
     wrongAnswers: h?.prime.wrong ?? null,
     e2eWithP50Ms: round(e?.with.p50 ?? Number.NaN),
     e2eWithoutP50Ms: round(e?.without.p50 ?? Number.NaN),

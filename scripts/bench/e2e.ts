@@ -12,6 +12,7 @@ import { parseEcrHost } from '../../src/image/ecr-host.ts';
 import { TENANT_LABEL } from '../../src/labels.ts';
 import { pullSecretName } from '../../src/policy/decide.ts';
 import { startWebhookStack, type WebhookStack } from '../../test/e2e/support/webhook-stack.ts';
+import { registryOwner } from '../../test/moto/ecr-images.ts';
 import { BenchChild } from './children.ts';
 import { HOT_SERVER, makeCertificates } from './hot-path.ts';
 import { admissionReview, BUILD_REGISTRY, podObject, policyText, registryOf, tenantName } from './fixture.ts';
@@ -22,7 +23,10 @@ import { nowMs, rssMbOf, summarize, type Summary } from './stats.ts';
 const STACK_TENANTS = 20;
 /** t0000 rewrites from the old build registry, so the webhook's answer carries a patch (rewrite + pull secret). */
 const TENANT = 0;
-/** t0002 is enforced and gets no pod before the cold burst: no token and no pull Secret exist for it yet. */
+/**
+ * t0002 is enforced and gets no pod before the cold burst: no token and no pull Secret exist for it yet. It pins
+ * tags to digests, so the burst reads ECR too: its two images are pushed to moto first, and nothing is cached.
+ */
 const COLD_TENANT = 2;
 const NAMESPACE_WITH = 'bench-tenant';
 const NAMESPACE_WITHOUT = 'bench-plain';
@@ -61,6 +65,9 @@ export interface EndToEndResult {
 export interface ColdResult {
   readonly assumeRoleCalls: number;
   readonly getAuthorizationTokenCalls: number;
+  /** ECR reads the burst caused: one per distinct image, however many admissions name it. */
+  readonly describeImagesCalls: number;
+  readonly distinctImages: number;
   readonly otherAwsCalls: Readonly<Record<string, number>>;
   readonly firstAnswerMs: number;
   /** When serve logged the cold tenant's token as minted, from the firing (to the millisecond of its log clock). */
@@ -197,6 +204,21 @@ async function directReviews(stack: WebhookStack, count: number): Promise<Summar
 
 // --- part 3: the cold path ---------------------------------------------------------------------------------------
 
+/** The cold tenant's images, pushed to moto by the registry's owner, so pinning finds them. */
+async function pushColdImages(stack: WebhookStack): Promise<void> {
+  const [account = '', , , region = ''] = registryOf(COLD_TENANT, 0).split('.');
+  const owner = await registryOwner(stack.moto.endpoint, account, region);
+  try {
+    for (const [i, image] of COLD_IMAGES.entries()) {
+      const [repository = '', tag = ''] = image.slice(image.indexOf('/') + 1).split(':');
+      await owner.repository(repository);
+      await owner.push(repository, tag, `cold-${i}`);
+    }
+  } finally {
+    owner.destroy();
+  }
+}
+
 async function coldBurst(stack: WebhookStack, load: BenchChild, admissions: number, note: (text: string) => void): Promise<ColdResult> {
   const target = { port: stack.serve.port, ca: stack.webhookCa };
   await load.call('burst-open', { ...target, count: admissions, namespace: NAMESPACE_COLD, images: COLD_IMAGES });
@@ -204,10 +226,10 @@ async function coldBurst(stack: WebhookStack, load: BenchChild, admissions: numb
   stack.moto.resetCalls();
   stack.serve.lines.splice(0);
   const firedAt = Date.now();
-  const burst = await load.call<Omit<ColdResult, 'assumeRoleCalls' | 'getAuthorizationTokenCalls' | 'otherAwsCalls' | 'mintedAfterMs' | 'serveWarnings' | 'mintFailure'>>('burst-fire');
+  const burst = await load.call<Omit<ColdResult, 'assumeRoleCalls' | 'getAuthorizationTokenCalls' | 'describeImagesCalls' | 'distinctImages' | 'otherAwsCalls' | 'mintedAfterMs' | 'serveWarnings' | 'mintFailure'>>('burst-fire');
   await new Promise((resolve) => setTimeout(resolve, COLD_SETTLE_MS));
   await logQuiet(stack);
-  const { AssumeRole = 0, GetAuthorizationToken = 0, ...otherAwsCalls } = stack.moto.calls();
+  const { AssumeRole = 0, GetAuthorizationToken = 0, DescribeImages = 0, ...otherAwsCalls } = stack.moto.calls();
   // The only mint after the reset is the cold tenant's (its key is redacted in the log: it sits under `token`).
   const minted = stack.serve.lines.find((line) => line.msg === 'ECR token minted');
   const mintedAfterMs = typeof minted?.time === 'string' ? Date.parse(minted.time) - firedAt : undefined;
@@ -215,7 +237,7 @@ async function coldBurst(stack: WebhookStack, load: BenchChild, admissions: numb
   for (const line of stack.serve.lines) if ((line.level ?? 0) >= 40) serveWarnings[String(line.msg)] = (serveWarnings[String(line.msg)] ?? 0) + 1;
   const failed = stack.serve.lines.find((line) => line.msg === 'ECR token mint failed');
   const mintFailure = failed === undefined ? undefined : `${String(failed.code)}: ${String(failed.err)}`;
-  return { assumeRoleCalls: AssumeRole, getAuthorizationTokenCalls: GetAuthorizationToken, otherAwsCalls, mintedAfterMs, serveWarnings, mintFailure, ...burst };
+  return { assumeRoleCalls: AssumeRole, getAuthorizationTokenCalls: GetAuthorizationToken, describeImagesCalls: DescribeImages, distinctImages: new Set(COLD_IMAGES).size, otherAwsCalls, mintedAfterMs, serveWarnings, mintFailure, ...burst };
 }
 
 /**
@@ -233,7 +255,7 @@ async function logQuiet(stack: WebhookStack): Promise<void> {
 /** Parts 2 and 3 on a stack of their own; `onStack` is handed a way to stop it, for Ctrl-C while they run. */
 export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, onStack: (stop: () => Promise<void>) => void): Promise<EndToEndResult> {
   const stackStarted = performance.now();
-  const stack = await startWebhookStack({ policy: policyText(STACK_TENANTS), log: options.note });
+  const stack = await startWebhookStack({ policy: policyText(STACK_TENANTS, {}, (i) => (i === COLD_TENANT ? { pinDigests: true } : {})), log: options.note });
   onStack(() => stack.stop());
   const api = new AdminApi(stack);
   const certDir = mkdtempSync(join(tmpdir(), 'bench-trivial-tls-'));
@@ -248,6 +270,7 @@ export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, on
     await createNamespace(api, NAMESPACE_WITH, { [TENANT_LABEL]: tenantName(TENANT) });
     await createNamespace(api, NAMESPACE_WITHOUT, {});
     await createNamespace(api, NAMESPACE_COLD, { [TENANT_LABEL]: tenantName(COLD_TENANT) });
+    await pushColdImages(stack);
     const stackStartMs = performance.now() - stackStarted;
 
     const podsStarted = performance.now();

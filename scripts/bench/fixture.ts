@@ -46,16 +46,22 @@ function tenantSpec(i: number) {
   };
 }
 
-/** The policy as JSON text (which the YAML loader reads as well); `tenants` lets the e2e stack use a small one. */
-export function policyText(tenants = TENANT_COUNT): string {
-  const specs = Object.fromEntries(Array.from({ length: tenants }, (_, i) => [tenantName(i), tenantSpec(i)]));
+/**
+ * The policy as JSON text (which the YAML loader reads as well); `tenants` lets the e2e stack use a small one;
+ * `defaults` adds to spec.defaults (ECR reads: pinDigests, missingImage) and `extra` to chosen tenants.
+ */
+export function policyText(tenants = TENANT_COUNT, defaults: Record<string, unknown> = {}, extra: (i: number) => Record<string, unknown> = () => ({})): string {
+  const specs = Object.fromEntries(Array.from({ length: tenants }, (_, i) => [tenantName(i), { ...tenantSpec(i), ...extra(i) }]));
   return JSON.stringify({
     apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
     kind: 'TenantPolicy',
     metadata: { name: 'bench' },
-    spec: { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }, tenants: specs },
+    spec: { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny', ...defaults }, tenants: specs },
   });
 }
+
+/** What the hot path with ECR reads runs: every tenant pins tags to digests and checks that rewritten images exist. */
+export const REGISTRY_READ_DEFAULTS = { pinDigests: true, missingImage: 'deny' };
 
 /** Every (tenant, registry) the policy can mint a token for: one token cache key each. */
 export function tokenRequests() {

@@ -88,6 +88,8 @@ export interface MemoryReading {
 export interface HotPathResult {
   readonly prime: PrimeRun;
   readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number };
+  /** The real app with ECR reads (pinDigests, missingImage: deny) answered from its lookup cache. */
+  readonly registry: ThroughputRun & { readonly serverCpuUsPerReview: number; readonly prime: PrimeRun; readonly reads: number };
   readonly baseline: ThroughputRun & { readonly serverCpuUsPerReview: number };
   readonly fixedRate: FixedRateRun;
   readonly baselineFixedRate: FixedRateRun;
@@ -149,11 +151,13 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     const serverArgs = (kind: string) => ['--kind', kind, '--cert', tls.cert, '--key', tls.key];
     const real = new BenchChild('hot server (real app)', HOT_SERVER, serverArgs('real'), [...options.serverFlags, '--expose-gc']);
     const baseline = new BenchChild('hot server (baseline)', HOT_SERVER, serverArgs('baseline'), options.serverFlags);
-    servers.push(real, baseline);
-    const [realReady, baselineReady] = await Promise.all([real.ready, baseline.ready]);
+    const reading = new BenchChild('hot server (real app, ECR reads)', HOT_SERVER, [...serverArgs('real'), '--registry'], options.serverFlags);
+    servers.push(real, baseline, reading);
+    const [realReady, baselineReady, readingReady] = await Promise.all([real.ready, baseline.ready, reading.ready]);
     const realPort = realReady.port as number;
     const baselinePort = baselineReady.port as number;
-    options.note(`real app up in ${Math.round(realReady.startupMs as number)} ms (policy, namespaces, 5,000 tokens); baseline up`);
+    const readingPort = readingReady.port as number;
+    options.note(`real app up in ${Math.round(realReady.startupMs as number)} ms (policy, namespaces, 5,000 tokens); baseline and the app with ECR reads up`);
 
     const prime = await load.call<PrimeRun>('prime', { port: realPort, ca: tls.ca, count: options.reviewCount, connections: options.connections });
     options.note(`primed: ${prime.sent} reviews answered once each, ${prime.wrong} not as expected`);
@@ -164,6 +168,12 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     options.note(`throughput: baseline, the same`);
     const baselineRun = await measureThroughput(baseline, 'baseline', load, baselinePort, tls.ca, options);
     const throughputMs = performance.now() - throughputStarted;
+    // The same reviews once each first, so every ECR read is in the lookup cache: what a warm replica answers from.
+    const readingPrime = await load.call<PrimeRun>('prime', { port: readingPort, ca: tls.ca, count: options.reviewCount, connections: options.connections });
+    options.note(`throughput: real app with ECR reads (pinDigests, missingImage: deny; reads cached), the same`);
+    const readingRun = await measureThroughput(reading, 'registry', load, readingPort, tls.ca, options);
+    const { registryReads } = await reading.call<{ registryReads: number }>('holdings');
+    await reading.stop();
 
     const latencyStarted = performance.now();
     options.note(`latency: real app at ${options.rate} reviews/s, 1 s warm-up + ${options.rateSeconds} s`);
@@ -173,7 +183,7 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     const latencyMs = performance.now() - latencyStarted;
 
     const memory = await real.call<MemoryReading>('memory');
-    return { prime, real: realRun, baseline: baselineRun, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
+    return { prime, real: realRun, baseline: baselineRun, registry: { ...readingRun, prime: readingPrime, reads: registryReads }, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     removeDir();

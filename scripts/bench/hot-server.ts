@@ -4,6 +4,10 @@
 //                    in an InMemoryNamespaceDirectory, pino at info to /dev/null, Prometheus metrics, and the real
 //                    PullSecretProvisioner, PullSecretWriter and TokenCache over an in-memory Secret store, with a fake
 //                    token source (no AWS). The cache is filled with a token for every tenant and registry (5,000).
+//   --registry       with --kind real: every tenant pins tags to digests and checks rewritten images exist
+//                    (pinDigests, missingImage: deny), ECR read through the real lookup cache from an in-memory
+//                    registry that has every image; after the priming pass every read is answered from memory
+//                    (tags re-read after serve's default 60 s, as in serve).
 //   --kind baseline  an empty Fastify app with the same TLS options whose POST /mutate answers a constant allowed
 //                    AdmissionReview: what HTTPS, Fastify and JSON body parsing cost on their own.
 //   --kind echo      the same, answering with the request's uid, as kube-apiserver requires: a webhook that does
@@ -32,13 +36,15 @@ import { InMemoryEventSink } from '../../src/kube/event-sink.ts';
 import { createLogger, logDestination } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
+import { REGISTRY_LOOKUPS, RegistryLookups, type RegistryReader } from '../../src/registry/registry-lookups.ts';
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
 // serve's settings, and what it brings along: the AWS SDK and Kubernetes client modules serve holds in memory, so
 // the memory figure counts them as it would in the real process.
 import { FINDINGS, PULL_SECRET_FRESH_FOR_MS, reportFindingOutcome, reportTokenEvent, TOKEN_CACHE } from '../../src/server.ts';
 import { TLS_MIN_VERSION } from '../../src/tls/tls-reloader.ts';
 import { announceReady, answerRequests } from './children.ts';
-import { namespaces, policyText, tokenRequests } from './fixture.ts';
+import { namespaces, policyText, REGISTRY_READ_DEFAULTS, tokenRequests } from './fixture.ts';
+import { createHash } from 'node:crypto';
 
 /** serve's --credential-deadline default (src/cli/main.ts); the cache below uses its --token-refresh-at default, 0.5. */
 const CREDENTIAL_DEADLINE_MS = 3000;
@@ -53,6 +59,21 @@ class FakeTokenSource implements RegistryTokenSource {
   async mint(): Promise<RegistryToken> {
     this.mints++;
     return { username: 'AWS', password: randomBytes(1200).toString('base64'), expiresAt: new Date(Date.now() + TOKEN_LIFE_MS) };
+  }
+}
+
+/** An in-memory ECR that has every image: the digest of a reference is a hash of it, so it is stable. */
+class FakeRegistry implements RegistryReader {
+  reads = 0;
+
+  async imageDigest(_request: unknown, _registry: unknown, repository: string, reference: string): Promise<string> {
+    this.reads++;
+    return reference.startsWith('sha256:') ? reference : `sha256:${createHash('sha256').update(`${repository}:${reference}`).digest('hex')}`;
+  }
+
+  async repositoryTags(): Promise<Record<string, string>> {
+    this.reads++;
+    return {};
   }
 }
 
@@ -85,10 +106,10 @@ async function step(name: string): Promise<void> {
   memorySteps.push({ step: name, rss, heapUsed });
 }
 
-async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
+async function realApp(tls: { cert: Buffer; key: Buffer }, reads: boolean): Promise<Hot> {
   await step('modules loaded');
   const log = createLogger({ level: 'info', destination: logDestination('/dev/null') });
-  const policy = parsePolicy(policyText(), 'bench-policy.json');
+  const policy = parsePolicy(reads ? policyText(undefined, REGISTRY_READ_DEFAULTS) : policyText(), 'bench-policy.json');
   await step('policy parsed');
   const labelled = namespaces();
   const directory = new InMemoryNamespaceDirectory(labelled);
@@ -118,7 +139,12 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
     ...FINDINGS,
     onOutcome: (outcome, finding, error) => reportFindingOutcome(outcome, finding, error, log, metrics),
   });
-  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: DEFAULT_ADMISSION_DEADLINE_MS }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings });
+  // As serve reads ECR (src/aws/credential-chain.ts), from a registry in memory.
+  const fakeRegistry = new FakeRegistry();
+  const registry = reads
+    ? new RegistryLookups({ reader: fakeRegistry, sessionSeconds: SESSION_SECONDS, ...REGISTRY_LOOKUPS, mutableTtlMs: 60_000, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now, onLookup: (kind, result) => metrics.registryLookups.inc({ kind, result }) })
+    : undefined;
+  const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: DEFAULT_ADMISSION_DEADLINE_MS }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings, registry });
   const holdings = () => ({
     tenants: policy.tenants.size,
     grants: [...policy.tenants.values()].reduce((sum, t) => sum + [...t.grantsByRegistry.values()].reduce((n, g) => n + g.length, 0), 0),
@@ -126,6 +152,7 @@ async function realApp(tls: { cert: Buffer; key: Buffer }): Promise<Hot> {
     cachedTokens: requests.filter((request) => tokens.peek(request) !== undefined).length,
     pullSecrets: store.secrets.size,
     mints: source.mints,
+    registryReads: fakeRegistry.reads,
   });
   return { app, holdings };
 }
@@ -211,13 +238,13 @@ class WindowProfile {
 /** perf_hooks' gc entry kinds (NODE_PERFORMANCE_GC_*). */
 const GC_KINDS: Readonly<Record<number, string>> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
 
-const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } });
+const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, registry: { type: 'boolean', default: false } } });
 if (!['real', 'baseline', 'echo'].includes(values.kind ?? '') || values.cert === undefined || values.key === undefined) {
-  throw new Error('usage: hot-server.ts --kind real|baseline|echo --cert FILE --key FILE');
+  throw new Error('usage: hot-server.ts --kind real|baseline|echo [--registry] --cert FILE --key FILE');
 }
 const started = performance.now();
 const tls = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
-const hot = values.kind === 'real' ? await realApp(tls) : baselineApp(tls, values.kind === 'echo');
+const hot = values.kind === 'real' ? await realApp(tls, values.registry === true) : baselineApp(tls, values.kind === 'echo');
 await hot.app.listen({ host: '127.0.0.1', port: 0 });
 const measured = new MeasuredWindow();
 const profile = new WindowProfile();

@@ -4,7 +4,9 @@ import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ProvisionResult } from '../credentials/pull-secret-provisioner.ts';
 import type { CompiledPolicy, CompiledTenant } from '../policy/compile.ts';
-import { decide, type Decision, type PullSecretNeed } from '../policy/decide.ts';
+import type { Decision, PullSecretNeed } from '../policy/decide.ts';
+import { decideReadingRegistry } from '../registry/decide-reading-registry.ts';
+import type { RegistryLookups } from '../registry/registry-lookups.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
 import { clip } from '../text.ts';
@@ -34,8 +36,9 @@ import type { AdmissionRequest } from './review.ts';
  * |                                                      |      |   also queued as a WouldDeny Event on the owner    |
  * | handler bug                                          | 500  | none: a Status; failurePolicy Fail rejects the pod |
  *
- * The namespace lookup and the pull-secret work share one budget (deadlineMs, set under the webhook's
- * timeoutSeconds), so a slow API server and a slow STS together still end in this webhook's own answer.
+ * The namespace lookup, the ECR reads and the pull-secret work share one budget (deadlineMs, set under the
+ * webhook's timeoutSeconds), so a slow API server and a slow STS together still end in this webhook's own answer.
+ * What the ECR reads decide (an image not in its target, a tag pinned, a tag-based grant) is in decide.ts.
  */
 export interface MutateDeps {
   readonly policy: PolicySource;
@@ -51,6 +54,11 @@ export interface MutateDeps {
   readonly pullSecrets?: PullSecretProvisioning | undefined;
   /** Where dry-run would-be denials go as Events on the pod's owner (never awaited). Absent, they are only logged. */
   readonly findings?: FindingReporting | undefined;
+  /**
+   * ECR read with the tenant's role, for tag-based grants, missingImage and pinDigests, within the same budget.
+   * Absent (offline), a tag-based grant cannot be judged and is refused; nothing is checked or pinned.
+   */
+  readonly registry?: RegistryLookups | undefined;
 }
 
 export interface FindingReporting {
@@ -104,7 +112,7 @@ export function createMutateHandler(deps: MutateDeps) {
     }
     const started = performance.now();
     const policy = deps.policy.current();
-    const decided = decide({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before: pod.before });
+    const decided = await decideReadingRegistry({ pod: pod.view, namespace: request.namespace, namespaceLabels: labels, policy, before: pod.before }, deps.registry, budget);
     const decision = await withPullSecrets(decided, request, policy, budget);
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
     if (decision.verdict === 'would-deny' && !request.dryRun) reportWouldDeny(request, decision);

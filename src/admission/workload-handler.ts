@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import { withDeadline } from '../deadline.ts';
+import { Budget } from '../deadline.ts';
 import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
-import { decide, WARNING_MAX } from '../policy/decide.ts';
+import { WARNING_MAX } from '../policy/decide.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
+import { decideReadingRegistry } from '../registry/decide-reading-registry.ts';
+import type { RegistryLookups } from '../registry/registry-lookups.ts';
 import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
 import { podSpecPathOf } from '../workload/pod-spec.ts';
@@ -36,8 +38,13 @@ export interface WorkloadDeps {
   readonly namespaces: NamespaceDirectory;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** How long the namespace lookup may take; past it the template is let through unchecked, with a warning. */
+  /**
+   * How long the namespace lookup and the reads of repository tags together may take; past it the template is let
+   * through unchecked when the namespace could not be read, and tag reads follow the tenant's onCredentialError.
+   */
   readonly deadlineMs: number;
+  /** ECR reads for tag-based grants (see MutateDeps). */
+  readonly registry?: RegistryLookups | undefined;
 }
 
 /** The API group of each kind whose pod template is checked. */
@@ -67,15 +74,17 @@ export function createWorkloadHandler(deps: WorkloadDeps) {
     const at = podSpecPathOf(kind) as readonly string[];
     const template = readSpecs(request, at, kind);
     if (!template.ok) return refuse(uid, 400, template.problem);
+    const budget = new Budget(deps.deadlineMs);
     let labels;
     try {
-      labels = await withDeadline(deps.namespaces.labelsOf(request.namespace), deps.deadlineMs, `reading namespace ${request.namespace}`);
+      labels = await budget.wait(deps.namespaces.labelsOf(request.namespace), `reading namespace ${request.namespace}`);
     } catch (error) {
       const warning = clip(`template not checked (namespace labels unavailable); its pods are checked when created`, WARNING_MAX);
       deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');
       return answer({ uid, allowed: true, warnings: [warning] }, 'unavailable');
     }
-    const decision = decide({ pod: template.view, namespace: request.namespace, namespaceLabels: labels, policy: deps.policy.current(), before: template.before, template: true });
+    const input = { pod: template.view, namespace: request.namespace, namespaceLabels: labels, policy: deps.policy.current(), before: template.before, template: true };
+    const decision = await decideReadingRegistry(input, deps.registry, budget);
     const name = request.name !== '' ? request.name : metadataOf(request.object).name;
     deps.log.info(
       { uid, namespace: request.namespace, kind, name, operation: request.operation, tenant: decision.tenant, mode: decision.mode, decision: decision.verdict, reasons: decision.reasons.length > 0 ? decision.reasons : undefined },

@@ -1,10 +1,11 @@
 import { ClusterReadError, WORKLOAD_KINDS, type KubeObject, type NamespaceInfo, type WorkloadKind, type WorkloadSource } from '../kube/workload-source.ts';
 import { TENANT_LABEL } from '../labels.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { decide } from '../policy/decide.ts';
+import { decide, type Decision } from '../policy/decide.ts';
 import type { Mode } from '../policy/schema.ts';
-import { isPlainObject, podSpecPathOf, readPodSpec } from '../workload/pod-spec.ts';
-import { imageSignature, summarize, workloadOf, type AuditedNamespace, type AuditedTenant, type AuditedWorkload, type AuditReport, type OwnerNote } from './report.ts';
+import { decideObject, inOrder, OFFLINE, registryGaps, type RegistryReading } from '../workload/evaluate.ts';
+import { isPlainObject, podSpecPathOf, readPodSpec, type PodSpecView } from '../workload/pod-spec.ts';
+import { imageSignature, summarize, workloadOf, type AuditedNamespace, type AuditedTenant, type AuditedWorkload, type AuditReport, type EcrFindings, type OwnerNote } from './report.ts';
 
 /**
  * Walks a cluster through a WorkloadSource and judges every pod template and pod in the tenant namespaces in scope
@@ -23,6 +24,10 @@ import { imageSignature, summarize, workloadOf, type AuditedNamespace, type Audi
  * - pods that have Succeeded or Failed are never admitted again and are only counted.
  * Controllers are listed before what they own (CronJobs before Jobs, Deployments before ReplicaSets, pods last),
  * so an owner is always known when what it owns arrives; only small records of controllers are kept, not pages.
+ *
+ * Each object is decided as a pod created now, reading ECR when the RegistryReading says so (`audit --aws`), with
+ * every rewritten image looked for in its target (checkRewrites). The objects of a page are decided together, their
+ * reads overlapping, and then folded in the page's order, so the report does not depend on which read came back first.
  */
 export interface AuditScope {
   /** One namespace; all namespaces when undefined. */
@@ -52,6 +57,8 @@ interface NamespaceAudit {
 interface Judged {
   readonly workload: AuditedWorkload;
   readonly signature: string;
+  /** Its images whose existence check or pinning was not done (ECR not read). */
+  readonly notChecked: { readonly existence: number; readonly pinning: number };
   /** The audited owner this object is folded into, if any. */
   readonly foldedInto: Judged | undefined;
   owner: OwnerNote | undefined;
@@ -99,11 +106,20 @@ function hasEphemeralContainers(pod: KubeObject): boolean {
   return Array.isArray(ephemeralContainers) && ephemeralContainers.length > 0;
 }
 
+/** An object of a tenant namespace in scope, read and about to be decided. */
+interface Pending {
+  readonly object: KubeObject;
+  readonly meta: Meta;
+  readonly namespace: NamespaceAudit;
+  readonly pod: PodSpecView;
+}
+
 class ClusterScan {
   readonly #source: WorkloadSource;
   readonly #policy: CompiledPolicy;
   readonly #scope: AuditScope;
   readonly #progress: PageProgress;
+  readonly #reading: RegistryReading;
   readonly #namespaces = new Map<string, NamespaceAudit>();
   readonly #controllers = new Map<string, Judged>();
   /** Pods of an older DaemonSet or StatefulSet template, by owner and images: each reported once, with a count. */
@@ -112,11 +128,12 @@ class ClusterScan {
   #finishedPods = 0;
   #finishedJobs = 0;
 
-  constructor(source: WorkloadSource, policy: CompiledPolicy, scope: AuditScope, progress: PageProgress = () => undefined) {
+  constructor(source: WorkloadSource, policy: CompiledPolicy, scope: AuditScope, progress: PageProgress, reading: RegistryReading) {
     this.#source = source;
     this.#policy = policy;
     this.#scope = scope;
     this.#progress = progress;
+    this.#reading = { ...reading, checkRewrites: true };
   }
 
   async run(): Promise<AuditReport> {
@@ -150,21 +167,37 @@ class ClusterScan {
   async #judgeAll(kind: WorkloadKind): Promise<void> {
     let read = 0;
     for await (const page of this.#source.objects(kind, this.#scope.namespace)) {
-      for (const object of page) this.#judge(kind, object);
+      const pending = page.flatMap((object) => this.#pending(kind, object));
+      const decisions = await inOrder(pending, ({ namespace, pod }) =>
+        decideObject({ pod, namespace: namespace.name, namespaceLabels: namespace.labels, policy: this.#policy }, this.#reading),
+      );
+      pending.forEach((object, i) => this.#judge(kind, object, decisions[i]!));
       this.#progress(WORKLOAD_KINDS[kind].resource, (read += page.length));
     }
   }
 
-  #judge(kind: WorkloadKind, object: KubeObject): void {
+  /** The object to decide, if it is one: of a tenant namespace in scope, not finished; its pod spec read. */
+  #pending(kind: WorkloadKind, object: KubeObject): Pending[] {
     const meta = metaOf(object);
     const namespace = this.#namespaces.get(meta.namespace);
-    if (namespace === undefined) return;
-    if (kind === 'Pod') return this.#judgePod(namespace, object, meta);
+    if (namespace === undefined) return [];
+    if (kind === 'Pod' && finished(object)) {
+      this.#finishedPods++;
+      return [];
+    }
     if (kind === 'Job' && jobFinished(object)) {
       this.#finishedJobs++;
-      return;
+      return [];
     }
-    const judged = this.#evaluate(namespace, kind, object, meta, this.#foldTarget(kind, meta));
+    const pod = readPodSpec(object, podSpecPathOf(kind)!);
+    if (!pod.ok) throw new ClusterReadError(`${kind} ${meta.namespace}/${meta.name} from the API server cannot be judged: ${pod.problem}`);
+    return [{ object, meta, namespace, pod: pod.view }];
+  }
+
+  #judge(kind: WorkloadKind, pending: Pending, decision: Decision): void {
+    const { meta, namespace } = pending;
+    if (kind === 'Pod') return this.#judgePod(pending, decision);
+    const judged = this.#judged(kind, pending, decision, this.#foldTarget(kind, meta));
     if (meta.uid !== undefined) this.#controllers.set(meta.uid, judged);
     if (judged.foldedInto === undefined) namespace.reported.push(judged);
   }
@@ -174,13 +207,10 @@ class ClusterScan {
     return this.#controllers.get(meta.controller.uid);
   }
 
-  #judgePod(namespace: NamespaceAudit, object: KubeObject, meta: Meta): void {
-    if (finished(object)) {
-      this.#finishedPods++;
-      return;
-    }
+  #judgePod(pending: Pending, decision: Decision): void {
+    const { object, meta, namespace } = pending;
     const owner = meta.controller === undefined ? undefined : this.#controllers.get(meta.controller.uid);
-    const pod = this.#evaluate(namespace, 'Pod', object, meta, undefined);
+    const pod = this.#judged('Pod', pending, decision, undefined);
     if (owner === undefined) {
       namespace.reported.push(pod);
     } else if (pod.signature !== owner.signature && REVISIONS_IN_PODS.has(owner.workload.kind) && !hasEphemeralContainers(object)) {
@@ -221,12 +251,13 @@ class ClusterScan {
     namespace.reported.push(pod);
   }
 
-  #evaluate(namespace: NamespaceAudit, kind: WorkloadKind, object: KubeObject, meta: Meta, foldedInto: Judged | undefined): Judged {
-    const pod = readPodSpec(object, podSpecPathOf(kind)!);
-    if (!pod.ok) throw new ClusterReadError(`${kind} ${meta.namespace}/${meta.name} from the API server cannot be judged: ${pod.problem}`);
-    const decision = decide({ pod: pod.view, namespace: namespace.name, namespaceLabels: namespace.labels, policy: this.#policy });
-    const workload = workloadOf(kind, meta.name, decision, pod.view.imagePullSecrets);
-    return { workload, signature: imageSignature(kind, decision), foldedInto, owner: undefined, runningPods: 0 };
+  #judged(kind: WorkloadKind, pending: Pending, decision: Decision, foldedInto: Judged | undefined): Judged {
+    const workload = workloadOf(kind, pending.meta.name, decision, pending.pod.imagePullSecrets);
+    // What is noted undone is what admission would have read (missingImage other than allow, pinDigests): with
+    // --aws every rewritten image is looked up besides, and then nothing is left undone.
+    const gaps = registryGaps(decision, false);
+    const notChecked = { existence: gaps.filter((g) => g.checks.includes('existence')).length, pinning: gaps.filter((g) => g.checks.includes('pinning')).length };
+    return { workload, signature: imageSignature(kind, decision), notChecked, foldedInto, owner: undefined, runningPods: 0 };
   }
 
   #report(): AuditReport {
@@ -239,7 +270,22 @@ class ClusterScan {
     const tenants: AuditedTenant[] = [...byTenant.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, namespaces]) => ({ name, inPolicy: this.#policy.tenants.has(name), namespaces }));
-    return { summary: summarize(tenants, this.#podsUnderOwners, this.#finishedPods, this.#finishedJobs), tenants };
+    return { summary: summarize(tenants, this.#podsUnderOwners, this.#finishedPods, this.#finishedJobs), ecr: this.#ecrFindings(tenants), tenants };
+  }
+
+  #ecrFindings(tenants: readonly AuditedTenant[]): EcrFindings {
+    const listed = tenants.flatMap((t) => t.namespaces).flatMap((n) => n.workloads);
+    const reported = [...this.#namespaces.values()].flatMap((n) => n.reported);
+    return {
+      read: this.#reading.lookups !== undefined,
+      unjudged: listed.filter((w) => w.verdict === 'unjudged').length,
+      missing: listed.reduce((sum, w) => sum + w.missing.length, 0),
+      pins: listed.reduce((sum, w) => sum + w.pins.length, 0),
+      notChecked: {
+        existence: reported.reduce((sum, j) => sum + j.notChecked.existence, 0),
+        pinning: reported.reduce((sum, j) => sum + j.notChecked.pinning, 0),
+      },
+    };
   }
 }
 
@@ -258,6 +304,6 @@ function reportedWorkload(judged: Judged): AuditedWorkload {
   return { ...judged.workload, owner: judged.owner, ...(judged.owner.relation === 'old-revision' ? { runningPods: judged.runningPods } : {}) };
 }
 
-export function auditCluster(source: WorkloadSource, policy: CompiledPolicy, scope: AuditScope, progress?: PageProgress): Promise<AuditReport> {
-  return new ClusterScan(source, policy, scope, progress).run();
+export function auditCluster(source: WorkloadSource, policy: CompiledPolicy, scope: AuditScope, progress: PageProgress = () => undefined, reading: RegistryReading = OFFLINE): Promise<AuditReport> {
+  return new ClusterScan(source, policy, scope, progress, reading).run();
 }

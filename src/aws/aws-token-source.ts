@@ -1,7 +1,9 @@
-import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput, type Credentials } from '@aws-sdk/client-sts';
 import { CredentialError, sessionNameFor, type RegistryToken, type RegistryTokenSource, type TokenRequest } from '../credentials/registry-token.ts';
+import type { EcrRegistry } from '../image/ecr-host.ts';
 import type { Metrics } from '../metrics.ts';
+import type { RegistryReader } from '../registry/registry-lookups.ts';
 
 /**
  * Mints ECR pull tokens with the tenant's role: STS AssumeRole with the webhook's own identity (the SDK's default
@@ -77,6 +79,21 @@ export interface RepositoriesPage {
   readonly nextToken: string | undefined;
 }
 
+/** The codes ECR answers a read of something that is not there with. */
+const ABSENT = new Set(['RepositoryNotFoundException', 'ImageNotFoundException']);
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * ECR read at admission with the tenant's STS session, the one its pull-secret tokens are minted with (`sessions`
+ * keeps it under the token cache's key): assumed once, shared by every read until it is refreshed.
+ */
+export function sessionRegistryReader(source: AwsTokenSource, sessions: { get(request: TokenRequest): Promise<TenantSession> }): RegistryReader {
+  return {
+    imageDigest: async (request, _registry, repository, reference, signal) => source.imageDigest(request, await sessions.get(request), repository, reference, signal),
+    repositoryTags: async (request, registry, repository, signal) => source.repositoryTags(request, await sessions.get(request), registry, repository, signal),
+  };
+}
+
 export class AwsTokenSource implements RegistryTokenSource {
   readonly #options: AwsTokenSourceOptions;
   readonly #sts = new Map<string, STSClient>();
@@ -120,13 +137,43 @@ export class AwsTokenSource implements RegistryTokenSource {
    */
   async repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean> {
     const command = new DescribeRepositoriesCommand({ registryId: request.registry.account, repositoryNames: [name] });
+    const answer = await this.#absentAsUndefined(this.#ecr(request, session, 'DescribeRepositories', (ecr) => ecr.send(command, { abortSignal: signal }), signal));
+    return answer !== undefined;
+  }
+
+  /**
+   * The digest of one image, by tag or by digest, with DescribeImages; undefined when the repository or the image
+   * is not there. The digest goes into pods, so an answer that is not `sha256:` and 64 hex digits is an error.
+   */
+  async imageDigest(request: TokenRequest, session: TenantSession, repository: string, reference: string, signal: AbortSignal): Promise<string | undefined> {
+    const imageId = reference.startsWith('sha256:') ? { imageDigest: reference } : { imageTag: reference };
+    const command = new DescribeImagesCommand({ registryId: request.registry.account, repositoryName: repository, imageIds: [imageId] });
+    const answer = await this.#absentAsUndefined(this.#ecr(request, session, 'DescribeImages', (ecr) => ecr.send(command, { abortSignal: signal }), signal));
+    if (answer === undefined) return undefined;
+    const digest = answer.imageDetails?.[0]?.imageDigest;
+    if (digest === undefined || !DIGEST.test(digest)) {
+      throw new CredentialError('DescribeImages', request.roleArn, 'MalformedAnswer', `no sha256 image digest in the answer (${JSON.stringify(digest ?? null).slice(0, 80)})`);
+    }
+    return digest;
+  }
+
+  /** The tags of one repository with ListTagsForResource; undefined when the repository is not there. */
+  async repositoryTags(request: TokenRequest, session: TenantSession, registry: EcrRegistry, repository: string, signal: AbortSignal): Promise<Record<string, string> | undefined> {
+    const resourceArn = `arn:${registry.partition}:ecr:${registry.region}:${registry.account}:repository/${repository}`;
+    const command = new ListTagsForResourceCommand({ resourceArn });
+    const answer = await this.#absentAsUndefined(this.#ecr(request, session, 'ListTagsForResource', (ecr) => ecr.send(command, { abortSignal: signal }), signal));
+    if (answer === undefined) return undefined;
+    return Object.fromEntries((answer.tags ?? []).filter((tag) => tag.Key !== undefined).map((tag) => [tag.Key!, tag.Value ?? '']));
+  }
+
+  /** A read whose repository or image does not exist answers undefined; every other failure stays one. */
+  async #absentAsUndefined<T>(read: Promise<T>): Promise<T | undefined> {
     try {
-      await this.#ecr(request, session, 'DescribeRepositories', (ecr) => ecr.send(command, { abortSignal: signal }), signal);
+      return await read;
     } catch (error) {
-      if ((error as CredentialError).code === 'RepositoryNotFoundException') return false;
+      if (ABSENT.has((error as CredentialError).code)) return undefined;
       throw error;
     }
-    return true;
   }
 
   /**

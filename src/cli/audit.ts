@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { formatText } from '../audit/format-text.ts';
+import { formatText, notCheckedNote } from '../audit/format-text.ts';
 import { exitCodeOf } from '../audit/report.ts';
 import { auditCluster, type PageProgress } from '../audit/scan.ts';
 import { KubeConfigError, loadKubeConfig, type KubeConfigSource } from '../kube/kube-config.ts';
@@ -9,6 +9,7 @@ import { KubeWorkloadSource } from '../kube/kube-workload-source.ts';
 import type { WorkloadSource } from '../kube/workload-source.ts';
 import { TENANT_LABEL } from '../labels.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import { OFFLINE, withRegistryReads, type RegistryReading } from '../workload/evaluate.ts';
 import type { CliIo } from './io.ts';
 import { loadPolicyForCli } from './load-policy.ts';
 import { UsageError } from './usage-error.ts';
@@ -17,7 +18,10 @@ import type { ServeEnvironment } from './serve.ts';
 /**
  * `audit`: judges the live pods and pod templates of the tenant namespaces against a policy file (deployed or a
  * candidate), and reports what enforcing it would deny, rewrite and add.
- * Exit 0 when nothing would be denied, 1 when anything would (dry-run namespaces included), 2 on errors.
+ * With `--aws` it reads ECR with each tenant's role as admission does: grants by repository tags are judged, every
+ * rewritten image is looked for in its target and tags a tenant pins are resolved to their digests.
+ * Exit 0 when nothing would be denied, 1 when anything would (dry-run namespaces included), 3 when nothing would be
+ * but some image is granted only by repository tags that were not read (judge it with --aws), 2 on errors.
  */
 export interface AuditOptions {
   readonly policy: string;
@@ -27,6 +31,8 @@ export interface AuditOptions {
   readonly tenant?: string | undefined;
   readonly output: 'text' | 'json';
   readonly pageSize: number;
+  /** Read ECR with the tenants' roles, through AWS credentials from the environment. */
+  readonly aws?: boolean | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 500;
@@ -75,26 +81,30 @@ function scopeNote(options: AuditOptions): string {
   return `note: ${options.namespace === undefined ? 'no namespace is' : `namespace ${options.namespace} is not`} labelled ${label}: nothing to audit\n`;
 }
 
-/** The audit over any WorkloadSource: prints the report and returns the exit code. */
-export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo): Promise<number> {
+/** The audit over any WorkloadSource, reading ECR as `reading` says: prints the report and returns the exit code. */
+export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo, reading: RegistryReading = OFFLINE): Promise<number> {
   const progress = terminalProgress(io);
-  const report = await auditCluster(source, policy, { namespace: options.namespace, tenant: options.tenant }, progress.onPage).finally(progress.clear);
+  const within = { namespace: options.namespace, tenant: options.tenant };
+  const report = await auditCluster(source, policy, within, progress.onPage, reading).finally(progress.clear);
   if (report.summary.namespaces === 0 && options.tenant !== undefined && !policy.tenants.has(options.tenant)) {
     // Most likely a typo, which must not pass a CI gate as "nothing would be denied".
     throw new UsageError(`--tenant ${JSON.stringify(options.tenant)}: no namespace is labelled with it and ${options.policy} names no such tenant`);
   }
   if (report.summary.namespaces === 0) io.stderr(scopeNote(options));
+  const undone = notCheckedNote(report.ecr);
+  if (undone !== undefined) io.stderr(undone);
   if (options.output === 'json') {
     const scope = { namespace: options.namespace ?? null, tenant: options.tenant ?? null };
     io.stdout(`${JSON.stringify({ policy: options.policy, scope, ...report }, null, 2)}\n`);
   } else {
     io.stdout(formatText(report));
   }
-  return exitCodeOf(report.summary);
+  return exitCodeOf(report.summary, report.ecr);
 }
 
 export async function runAudit(options: AuditOptions, io: CliIo, env: ServeEnvironment): Promise<number> {
   const policy = await loadPolicyForCli(options.policy, io);
   const kubeConfig = loadKubeConfig(auditKubeConfigSource(options.kubeconfig, env));
-  return reportAudit(new KubeWorkloadSource(kubeConfig, options.pageSize), policy, options, io);
+  const source = new KubeWorkloadSource(kubeConfig, options.pageSize);
+  return withRegistryReads(options.aws === true, (reading) => reportAudit(source, policy, options, io, reading));
 }

@@ -29,14 +29,15 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
 
   program
     .command('check')
-    .description('judge Pods and workload pod templates in manifests against a policy, offline')
+    .description('judge Pods and workload pod templates in manifests against a policy, offline (or reading ECR with --aws)')
     .requiredOption('--policy <file>', 'policy file (YAML or JSON)')
     .option('--namespace <name>', "namespace to judge in (default: each manifest's metadata.namespace, else \"default\")")
     .option('--namespace-labels <k=v,...>', "the namespace's labels (default: a Namespace object in the manifests, else none)")
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--aws', "read ECR with each tenant's role as serve does (AWS credentials from the environment): judge repositoryTags grants, look rewritten images up in their targets, resolve pinDigests")
     .argument('<manifest...>', 'manifest files (multi-document YAML or JSON); - reads stdin')
     .action(async (manifests: string[], opts) => {
-      setExit(await runCheck({ policy: opts.policy, namespace: opts.namespace, namespaceLabels: opts.namespaceLabels, output: opts.output, manifests }, io));
+      setExit(await runCheck({ policy: opts.policy, namespace: opts.namespace, namespaceLabels: opts.namespaceLabels, output: opts.output, manifests, aws: opts.aws }, io));
     });
 
   program
@@ -49,8 +50,9 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .option('--tenant <name>', 'audit the namespaces of this tenant only')
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addOption(new Option('--page-size <n>', 'objects per list request (limit/continue paging)').argParser(parsePageSize).default(DEFAULT_PAGE_SIZE))
+    .option('--aws', "read ECR with each tenant's role as serve does (AWS credentials from the environment): judge repositoryTags grants, report rewritten images missing in their targets and tags that would be pinned")
     .action(async (opts) => {
-      const options = { policy: opts.policy, kubeconfig: opts.kubeconfig, namespace: opts.namespace, tenant: opts.tenant, output: opts.output, pageSize: opts.pageSize };
+      const options = { policy: opts.policy, kubeconfig: opts.kubeconfig, namespace: opts.namespace, tenant: opts.tenant, output: opts.output, pageSize: opts.pageSize, aws: opts.aws };
       setExit(await runAudit(options, io, env));
     });
 
@@ -105,8 +107,9 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('--max-deletions-per-round <count>', 'most pull secrets one refresh round deletes').argParser(parseCount).default(100))
     .addOption(new Option('--lease-duration <seconds>', 'how long a silent leader keeps the refresher Lease').argParser(parseSeconds).default(15_000, '15'))
     .addOption(new Option('--token-refresh-at <fraction>', "refresh an ECR token after this fraction of its life (the kubelet's ECR provider uses 0.5)").argParser(parseFraction).default(0.5))
+    .addOption(new Option('--registry-cache <seconds>', "how long ECR answers that can change are trusted: a tag's digest (pinDigests), a repository's tags (repositoryTags grants)").argParser(parseSeconds).default(60_000, '60'))
     .addOption(new Option('--credential-deadline <seconds>', 'at most how long an admission may spend making pull secrets work (within --admission-deadline)').argParser(parseSeconds).default(3000, '3'))
-    .addOption(new Option('--admission-deadline <seconds>', "how long one admission may wait on its namespace lookup and pull secrets together; keep it under the webhook's timeoutSeconds").argParser(parseAdmissionDeadline).default(4000, '4'))
+    .addOption(new Option('--admission-deadline <seconds>', "how long one admission may wait on its namespace lookup, ECR reads and pull secrets together; keep it under the webhook's timeoutSeconds").argParser(parseAdmissionDeadline).default(4000, '4'))
     .action(async (opts) => {
       setExit(await runServe(opts, env));
     });

@@ -27,6 +27,7 @@ export interface ServeOptions {
   readonly refreshInterval: number;
   readonly leaseDuration: number;
   readonly tokenRefreshAt: number;
+  readonly registryCache: number;
   readonly deletionGrace: number;
   readonly maxDeletionsPerRound: number;
 }
@@ -130,6 +131,7 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     credentialDeadlineMs: Math.max(options.credentialDeadline, 100),
     admissionDeadlineMs: options.admissionDeadline,
     tokenRefreshFraction: options.tokenRefreshAt,
+    registryCacheMs: options.registryCache,
     refresher: {
       leaseNamespace: options.leaseNamespace ?? env.podNamespace ?? DEFAULT_NAMESPACE,
       identity: options.identity ?? env.podName ?? env.hostname,

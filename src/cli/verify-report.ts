@@ -14,13 +14,20 @@ export interface GrantCheck {
   readonly tenant: string;
   readonly registry: string;
   readonly globs: readonly CompiledGlob[];
+  /** Tags a repository must carry for the grant to hold (with its globs); undefined for a grant by globs alone. */
+  readonly repositoryTags: Readonly<Record<string, string>> | undefined;
+  /** The registry's partition, for the repository ARNs whose tags are read. */
+  readonly partition: string;
   /** Where the grant is written, for the fix of a glob that matches nothing. */
   readonly at: string;
   readonly request: TokenRequest;
 }
 
-/** The AWS calls of a check, in order; MatchRepositories is judged here from what DescribeRepositories listed. */
-export type AwsStep = 'AssumeRole' | 'GetAuthorizationToken' | 'DescribeRepositories';
+/**
+ * The AWS calls of a check, in order (ListTagsForResource for a grant by repository tags only); MatchRepositories is
+ * judged here from what DescribeRepositories listed and ListTagsForResource read.
+ */
+export type AwsStep = 'AssumeRole' | 'GetAuthorizationToken' | 'DescribeRepositories' | 'ListTagsForResource';
 export type VerifyStep = AwsStep | 'MatchRepositories';
 
 export interface GrantResult {
@@ -29,7 +36,7 @@ export interface GrantResult {
   readonly ok: boolean;
   /** The first step that failed; the steps after it were not tried. */
   readonly step?: VerifyStep;
-  /** AWS's error code (AccessDenied, ECONNREFUSED, Timeout, ...), or NoMatchingRepository. */
+  /** AWS's error code (AccessDenied, ECONNREFUSED, Timeout, ...), or NoMatchingRepository, NoTaggedRepository. */
   readonly code?: string;
   readonly message?: string;
   readonly fix?: string;
@@ -37,6 +44,10 @@ export interface GrantResult {
   readonly tokenExpiresAt?: string;
   /** Repositories each glob matches, once DescribeRepositories answered. */
   readonly repositories: Readonly<Record<string, number>>;
+  /** A grant by repository tags: the tags it asks for. */
+  readonly repositoryTags?: Readonly<Record<string, string>>;
+  /** A grant by repository tags: of the repositories each glob matches, how many carry every tag, once they were read. */
+  readonly tagged?: Readonly<Record<string, number>>;
 }
 
 export interface VerifyReport {
@@ -44,10 +55,13 @@ export interface VerifyReport {
   readonly tenants: Readonly<Record<string, { readonly grants: readonly GrantResult[] }>>;
 }
 
-/** What a grant's checks found, before it is judged: the failure of an AWS step, or what each step answered. */
+/**
+ * What a grant's checks found, before it is judged: the failure of an AWS step, or what each step answered; `tagged`,
+ * for a grant by repository tags, the repositories its globs match that carry every tag.
+ */
 export type GrantOutcome =
   | { readonly failed: { readonly step: AwsStep; readonly code: string; readonly message: string } }
-  | { readonly failed?: undefined; readonly tokenExpiresAt: Date; readonly repositories: readonly string[] };
+  | { readonly failed?: undefined; readonly tokenExpiresAt: Date; readonly repositories: readonly string[]; readonly tagged?: readonly string[] };
 
 /** Each grant of each tenant (or only `tenant`), in policy order. */
 export function verifyPlan(policy: CompiledPolicy, tenant: string | undefined, sessionSeconds: number, source: string): GrantCheck[] {
@@ -61,6 +75,8 @@ export function verifyPlan(policy: CompiledPolicy, tenant: string | undefined, s
       tenant: t.name,
       registry: grant.registry.host,
       globs: grant.globs,
+      repositoryTags: grant.repositoryTags,
+      partition: grant.registry.partition,
       at: grant.at,
       request: tokenRequest(t, grant.roleArn, grant.registry, sessionSeconds),
     })),
@@ -117,34 +133,70 @@ export function fixFor(check: GrantCheck, step: AwsStep, code: string, policyFil
   if (step === 'GetAuthorizationToken') {
     return `the permission policy of ${roleArn} must allow ecr:GetAuthorizationToken: apply roles[].permissionPolicy of ${tenant} from ${awsPolicies}`;
   }
+  if (step === 'ListTagsForResource') {
+    return (
+      `${roleArn} must be allowed ecr:ListTagsForResource, without the tag condition, on the repositories of ${where} its grant by tags matches, by its permission ` +
+      `policy (statement ReadTagsOfTaggedRepositories) and, from another account, by the registry's side (statement EcrTenantWebhookReadTags) of ${tenant}: see ${awsPolicies}`
+    );
+  }
   const side = listsRegistry(check)
     ? 'a grant with a wildcard lists the whole registry, which from another account takes the registry policy (--registry-policy)'
     : "from another account, the repository's policy too";
   return `${roleArn} must be allowed ecr:DescribeRepositories on the repositories of ${where} by its permission policy (statement ListGrantedRegistriesForVerify) and by the registry's side (statement EcrTenantWebhookVerify; ${side}) of ${tenant}: see ${awsPolicies}`;
 }
 
-/** Judges what a grant's checks found: ok, or the failing step with its code, message and fix. */
+/** `Team=Payments, Env=prod`: a grant's tags as messages and the text report show them. */
+const describeTags = (tags: Readonly<Record<string, string>>) =>
+  Object.entries(tags)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+
+/**
+ * Judges what a grant's checks found: ok, or the failing step with its code, message and fix. A grant by repository
+ * tags also fails when a glob matches repositories but none that carries the tags: it would grant nothing there.
+ */
 export function judgeGrant(check: GrantCheck, outcome: GrantOutcome, policyFile: string): GrantResult {
-  const base = { registry: check.registry, roleArn: check.request.roleArn };
+  const base = { registry: check.registry, roleArn: check.request.roleArn, ...(check.repositoryTags === undefined ? {} : { repositoryTags: check.repositoryTags }) };
   if (outcome.failed !== undefined) {
     const { step, code, message } = outcome.failed;
     return { ...base, ok: false, step, code, message, fix: fixFor(check, step, code, policyFile), repositories: {} };
   }
-  const repositories = Object.fromEntries(check.globs.map((glob) => [glob.source, outcome.repositories.filter((name) => globCovers(glob, name)).length]));
+  const count = (names: readonly string[]) => Object.fromEntries(check.globs.map((glob) => [glob.source, names.filter((name) => globCovers(glob, name)).length]));
+  const repositories = count(outcome.repositories);
+  const tagged = outcome.tagged === undefined ? undefined : count(outcome.tagged);
+  const counts = { repositories, ...(tagged === undefined ? {} : { tagged }) };
   const unmatched = check.globs.filter((glob) => repositories[glob.source] === 0).map((glob) => glob.source);
+  const untagged = check.globs.filter((glob) => tagged !== undefined && tagged[glob.source] === 0).map((glob) => glob.source);
   const tokenExpiresAt = outcome.tokenExpiresAt.toISOString();
-  if (unmatched.length === 0) return { ...base, ok: true, tokenExpiresAt, repositories };
   const { account, region } = check.request.registry;
-  return {
-    ...base,
-    ok: false,
-    step: 'MatchRepositories',
-    code: 'NoMatchingRepository',
-    message: `no repository in ${account}/${region} matches ${unmatched.join(', ')}`,
-    fix: `create the repository in ${account}/${region}, or correct the pattern at ${check.at}.repositories (tenant ${JSON.stringify(check.tenant)})`,
-    tokenExpiresAt,
-    repositories,
-  };
+  const tenant = `tenant ${JSON.stringify(check.tenant)}`;
+  if (unmatched.length > 0) {
+    return {
+      ...base,
+      ok: false,
+      step: 'MatchRepositories',
+      code: 'NoMatchingRepository',
+      message: `no repository in ${account}/${region} matches ${unmatched.join(', ')}`,
+      fix: `create the repository in ${account}/${region}, or correct the pattern at ${check.at}.repositories (${tenant})`,
+      tokenExpiresAt,
+      ...counts,
+    };
+  }
+  if (untagged.length > 0) {
+    // Only a grant by tags has tagged counts.
+    const tags = describeTags(check.repositoryTags!);
+    return {
+      ...base,
+      ok: false,
+      step: 'MatchRepositories',
+      code: 'NoTaggedRepository',
+      message: `no repository in ${account}/${region} matching ${untagged.join(', ')} carries ${tags}`,
+      fix: `tag the repositories to grant in ${account}/${region} with ${tags} (aws ecr tag-resource), or correct the tags at ${check.at}.repositoryTags (${tenant})`,
+      tokenExpiresAt,
+      ...counts,
+    };
+  }
+  return { ...base, ok: true, tokenExpiresAt, ...counts };
 }
 
 /** The report of every tenant in the plan's order, tenants without grants included (with none). */
@@ -155,7 +207,10 @@ export function buildReport(policy: CompiledPolicy, tenant: string | undefined, 
   return { ok: results.every(([, result]) => result.ok), tenants };
 }
 
-/** One line per tenant × grant, then a summary: `ok` lines show how many repositories each glob matches. */
+/**
+ * One line per tenant × grant, then a summary: `ok` lines show how many repositories each glob matches, and for a
+ * grant by tags how many of them carry the tags.
+ */
 export function formatVerifyText(report: VerifyReport, now: Date): string {
   const lines: string[] = [];
   let count = 0;
@@ -164,7 +219,10 @@ export function formatVerifyText(report: VerifyReport, now: Date): string {
     if (grants.length === 0) lines.push(`-     ${name}  no grants`);
     for (const grant of grants) {
       count++;
-      const matched = Object.entries(grant.repositories).map(([glob, n]) => `${glob}: ${n}`).join(', ');
+      const tags = grant.tagged === undefined ? undefined : describeTags(grant.repositoryTags!);
+      const matched = Object.entries(grant.repositories)
+        .map(([glob, n]) => `${glob}: ${n}${tags === undefined ? '' : ` (${grant.tagged![glob]} with ${tags})`}`)
+        .join(', ');
       if (grant.ok) {
         const past = grant.tokenExpiresAt !== undefined && Date.parse(grant.tokenExpiresAt) < now.getTime() ? ` (token obtained; ECR states an expiry already past, ${grant.tokenExpiresAt})` : '';
         lines.push(`ok    ${name}  ${grant.registry}  ${matched}${past}`);

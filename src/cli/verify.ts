@@ -2,16 +2,21 @@ import { InvalidArgumentError } from 'commander';
 import { AwsTokenSource, type RepositoriesPage, type TenantSession } from '../aws/aws-token-source.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from '../credentials/registry-token.ts';
 import { DeadlineError, withDeadline } from '../deadline.ts';
+import type { EcrRegistry } from '../image/ecr-host.ts';
+import { tagsHold } from '../policy/registry-facts.ts';
 import { eachLimited } from '../limited.ts';
 import { createMetrics } from '../metrics.ts';
 import type { CliIo } from './io.ts';
 import { loadPolicyForCli } from './load-policy.ts';
+import { globCovers } from '../policy/repository-glob.ts';
 import { buildReport, formatVerifyText, judgeGrant, listsRegistry, verifyPlan, type AwsStep, type GrantCheck, type GrantOutcome } from './verify-report.ts';
 
 /**
  * `verify`: proves each tenant's grants work before a pod needs them, with the webhook's own AWS identity. Per
  * grant: AssumeRole exactly as serve does, GetAuthorizationToken with that session, then DescribeRepositories on the
- * grant's registry to count what each repository glob matches (of the names alone, for a grant without wildcards). Exit 0 when every grant passes, 1 when any fails.
+ * grant's registry to count what each repository glob matches (of the names alone, for a grant without wildcards),
+ * and for a grant by repository tags ListTagsForResource on each of those, to count the ones carrying the tags.
+ * Exit 0 when every grant passes, 1 when any fails.
  * Nothing minted is ever printed: only codes, AWS's messages and when the token expires.
  */
 export interface VerifyOptions {
@@ -30,6 +35,8 @@ export interface VerifyAws {
   authorizationToken(request: TokenRequest, session: TenantSession, signal: AbortSignal): Promise<RegistryToken>;
   repositoriesPage(request: TokenRequest, session: TenantSession, nextToken: string | undefined, signal: AbortSignal): Promise<RepositoriesPage>;
   repositoryExists(request: TokenRequest, session: TenantSession, name: string, signal: AbortSignal): Promise<boolean>;
+  /** A repository's tags; undefined when it is not there (deleted since it was listed). */
+  repositoryTags(request: TokenRequest, session: TenantSession, registry: EcrRegistry, repository: string, signal: AbortSignal): Promise<Readonly<Record<string, string>> | undefined>;
   destroy(): void;
 }
 
@@ -96,6 +103,38 @@ async function grantRepositories(aws: VerifyAws, check: GrantCheck, session: Ten
   return names;
 }
 
+/** Repositories whose tags are read at once, for one grant by tags. */
+const TAG_READS_AT_ONCE = 4;
+
+/**
+ * Of the repositories a grant by tags matches, those that carry every tag: each one's tags read with the tenant's
+ * session, as admission reads them. A repository deleted since it was listed carries none.
+ */
+async function taggedRepositories(aws: VerifyAws, check: GrantCheck, tags: Readonly<Record<string, string>>, session: TenantSession, names: readonly string[], deadlineMs: number) {
+  const { request } = check;
+  const registry = { ...request.registry, partition: check.partition } as EcrRegistry;
+  const carries: boolean[] = new Array(names.length);
+  let failed = false;
+  // After the first failure no further read starts: the grant fails at this step either way.
+  await eachLimited(
+    names,
+    TAG_READS_AT_ONCE,
+    async (name, i) => {
+      try {
+        const carried = await bounded((signal) => aws.repositoryTags(request, session, registry, name, signal), deadlineMs, 'ListTagsForResource', request.roleArn);
+        carries[i] = carried !== undefined && tagsHold(tags, carried);
+      } catch (error) {
+        failed = true;
+        // Which repository was refused is what to fix: its policy, or the role's.
+        if (error instanceof CredentialError) throw new CredentialError(error.step, error.roleArn, error.code, `${name}: ${error.detail}`);
+        throw error;
+      }
+    },
+    () => !failed,
+  );
+  return names.filter((_, i) => carries[i]);
+}
+
 /** The steps of one grant, stopping at the first that fails. */
 export async function checkGrant(aws: VerifyAws, check: GrantCheck, deadlineMs: number): Promise<GrantOutcome> {
   const { request } = check;
@@ -103,7 +142,10 @@ export async function checkGrant(aws: VerifyAws, check: GrantCheck, deadlineMs: 
     const session = await bounded((signal) => aws.assumeRole(request, signal), deadlineMs, 'AssumeRole', request.roleArn);
     const token = await bounded((signal) => aws.authorizationToken(request, session, signal), deadlineMs, 'GetAuthorizationToken', request.roleArn);
     const repositories = await grantRepositories(aws, check, session, deadlineMs);
-    return { tokenExpiresAt: token.expiresAt, repositories };
+    const tags = check.repositoryTags;
+    if (tags === undefined) return { tokenExpiresAt: token.expiresAt, repositories };
+    const tagged = await taggedRepositories(aws, check, tags, session, repositories.filter((name) => check.globs.some((glob) => globCovers(glob, name))), deadlineMs);
+    return { tokenExpiresAt: token.expiresAt, repositories, tagged };
   } catch (error) {
     // The adapter turns every AWS failure into a CredentialError; anything else is reported against AssumeRole's step
     // rather than lost, with its bare name as the code.

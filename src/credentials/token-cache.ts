@@ -1,8 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import { CredentialError, tokenKey, type RegistryToken, type RegistryTokenSource, type TokenRequest } from './registry-token.ts';
+import { CredentialError, tokenKey, type RegistryToken, type TokenRequest } from './registry-token.ts';
 
 /**
  * ECR tokens by (role, external id, session tags, duration, registry account, region), bounded, refreshed ahead of expiry.
+ * The same cache, under the same key, keeps the tenants' STS sessions that ECR is read with at admission (anything
+ * with an expiry that a request mints): one mechanism for both.
  *
  * - Fresh (before the refresh point, by default half the token's trusted life, as the kubelet's ECR credential
  *   provider does): answered from memory, no AWS call.
@@ -15,8 +17,8 @@ import { CredentialError, tokenKey, type RegistryToken, type RegistryTokenSource
  * - A failed mint keeps a still-valid token in use, and blocks new mints for that key for a jittered, growing
  *   backoff, so failing or throttled AWS sees one call per key per backoff, not one per admission.
  */
-export interface TokenCacheOptions {
-  readonly source: RegistryTokenSource;
+export interface TokenCacheOptions<V extends Expiring = RegistryToken> {
+  readonly source: { mint(request: TokenRequest, signal: AbortSignal): Promise<V> };
   readonly maxEntries: number;
   /** Fraction of the trusted lifetime after which a token is refreshed (0 < f ≤ 1). */
   readonly refreshFraction: number;
@@ -46,12 +48,19 @@ export type TokenCacheEvent =
   | { readonly kind: 'suspect-expiry'; readonly key: string; readonly request: TokenRequest; readonly claimed: Date; readonly trustedUntil: Date }
   | { readonly kind: 'mint-failed'; readonly key: string; readonly request: TokenRequest; readonly error: CredentialError; readonly retryInMs: number };
 
-export interface CachedToken extends RegistryToken {
-  readonly mintedAt: number;
-  readonly refreshAt: number;
+/** What the cache keeps: anything that stops working at a known time. */
+export interface Expiring {
+  readonly expiresAt: Date;
 }
 
-/** ECR tokens live 12 hours; anything claiming much more is not believed. */
+export type Cached<V extends Expiring> = V & {
+  readonly mintedAt: number;
+  readonly refreshAt: number;
+};
+
+export type CachedToken = Cached<RegistryToken>;
+
+/** ECR tokens live 12 hours, and STS sessions at most 12 (DurationSeconds ≤ 43,200); anything claiming much more is not believed. */
 const LONGEST_PLAUSIBLE_MS = 12 * 60 * 60 * 1000 + 5 * 60 * 1000;
 
 interface Failure {
@@ -60,20 +69,20 @@ interface Failure {
   readonly backoffMs: number;
 }
 
-export class TokenCache {
-  readonly #options: TokenCacheOptions;
-  readonly #tokens: LRUCache<string, CachedToken>;
+export class TokenCache<V extends Expiring = RegistryToken> {
+  readonly #options: TokenCacheOptions<V>;
+  readonly #tokens: LRUCache<string, Cached<V>>;
   readonly #failures: LRUCache<string, Failure>;
-  readonly #minting = new Map<string, Promise<CachedToken>>();
+  readonly #minting = new Map<string, Promise<Cached<V>>>();
 
-  constructor(options: TokenCacheOptions) {
+  constructor(options: TokenCacheOptions<V>) {
     this.#options = options;
     this.#tokens = new LRUCache({ max: options.maxEntries });
     this.#failures = new LRUCache({ max: options.maxEntries });
   }
 
   /** A valid token for the request; rejects with a CredentialError when none can be had. */
-  async get(request: TokenRequest): Promise<CachedToken> {
+  async get(request: TokenRequest): Promise<Cached<V>> {
     const key = tokenKey(request);
     const now = this.#options.now();
     const cached = this.#tokens.get(key);
@@ -89,11 +98,21 @@ export class TokenCache {
   }
 
   /** The cached token, fresh or not, without minting (for the refresher and for status). */
-  peek(request: TokenRequest): CachedToken | undefined {
+  peek(request: TokenRequest): Cached<V> | undefined {
     return this.#tokens.get(tokenKey(request));
   }
 
-  #mintOnce(key: string, request: TokenRequest): Promise<CachedToken> {
+  /**
+   * Keeps what was minted elsewhere for this request (the session a pull-secret token was minted with), so the next
+   * get needs no call of its own; it replaces what was kept and clears a failure's backoff, as a mint here would.
+   */
+  put(request: TokenRequest, value: V): void {
+    const key = tokenKey(request);
+    this.#failures.delete(key);
+    this.#tokens.set(key, this.#trusted(key, request, value, this.#options.now()));
+  }
+
+  #mintOnce(key: string, request: TokenRequest): Promise<Cached<V>> {
     const running = this.#minting.get(key);
     if (running !== undefined) return running;
     const failure = this.#failures.get(key);
@@ -103,9 +122,9 @@ export class TokenCache {
     return minting;
   }
 
-  async #mint(key: string, request: TokenRequest): Promise<CachedToken> {
+  async #mint(key: string, request: TokenRequest): Promise<Cached<V>> {
     const { source, mintDeadlineMs, now } = this.#options;
-    let token: RegistryToken;
+    let token: V;
     try {
       token = await source.mint(request, AbortSignal.timeout(mintDeadlineMs));
     } catch (error) {
@@ -118,13 +137,13 @@ export class TokenCache {
     return cached;
   }
 
-  #trusted(key: string, request: TokenRequest, token: RegistryToken, mintedAt: number): CachedToken {
+  #trusted(key: string, request: TokenRequest, token: V, mintedAt: number): Cached<V> {
     const claimed = token.expiresAt.getTime();
     const plausible = claimed > mintedAt && claimed <= mintedAt + LONGEST_PLAUSIBLE_MS;
     const expiresAt = plausible ? claimed : mintedAt + this.#options.suspectTrustMs;
     if (!plausible) this.#options.onEvent?.({ kind: 'suspect-expiry', key, request, claimed: token.expiresAt, trustedUntil: new Date(expiresAt) });
     const refreshAt = mintedAt + Math.round((expiresAt - mintedAt) * this.#options.refreshFraction);
-    return { username: token.username, password: token.password, expiresAt: new Date(expiresAt), mintedAt, refreshAt };
+    return { ...token, expiresAt: new Date(expiresAt), mintedAt, refreshAt };
   }
 
   #failed(key: string, request: TokenRequest, error: CredentialError): CredentialError {

@@ -16,8 +16,34 @@ import { roleArnProblem } from './schema.ts';
  *
  * IAM wildcards cross "/", so `payments/*` becomes `repository/payments/*`, which IAM also lets match
  * `payments/a/b`; the webhook still enforces the narrower grant.
+ *
+ * A grant by repository tags is allowed on its globs' repositories (a grant of tags alone: `repository/*`) only under
+ * an `aws:ResourceTag/<key>` condition per tag, on both sides (in a repository or registry policy the condition is the
+ * repository's tags too), in statements apart from the grants by globs alone, one per distinct tag set. Merged into
+ * one statement, the condition would either be dropped, granting every repository the globs match, or restrict the
+ * plain grant to tagged repositories. Reading the tags (TAG_READ_ACTIONS) is allowed without the condition.
  */
 export const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
+/**
+ * What the webhook reads of images at admission with the tenant's role: whether a rewritten image exists in its
+ * target registry, and the digest a tag is pinned to. Granted in the pull statements themselves, not in statements of
+ * their own: the webhook reads only images the tenant may pull already, so the read goes on exactly the pull's
+ * repositories, principals and conditions (a tag grant's included), and tells nothing a pull would not (BatchGetImage
+ * answers the manifest, and so the digest). A statement of its own would repeat every resource list and condition
+ * and could drift from them; and leaving the read out would fail admission (onCredentialError) wherever a tenant
+ * uses missingImage or pinDigests.
+ */
+export const IMAGE_READ_ACTIONS = ['ecr:DescribeImages'];
+/** What a grant allows on its repositories: the pulls, and the image reads of admission. */
+export const GRANTED_ACTIONS = [...PULL_ACTIONS, ...IMAGE_READ_ACTIONS];
+/**
+ * What the webhook needs to judge a grant by repository tags: the tags of each repository the grant's globs match.
+ * Never under the grant's tag condition: the webhook must read the tags of a repository that does not carry them,
+ * to refuse the image for that reason, where a condition would make the read itself AccessDenied (a credential
+ * error). The tags are all it reveals, never an image. In statements of their own, for the tag grants' repositories
+ * only; a policy without tag grants has none.
+ */
+export const TAG_READ_ACTIONS = ['ecr:ListTagsForResource'];
 /**
  * What `verify` needs beyond pulling: it lists each granted registry to count the repositories every glob matches.
  * Always in statements of their own (Sids ending in "Verify"), so an operator who never runs verify can leave them
@@ -157,6 +183,51 @@ function repositoryArns(registry: EcrRegistry, globs: readonly string[]): string
   return [...new Set(arns)];
 }
 
+/** The repository ARNs of grants, each once, in the grants' order. */
+function grantArns(grants: readonly CompiledGrant[]): string[] {
+  return [...new Set(grants.flatMap((g) => repositoryArns(g.registry, g.globs.map((glob) => glob.source))))];
+}
+
+/** A tag set as its entries sorted by key; undefined for a grant by globs alone. */
+type TagEntries = [string, string][];
+
+const grantTags = (grant: CompiledGrant): TagEntries | undefined => (grant.repositoryTags === undefined ? undefined : sortedTags(grant.repositoryTags));
+
+/** `aws:ResourceTag/<key>` of each tag: what the statements of a tag grant hold the repository to. */
+function resourceTagConditions(tags: TagEntries | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
+}
+
+/** `Team=Payments, Env=prod`, for notes. */
+const describeTags = (tags: TagEntries) => tags.map(([key, value]) => `${key}=${value}`).join(', ');
+
+/**
+ * Grants split by what they are granted under: by globs alone (`plain`), and by each distinct tag set (equal sets
+ * written in any order together, in order of first appearance); `tagged` is every grant with tags.
+ */
+function splitByTags(grants: readonly CompiledGrant[]): { plain: CompiledGrant[]; tagSets: CompiledGrant[][]; tagged: CompiledGrant[] } {
+  const sets = groupBy(grants, (g) => (g.repositoryTags === undefined ? '' : JSON.stringify(grantTags(g))));
+  const plain = sets.get('') ?? [];
+  sets.delete('');
+  return { plain, tagSets: [...sets.values()], tagged: grants.filter((g) => g.repositoryTags !== undefined) };
+}
+
+/**
+ * Sids made unique within a document: a Sid that several statements share gets 1, 2, … in order, one used once stays
+ * as it is.
+ */
+function numbered(statements: readonly Statement[]): Statement[] {
+  const counts = new Map<string, number>();
+  for (const { Sid } of statements) counts.set(Sid, (counts.get(Sid) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  return statements.map((statement) => {
+    if (counts.get(statement.Sid) === 1) return statement;
+    const n = (seen.get(statement.Sid) ?? 0) + 1;
+    seen.set(statement.Sid, n);
+    return { ...statement, Sid: `${statement.Sid}${n}` };
+  });
+}
+
 /** What the tenants sharing one role bring to its documents. */
 interface SharedRole {
   readonly roleArn: string;
@@ -234,16 +305,21 @@ function registryWideArn(registry: EcrRegistry): string {
   return `arn:${registry.partition}:ecr:${registry.region}:${registry.account}:repository/*`;
 }
 
+/**
+ * The token on `*`, as ECR requires; the grants by globs alone in one statement; each tag set's grants in one of its
+ * own, under its condition; the tag reads of the tag grants' repositories; verify's listing.
+ */
 function permissionPolicy(grants: readonly CompiledGrant[]): PolicyDocumentJson {
-  const resources = grants.flatMap((g) => repositoryArns(g.registry, g.globs.map((glob) => glob.source)));
-  return {
-    Version: IAM_VERSION,
-    Statement: [
-      { Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
-      { Sid: 'PullGrantedRepositories', Effect: 'Allow', Action: PULL_ACTIONS, Resource: [...new Set(resources)] },
-      { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: VERIFY_ACTIONS, Resource: [...new Set(grants.map((g) => registryWideArn(g.registry)))] },
-    ],
-  };
+  const { plain, tagSets, tagged } = splitByTags(grants);
+  const statements: Statement[] = [{ Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }];
+  if (plain.length > 0) statements.push({ Sid: 'PullGrantedRepositories', Effect: 'Allow', Action: GRANTED_ACTIONS, Resource: grantArns(plain) });
+  for (const set of tagSets) {
+    const Condition = { StringEquals: resourceTagConditions(grantTags(set[0]!)) };
+    statements.push({ Sid: 'PullTaggedRepositories', Effect: 'Allow', Action: GRANTED_ACTIONS, Resource: grantArns(set), Condition });
+  }
+  if (tagged.length > 0) statements.push({ Sid: 'ReadTagsOfTaggedRepositories', Effect: 'Allow', Action: TAG_READ_ACTIONS, Resource: grantArns(tagged) });
+  statements.push({ Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: VERIFY_ACTIONS, Resource: [...new Set(grants.map((g) => registryWideArn(g.registry)))] });
+  return { Version: IAM_VERSION, Statement: numbered(statements) };
 }
 
 /**
@@ -272,10 +348,11 @@ function roleProblems(name: string, tenant: CompiledTenant): string[] {
 
 type Conditions = Record<string, Record<string, string | string[]>>;
 
-/** The organization conditions a registry-side statement carries, if any. */
-function orgConditions(options: RegistrySideOptions): Conditions | undefined {
+/** The conditions a registry-side statement carries, if any: the organization's, and a tag grant's tags. */
+function registryConditions(options: RegistrySideOptions, tags: TagEntries | undefined): Conditions | undefined {
   const condition: Conditions = {};
-  if (options.orgId !== undefined) condition.StringEquals = { 'aws:PrincipalOrgID': options.orgId };
+  const equals = { ...(options.orgId === undefined ? {} : { 'aws:PrincipalOrgID': options.orgId }), ...resourceTagConditions(tags) };
+  if (Object.keys(equals).length > 0) condition.StringEquals = equals;
   // A path with `*` after it: accounts in that OU and in the OUs below it.
   if (options.orgPath !== undefined) condition['ForAnyValue:StringLike'] = { 'aws:PrincipalOrgPaths': `${options.orgPath}*` };
   return Object.keys(condition).length > 0 ? condition : undefined;
@@ -283,10 +360,11 @@ function orgConditions(options: RegistrySideOptions): Conditions | undefined {
 
 /**
  * A statement on the registry side: the roles by name, or with orgOnly anyone the organization condition lets in;
- * the pull actions, or verify's.
+ * what a grant allows, or the tag reads, or verify's listing; with a tag grant's tags, only on repositories that
+ * carry them.
  */
-function pullStatement(sid: string, roles: string[], resources: string[] | undefined, options: RegistrySideOptions, actions: string[] = PULL_ACTIONS): Statement {
-  const condition = orgConditions(options);
+function pullStatement(sid: string, roles: string[], resources: string[] | undefined, options: RegistrySideOptions, actions = GRANTED_ACTIONS, tags?: TagEntries): Statement {
+  const condition = registryConditions(options, tags);
   return {
     Sid: sid,
     Effect: 'Allow',
@@ -297,27 +375,56 @@ function pullStatement(sid: string, roles: string[], resources: string[] | undef
   };
 }
 
-/** A repository policy naming these roles: the pulls, and (its verify statement) describing the repository it is on. */
-function repositoryPolicy(roles: string[], options: RegistrySideOptions): PolicyDocumentJson {
-  return {
-    Version: IAM_VERSION,
-    Statement: [pullStatement('EcrTenantWebhookPull', roles, undefined, options), pullStatement('EcrTenantWebhookVerify', roles, undefined, options, VERIFY_ACTIONS)],
-  };
+/** Who a glob is granted to: a role, by the glob alone (tags undefined) or only where the repository carries tags. */
+interface Grantee {
+  readonly role: string;
+  readonly tags: TagEntries | undefined;
+}
+
+/** A role ARN holds no space, and JSON no line break: keys, and their sorted lists joined by lines, are unambiguous. */
+const granteeKey = (grantee: Grantee) => (grantee.tags === undefined ? grantee.role : `${grantee.role} ${JSON.stringify(grantee.tags)}`);
+const rolesOf = (grantees: readonly Grantee[]) => [...new Set(grantees.map((g) => g.role))];
+
+/**
+ * A repository policy for these grantees: the pulls of the roles granted by globs alone, those of each tag set's roles
+ * under its condition, the tag reads of the roles with tags, and (its verify statement) describing the repository
+ * it is on.
+ */
+function repositoryPolicy(grantees: readonly Grantee[], options: RegistrySideOptions): PolicyDocumentJson {
+  const plain = grantees.filter((g) => g.tags === undefined);
+  const tagged = grantees.filter((g) => g.tags !== undefined);
+  const sets = [...groupBy(tagged, (g) => JSON.stringify(g.tags)).values()];
+  const statements = [
+    ...(plain.length > 0 ? [pullStatement('EcrTenantWebhookPull', rolesOf(plain), undefined, options)] : []),
+    ...sets.map((set) => pullStatement('EcrTenantWebhookPullTagged', rolesOf(set), undefined, options, GRANTED_ACTIONS, set[0]!.tags)),
+    ...(tagged.length > 0 ? [pullStatement('EcrTenantWebhookReadTags', rolesOf(tagged), undefined, options, TAG_READ_ACTIONS)] : []),
+    pullStatement('EcrTenantWebhookVerify', rolesOf(grantees), undefined, options, VERIFY_ACTIONS),
+  ];
+  return { Version: IAM_VERSION, Statement: numbered(statements) };
 }
 
 /**
- * The registry policy of one registry (scope V2): one statement per role, on exactly its repositories; with
- * orgOnly, one statement on all of them for the organization. Then verify's listing, for all the roles at once.
+ * The statements of a registry policy that grant `roles` these grants' repositories: those by globs alone, each tag
+ * set's under its condition, and the tag reads of the tag grants' repositories.
+ */
+function grantStatements(grants: readonly CompiledGrant[], roles: string[], options: RegistrySideOptions): Statement[] {
+  const { plain, tagSets, tagged } = splitByTags(grants);
+  return [
+    ...(plain.length > 0 ? [pullStatement('EcrTenantWebhookPull', roles, grantArns(plain), options)] : []),
+    ...tagSets.map((set) => pullStatement('EcrTenantWebhookPullTagged', roles, grantArns(set), options, GRANTED_ACTIONS, grantTags(set[0]!))),
+    ...(tagged.length > 0 ? [pullStatement('EcrTenantWebhookReadTags', roles, grantArns(tagged), options, TAG_READ_ACTIONS)] : []),
+  ];
+}
+
+/**
+ * The registry policy of one registry (scope V2): each role's statements, on exactly its repositories; with
+ * orgOnly, the statements of all of them for the organization. Then verify's listing, for all the roles at once.
  */
 function registryPolicy(grants: readonly CompiledGrant[], options: RegistrySideOptions): PolicyDocumentJson {
   const byRole = groupBy(grants, (g) => g.roleArn);
-  const arns = (list: readonly CompiledGrant[]) => [...new Set(list.flatMap((g) => repositoryArns(g.registry, g.globs.map((glob) => glob.source))))];
-  const statements =
-    options.orgOnly === true
-      ? [pullStatement('EcrTenantWebhookPull', [], arns(grants), options)]
-      : [...byRole].map(([role, list], i) => pullStatement(byRole.size === 1 ? 'EcrTenantWebhookPull' : `EcrTenantWebhookPull${i + 1}`, [role], arns(list), options));
+  const statements = options.orgOnly === true ? grantStatements(grants, [], options) : [...byRole].flatMap(([role, list]) => grantStatements(list, [role], options));
   const verify = pullStatement('EcrTenantWebhookVerify', [...byRole.keys()], [registryWideArn(grants[0]!.registry)], options, VERIFY_ACTIONS);
-  return { Version: IAM_VERSION, Statement: [...statements, verify] };
+  return { Version: IAM_VERSION, Statement: numbered([...statements, verify]) };
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -331,32 +438,36 @@ const globsOf = (grants: readonly CompiledGrant[]) => [...new Set(grants.flatMap
 /** One registry: an account and region (a dual-stack or FIPS host is the same registry). */
 const registryKey = (registry: EcrRegistry) => `${registry.partition}:${registry.account}:${registry.region}`;
 
-/** Who is granted what, over every tenant: per registry, per glob, the roles granted it (in policy order). */
-type GrantedRoles = Map<string, Map<string, string[]>>;
+/** Who is granted what, over every tenant: per registry, per glob, its grantees (in policy order). */
+type GrantedRoles = Map<string, Map<string, Grantee[]>>;
 
 function grantedRoles(grants: readonly CompiledGrant[]): GrantedRoles {
   const granted: GrantedRoles = new Map();
   for (const grant of grants) {
-    const globs = granted.get(registryKey(grant.registry)) ?? new Map<string, string[]>();
+    const globs = granted.get(registryKey(grant.registry)) ?? new Map<string, Grantee[]>();
     granted.set(registryKey(grant.registry), globs);
+    const grantee: Grantee = { role: grant.roleArn, tags: grantTags(grant) };
     for (const { source } of grant.globs) {
-      const roles = globs.get(source) ?? [];
-      if (!roles.includes(grant.roleArn)) roles.push(grant.roleArn);
-      globs.set(source, roles);
+      const grantees = globs.get(source) ?? [];
+      if (!grantees.some((g) => granteeKey(g) === granteeKey(grantee))) grantees.push(grantee);
+      globs.set(source, grantees);
     }
   }
   return granted;
 }
 
-/** The globs of one registry grouped by the roles granted them, in the globs' order. */
-function repositoryGroups(globs: readonly string[], rolesOf: ReadonlyMap<string, string[]>, options: RegistrySideOptions): RepositoryPolicyGroup[] {
-  // The same roles in another order are the same group.
-  const key = (glob: string) => [...rolesOf.get(glob)!].sort().join('\n');
+/**
+ * The globs of one registry grouped by their grantees, in the globs' order. Named by the grantees: for globs granted
+ * by globs alone, their roles, as before tag grants were.
+ */
+function repositoryGroups(globs: readonly string[], granteesOf: ReadonlyMap<string, Grantee[]>, options: RegistrySideOptions): RepositoryPolicyGroup[] {
+  // The same grantees in another order are the same group.
+  const key = (glob: string) => granteesOf.get(glob)!.map(granteeKey).sort().join('\n');
   const groups = groupBy(globs, key);
   return [...groups.values()].map((list) => {
-    const roles = rolesOf.get(list[0]!)!;
+    const grantees = granteesOf.get(list[0]!)!;
     const id = createHash('sha256').update(key(list[0]!)).digest('hex').slice(0, 8);
-    return { id, repositories: list, roles, policy: repositoryPolicy(roles, options) };
+    return { id, repositories: list, roles: rolesOf(grantees), policy: repositoryPolicy(grantees, options) };
   });
 }
 
@@ -429,27 +540,53 @@ export function iamPatternsIntersect(a: string, b: string): boolean {
  * token, whatever the webhook refuses), and as a repository policy names only one group's roles, it needs one naming
  * both. Said per pair, naming the tenants.
  */
-function overlapNotes(granted: GrantedRoles, roles: readonly SharedRole[]): string[] {
+function overlapNotes(granted: GrantedRoles, roles: readonly SharedRole[], options: RegistrySideOptions): string[] {
   const tenantsOf = (arns: readonly string[]) => [...new Set(arns.flatMap((arn) => roles.find((role) => role.roleArn === arn)!.tenants))].join(', ');
+  const describe = (grantees: readonly Grantee[]) => grantees.map((g) => `${tenantsOf([g.role])}${g.tags === undefined ? '' : ` by tags ${describeTags(g.tags)}`}`).join('; ');
   const notes: string[] = [];
-  for (const [registry, rolesOf] of granted) {
+  for (const [registry, granteesOf] of granted) {
     const [, account, region] = registry.split(':');
-    const globs = [...rolesOf.keys()];
+    const globs = [...granteesOf.keys()];
     globs.forEach((first, i) => {
       for (const second of globs.slice(i + 1)) {
-        const [one, other] = [rolesOf.get(first)!, rolesOf.get(second)!];
-        if ([...one].sort().join() === [...other].sort().join()) continue;
+        const [one, other] = [granteesOf.get(first)!, granteesOf.get(second)!];
+        // The same roles reach the repository either way: whichever repository policy it takes names them all.
+        if (rolesOf(one).sort().join() === rolesOf(other).sort().join()) continue;
         const meet = iamRepositoryPatterns(first).some((p) => iamRepositoryPatterns(second).some((q) => iamPatternsIntersect(p, q)));
         if (!meet) continue;
+        if ([...one, ...other].every((g) => g.tags === undefined)) {
+          notes.push(
+            `in ${account}/${region}, ${first} (${tenantsOf(rolesOf(one))}) and ${second} (${tenantsOf(rolesOf(other))}) can name the same repository in IAM: each of their roles may pull it ` +
+              "where a registry policy or the registry's own account lets the permission policy alone decide (with its pull Secret's token, whatever the webhook refuses), " +
+              'and its repository policy must name the roles of both; make the globs disjoint, with exact names or a repository prefix per tenant',
+          );
+          continue;
+        }
+        // A grant by tags reaches a repository the other glob names whenever it carries the tags: by design of the
+        // policy, but two tenants then share it, and its one repository policy must hold both grants.
+        const merge = options.registryPolicy === true ? '' : ', and its repository policy must hold the statements of both (merge the two files for it, or use --registry-policy)';
         notes.push(
-          `in ${account}/${region}, ${first} (${tenantsOf(one)}) and ${second} (${tenantsOf(other)}) can name the same repository in IAM: each of their roles may pull it ` +
-            "where a registry policy or the registry's own account lets the permission policy alone decide (with its pull Secret's token, whatever the webhook refuses), " +
-            'and its repository policy must name the roles of both; make the globs disjoint, with exact names or a repository prefix per tenant',
+          `in ${account}/${region}, ${first} (${describe(one)}) and ${second} (${describe(other)}) can name the same repository in IAM: one that carries the tags is granted ` +
+            `to the roles of both${merge}; where that is not meant, make the globs disjoint or the tags distinct`,
         );
       }
     });
   }
   return notes;
+}
+
+/**
+ * With repository policies, a grant by tags needs its policy on each repository that carries the tags, which no
+ * glob can list: said once, naming the grants.
+ */
+function tagGrantNote(policy: CompiledPolicy, options: RegistrySideOptions): string[] {
+  const tagged = [...policy.tenants.values()].flatMap(grantsOf).filter((g) => g.repositoryTags !== undefined);
+  if (tagged.length === 0 || options.registryPolicy === true) return [];
+  return [
+    `grants by repository tags (${tagged.map((g) => g.at).join(', ')}) reach repositories by the tags they carry in ECR: with repository policies, each such grant's ` +
+      "policy goes on every repository its globs match that carries its tags, again on each repository tagged later, and is needed only for a role of another account than the registry's; " +
+      '--registry-policy grants them with no step per repository',
+  ];
 }
 
 function notesOf(policy: CompiledPolicy, roles: readonly SharedRole[], granted: GrantedRoles, options: RegistrySideOptions): string[] {
@@ -469,7 +606,8 @@ function notesOf(policy: CompiledPolicy, roles: readonly SharedRole[], granted: 
   if (options.registryPolicy === true) {
     notes.push('a registry has one registry policy per region: setting this one replaces any statements it already has (replication, pull-through cache), so merge them in first');
   }
-  notes.push(...overlapNotes(granted, roles));
+  notes.push(...tagGrantNote(policy, options));
+  notes.push(...overlapNotes(granted, roles, options));
   if (options.orgOnly === true) {
     notes.push(
       'the registry side names no roles: every principal the organization condition admits may pull the granted repositories and list the registry as far as its own ' +

@@ -3,7 +3,7 @@ import { parseRegistryPrefix, prefixesOverlap, type RegistryPrefix } from '../im
 import { formatPath } from '../text.ts';
 import { PolicyError } from './policy-error.ts';
 import { compileRepositoryGlob, type CompiledGlob } from './repository-glob.ts';
-import { roleArnProblem, type CredentialErrorAction, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
+import { roleArnProblem, type CredentialErrorAction, type MissingImageAction, type Mode, type NonEcrAction, type PolicyDocument, type RewriteSpec, type TenantSpec } from './schema.ts';
 
 /**
  * The policy compiled once into lookup structures: tenants by name, and each tenant's grants by registry
@@ -18,7 +18,10 @@ export interface CompiledRewrite {
 
 export interface CompiledGrant {
   readonly registry: EcrRegistry;
+  /** The grant's repository globs; `**` when it names repository tags only. */
   readonly globs: readonly CompiledGlob[];
+  /** Tags a repository must carry in ECR for the grant to hold (with the globs); undefined when it names none. */
+  readonly repositoryTags: Readonly<Record<string, string>> | undefined;
   readonly roleArn: string;
   readonly at: string;
 }
@@ -28,6 +31,8 @@ export interface CompiledTenant {
   readonly mode: Mode | undefined;
   readonly nonEcrImages: NonEcrAction;
   readonly onCredentialError: CredentialErrorAction;
+  readonly missingImage: MissingImageAction;
+  readonly pinDigests: boolean;
   readonly roleArn: string | undefined;
   readonly externalId: string | undefined;
   readonly sessionTags: Readonly<Record<string, string>> | undefined;
@@ -82,6 +87,9 @@ function roleArnWarnings(spec: TenantSpec, at: string): string[] {
   });
 }
 
+/** The glob of a grant that names repository tags only: every repository of its registry, as the tags allow. */
+const ANY_REPOSITORY = '**';
+
 function compileGrants(name: string, spec: TenantSpec, at: string, problems: string[]): Map<string, CompiledGrant[]> {
   const byRegistry = new Map<string, CompiledGrant[]>();
   const roleBySecret = new Map<string, CompiledGrant>();
@@ -93,7 +101,8 @@ function compileGrants(name: string, spec: TenantSpec, at: string, problems: str
       problems.push(`${grantAt}: no role to assume: set ${at}.roleArn or this grant's roleArn`);
       return;
     }
-    const grant: CompiledGrant = { registry, globs: grantSpec.repositories.map(compileRepositoryGlob), roleArn, at: grantAt };
+    const globs = (grantSpec.repositories ?? [ANY_REPOSITORY]).map(compileRepositoryGlob);
+    const grant: CompiledGrant = { registry, globs, repositoryTags: grantSpec.repositoryTags, roleArn, at: grantAt };
     // One pull secret per account and region holds one token, minted with one role.
     const secretKey = `${registry.account}/${registry.region}`;
     const earlier = roleBySecret.get(secretKey);
@@ -175,6 +184,8 @@ export function compilePolicy(document: PolicyDocument, source: string): Compile
         mode: spec.mode,
         nonEcrImages: spec.nonEcrImages ?? document.spec.defaults.nonEcrImages,
         onCredentialError: spec.onCredentialError ?? document.spec.defaults.onCredentialError,
+        missingImage: spec.missingImage ?? document.spec.defaults.missingImage,
+        pinDigests: spec.pinDigests ?? document.spec.defaults.pinDigests,
         roleArn: spec.roleArn,
         externalId: spec.externalId,
         sessionTags: spec.sessionTags,

@@ -5,6 +5,7 @@ import { MODE_LABEL, PULL_SECRET_PREFIX, TENANT_LABEL } from '../labels.ts';
 import { clip, describeValue, formatPath, quote } from '../text.ts';
 import { imageFieldOf, type ContainerView, type PodSpecView } from '../workload/pod-spec.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
+import { NO_FACTS, tagsHold, type Fact, type ImageQuestion, type RegistryFacts, type RegistryQuestion } from './registry-facts.ts';
 import { globCovers } from './repository-glob.ts';
 import { MODES, type Mode } from './schema.ts';
 
@@ -18,6 +19,24 @@ import { MODES, type Mode } from './schema.ts';
  * | every image granted (after rewrite)       | allowed; images rewritten, pull secrets added           |
  * | any image not granted                     | denied, each reason names container, image, tenant, ns  |
  * | mode dry-run                              | allowed, nothing changed, warnings say what enforce does|
+ *
+ * With ECR read at admission (RegistryFacts; offline every fact is unknown and the question stays open):
+ *
+ * | image (granted, in ECR)                   | fact       | result                                            |
+ * |-------------------------------------------|------------|---------------------------------------------------|
+ * | granted by repositoryTags only            | tags hold  | granted                                           |
+ * |                                           | tags differ, repository missing | not granted, the tags named  |
+ * |                                           | error      | onCredentialError: deny, or grant with a warning  |
+ * |                                           | unknown    | not granted, unjudged (the question stays open)   |
+ * | rewritten, missingImage deny              | missing    | denied: not found, replication may be in progress |
+ * | rewritten, missingImage keep-source       | missing    | the original kept when granted, else denied       |
+ * | rewritten, missingImage allow             | (not read) | admitted as today                                 |
+ * | pinDigests, tag without digest            | found      | repo:tag@digest                                   |
+ * |                                           | missing    | admitted unpinned, with a warning                 |
+ * | any read                                  | error      | onCredentialError: deny, or admit with a warning  |
+ *
+ * The existence check and pinning are for pods only: a workload's template (validated, never patched) is judged on
+ * its grants, tag-based ones included, and its pods are checked and pinned when they are created.
  */
 export const WARNING_MAX = 120;
 
@@ -31,6 +50,12 @@ export interface ImageResult {
   readonly to: string;
   readonly granted: boolean;
   readonly reason: string | undefined;
+  /** The digest `to` was pinned to, when it was. */
+  readonly pinned: string | undefined;
+  /** Not granted only because a fact it needs is not known (a tag-based grant offline). */
+  readonly unjudged: boolean;
+  /** ECR says `to` is not there (a rewritten image not replicated yet, or a tag to pin that does not exist). */
+  readonly missing: boolean;
 }
 
 export interface PullSecretNeed {
@@ -59,6 +84,8 @@ export interface Decision {
   readonly warnings: readonly string[];
   /** What to change; empty in dry-run, on denial and when nothing needs changing. */
   readonly changes: { readonly images: readonly ImageChange[]; readonly addPullSecrets: readonly string[] };
+  /** Questions to ECR left unanswered: the caller may look them up and decide again. */
+  readonly open: readonly RegistryQuestion[];
 }
 
 export interface DecisionInput {
@@ -73,6 +100,13 @@ export interface DecisionInput {
    * may need new pull secrets, which a pod UPDATE may not.
    */
   readonly template?: boolean | undefined;
+  /** What is known of ECR; absent, nothing is (offline). */
+  readonly facts?: RegistryFacts | undefined;
+  /**
+   * Ask whether every rewritten image is in its target, whatever the tenant's missingImage (audit): a missing one
+   * is marked `missing`, and decided by missingImage as always.
+   */
+  readonly checkRewrites?: boolean | undefined;
 }
 
 const NO_CHANGES = Object.freeze({ images: [], addPullSecrets: [] });
@@ -100,7 +134,7 @@ export function decide(input: DecisionInput): Decision {
   const base = judge.run();
   const denied = base.reasons.length > 0;
   const enforce = mode === 'enforce';
-  const warnings = [...(warning === undefined ? [] : [warning]), ...(enforce ? [] : judge.dryRunWarnings(base.addPullSecrets))];
+  const warnings = [...(warning === undefined ? [] : [warning]), ...(enforce ? judge.notes : judge.dryRunWarnings(base.addPullSecrets))];
   return {
     allowed: !enforce || !denied,
     verdict: denied ? (enforce ? 'deny' : 'would-deny') : 'allow',
@@ -112,6 +146,7 @@ export function decide(input: DecisionInput): Decision {
     reasons: base.reasons,
     warnings,
     changes: enforce && !denied ? { images: base.changes, addPullSecrets: base.addPullSecrets } : NO_CHANGES,
+    open: judge.lookup.open,
   };
 }
 
@@ -127,6 +162,7 @@ function untouched(mode: Mode, pod: PodSpecView): Decision {
     reasons: [],
     warnings: [],
     changes: NO_CHANGES,
+    open: [],
   };
 }
 
@@ -157,12 +193,16 @@ class Judge {
   readonly tenant: CompiledTenant | undefined;
   /** On UPDATE, each container's image before, by section and name. */
   readonly imagesBefore: ReadonlyMap<string, unknown> | undefined;
+  readonly lookup: Lookup;
+  /** What an admitted pod's author should know (a kept original, an unpinned tag), each at most 120 characters. */
+  readonly notes: string[] = [];
 
   constructor(input: DecisionInput, tenantName: string, tenant: CompiledTenant | undefined) {
     this.input = input;
     this.tenantName = tenantName;
     this.tenant = tenant;
     this.imagesBefore = input.before === undefined ? undefined : imagesByContainer(input.before);
+    this.lookup = { facts: input.facts ?? NO_FACTS, open: [], podChecks: input.template !== true, checkRewrites: input.checkRewrites === true };
   }
 
   run() {
@@ -204,12 +244,13 @@ class Judge {
     if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
     const path = formatPath([...this.input.pod.at, container.section, container.index, ...imageFieldOf(container.section)]);
     const from = typeof container.image === 'string' ? container.image : describeValue(container.image);
-    const verdict = judgeImage(tenant, container.image);
+    const verdict = judgeImage(tenant, container.image, this.lookup);
     const image: Candidate = { path, container, from, to: verdict.to };
     if (verdict.to !== from) this.changes.push({ container, image: verdict.to });
-    if (!verdict.granted) return this.deny(image, verdict.detail, verdict.short);
+    if (!verdict.granted) return this.deny(image, verdict.detail, verdict.short, verdict.unjudged);
     if (verdict.secret !== undefined) this.needSecret(verdict.secret.grant, verdict.secret.host);
-    this.grant(image);
+    for (const note of verdict.notes) this.notes.push(clip(`${quote(container.name, 40)}: ${note}`, WARNING_MAX));
+    this.grant(image, verdict);
   }
 
   private needSecret(grant: CompiledGrant, host: string): void {
@@ -219,18 +260,19 @@ class Judge {
     this.secrets.set(name, secret);
   }
 
-  private grant(image: Candidate): void {
-    this.images.push({ path: image.path, container: image.container.name, from: image.from, to: image.to, granted: true, reason: undefined });
+  private grant(image: Candidate, verdict: Granted): void {
+    const { path, container, from, to } = image;
+    this.images.push({ path, container: container.name, from, to, granted: true, reason: undefined, pinned: verdict.pinned, unjudged: false, missing: verdict.missing === true });
   }
 
-  private deny(image: Candidate, detail: string, short: string): void {
+  private deny(image: Candidate, detail: string, short: string, unjudged: boolean): void {
     const { container, from, to } = image;
     const kind = container.section === 'containers' ? 'container' : container.section.replace(/s$/, '');
     const rewritten = to === from ? '' : ` (rewritten to ${quote(to)})`;
     const reason =
       `${kind} ${quote(container.name, 63)} image ${quote(from)}${rewritten} ${detail} ` +
       `(tenant ${quote(this.tenantName)}, namespace ${quote(this.input.namespace)})`;
-    this.images.push({ path: image.path, container: container.name, from, to, granted: false, reason });
+    this.images.push({ path: image.path, container: container.name, from, to, granted: false, reason, pinned: undefined, unjudged, missing: false });
     this.reasons.push(reason);
     this.shortReasons.push(`${kind} ${quote(container.name, 40)}: ${short}`);
   }
@@ -241,47 +283,149 @@ class Judge {
    */
   dryRunWarnings(addPullSecrets: readonly string[]): string[] {
     if (this.shortReasons.length > 0) return this.shortReasons.map((short) => clip(`dry-run: would deny: ${short}`, WARNING_MAX));
-    const rewrites = this.images.filter((i) => i.granted && i.to !== i.from).map((i) => `would rewrite ${quote(i.container, 40)} to ${i.to}`);
+    const rewrites = this.images.filter((i) => i.granted && i.to !== i.from).map((i) => `would ${wouldDo(i)}`);
     return [
       ...rewrites,
       ...addPullSecrets.map((name) => `would add imagePullSecret ${name}`),
+      ...this.notes,
     ].map((w) => clip(`dry-run: ${w}`, WARNING_MAX));
   }
 }
 
-/**
- * What a tenant's policy says of one image, the same in every pod that names it: where it is rewritten to, and
- * whether it is granted (with the grant and host its pull secret is for) or why not. A denial's detail names the
- * tenant but not the container or namespace, which the caller adds.
- */
-type ImageVerdict =
-  | { readonly granted: true; readonly to: string; readonly secret: { readonly grant: CompiledGrant; readonly host: string } | undefined }
-  | { readonly granted: false; readonly to: string; readonly detail: string; readonly short: string };
-
-function refused(to: string, detail: string, short: string): ImageVerdict {
-  return { granted: false, to, detail, short };
+/** A dry-run line for an image enforcement would change: a pin alone, or a rewrite (with its pin, if any). */
+function wouldDo(image: ImageResult): string {
+  const pinnedOnly = image.pinned !== undefined && image.to === `${image.from}@${image.pinned}`;
+  return pinnedOnly ? `pin ${quote(image.container, 40)} to ${image.pinned}` : `rewrite ${quote(image.container, 40)} to ${image.to}`;
 }
 
-function judgeImage(tenant: CompiledTenant, image: unknown): ImageVerdict {
+/**
+ * What a tenant's policy says of one image, the same in every pod that names it: where it is rewritten to, and
+ * whether it is granted (with the grant and host its pull secret is for, a digest it was pinned to, and what the
+ * pod's author should know) or why not. A denial's detail names the tenant but not the container or namespace,
+ * which the caller adds.
+ */
+type Granted = {
+  readonly granted: true;
+  readonly to: string;
+  readonly secret: { readonly grant: CompiledGrant; readonly host: string } | undefined;
+  readonly pinned?: string | undefined;
+  readonly missing?: boolean | undefined;
+  readonly notes: readonly string[];
+};
+type Refused = { readonly granted: false; readonly to: string; readonly detail: string; readonly short: string; readonly unjudged: boolean };
+type ImageVerdict = Granted | Refused;
+
+function refused(to: string, detail: string, short: string, unjudged = false): Refused {
+  return { granted: false, to, detail, short, unjudged };
+}
+
+/** The facts one pod's decision reads, and the questions it leaves open for the caller to look up. */
+interface Lookup {
+  readonly facts: RegistryFacts;
+  readonly open: RegistryQuestion[];
+  /** False for a workload's template: no existence check or pinning (see the table above). */
+  readonly podChecks: boolean;
+  /** Check rewritten images exist even under missingImage: allow (DecisionInput.checkRewrites). */
+  readonly checkRewrites: boolean;
+}
+
+/** The fact, noting the question when it is not known yet (once, however many containers ask it). */
+function known<T>(lookup: Lookup, question: RegistryQuestion, fact: Fact<T>): Fact<T> {
+  if (fact.state === 'unknown' && !lookup.open.some((q) => sameQuestion(q, question))) lookup.open.push(question);
+  return fact;
+}
+
+function sameQuestion(a: RegistryQuestion, b: RegistryQuestion): boolean {
+  return a.kind === b.kind && a.tenant === b.tenant && a.grant === b.grant && a.repository === b.repository && (a.kind === 'repository-tags' || a.reference === (b as ImageQuestion).reference);
+}
+
+function judgeImage(tenant: CompiledTenant, image: unknown, lookup: Lookup): ImageVerdict {
   const from = typeof image === 'string' ? image : describeValue(image);
   const parsed = parseImageReference(image);
   if (!parsed.ok) return refused(from, `is not a valid image reference: ${parsed.reason}`, 'invalid image reference');
   const rewrite = tenant.rewrites.find((r) => prefixCovers(r.from, parsed.ref));
   const target = rewrite === undefined ? parsed : parseImageReference(movePrefix(parsed.ref, rewrite.from, rewrite.to));
   if (!target.ok) return refused(from, `cannot be rewritten by ${rewrite!.at}: ${target.reason}`, 'rewrite gives an invalid reference');
-  return judgeTarget(tenant, target.ref);
+  const verdict = judgeTarget(tenant, target.ref, lookup);
+  if (!verdict.granted || verdict.secret === undefined || !lookup.podChecks) return verdict;
+  const source = target.ref.original === from ? undefined : parsed.ref;
+  return checkInRegistry(tenant, verdict, target.ref, source, lookup);
+}
+
+/** The tag an image is pulled by: its own, or `latest` when it names neither tag nor digest. */
+function tagOf(ref: ImageReference): string {
+  return ref.tag ?? 'latest';
+}
+
+function imageQuestion(tenant: CompiledTenant, grant: CompiledGrant, ref: ImageReference): ImageQuestion {
+  return { kind: 'image', tenant, grant, repository: ref.path, reference: ref.digest ?? tagOf(ref) };
+}
+
+/**
+ * `repo:tag@digest`: the tag stays for people (an image that named none gets `latest`, which is what it pulled),
+ * the digest is what the kubelet pulls, and a reference with a digest is never pinned again.
+ */
+function pinnedReference(ref: ImageReference, digest: string): string {
+  return ref.tag === undefined ? `${ref.original}:latest@${digest}` : `${ref.original}@${digest}`;
+}
+
+/**
+ * What ECR says of a granted image in the registry it will be pulled from: whether a rewritten one is there (the
+ * tenant's missingImage), and the digest its tag is pinned to (pinDigests).
+ */
+function checkInRegistry(tenant: CompiledTenant, verdict: Granted, ref: ImageReference, source: ImageReference | undefined, lookup: Lookup): ImageVerdict {
+  // Only a rewritten image is checked: one pulled as written fails the same way with or without this webhook.
+  const checkExists = source !== undefined && (tenant.missingImage !== 'allow' || lookup.checkRewrites);
+  const pin = tenant.pinDigests && ref.digest === undefined;
+  if (!checkExists && !pin) return verdict;
+  const { grant } = verdict.secret!;
+  const question = imageQuestion(tenant, grant, ref);
+  const fact = known(lookup, question, lookup.facts.image(question));
+  // Warnings are at most 120 characters: the registry by account and region, not by its long host name.
+  const image = `${clip(ref.path, 40)}:${clip(question.reference, 20)}`;
+  const registry = `${grant.registry.account} ${grant.registry.region}`;
+  switch (fact.state) {
+    case 'unknown':
+      return verdict;
+    case 'found':
+      return pin ? { ...verdict, to: pinnedReference(ref, fact.value), pinned: fact.value } : verdict;
+    case 'error':
+      return lookupFailed(tenant, verdict, `reading ${ref.path}:${question.reference} in ${registryOf(ref)}`, fact);
+    case 'missing':
+      if (!checkExists) return { ...verdict, missing: true, notes: [...verdict.notes, `not pinned: ${image} not found in ${registry}`] };
+      if (tenant.missingImage === 'allow') return { ...verdict, missing: true, notes: [...verdict.notes, `${image} not in ${registry} yet (missingImage: allow)`] };
+      return missingTarget(tenant, ref, `${image} not in ${registry} yet`, source!, lookup);
+  }
+}
+
+/** A rewritten image that is not in its target registry, by the tenant's missingImage (deny or keep-source). */
+function missingTarget(tenant: CompiledTenant, ref: ImageReference, short: string, source: ImageReference, lookup: Lookup): ImageVerdict {
+  const where = `is not in registry ${registryOf(ref)}: not found — replication may still be in progress`;
+  if (tenant.missingImage === 'deny') return refused(ref.original, `${where}; try again once it is there (missingImage: deny)`, short);
+  const kept = judgeTarget(tenant, source, lookup);
+  if (!kept.granted) return refused(ref.original, `${where}, and the original ${quote(source.original)} cannot be kept: it ${kept.detail} (missingImage: keep-source)`, short, kept.unjudged);
+  const note = `kept the original: ${short}`;
+  const original = { ...kept, notes: [...kept.notes, note] };
+  // The original is pulled as written, so it is only pinned, never checked for existence.
+  return original.secret === undefined ? original : checkInRegistry(tenant, original, source, undefined, lookup);
+}
+
+/** A read that failed: the tenant's onCredentialError denies, or admits with a warning (unchecked, unpinned). */
+function lookupFailed(tenant: CompiledTenant, verdict: Granted, what: string, fact: { readonly code: string; readonly message: string }): ImageVerdict {
+  if (tenant.onCredentialError === 'allow') return { ...verdict, notes: [...verdict.notes, `not checked in ECR (${fact.code}); admitted by onCredentialError: allow`] };
+  return refused(verdict.to, `cannot be checked: ${what} with the tenant's role failed: ${clip(fact.message, 300)} (onCredentialError: deny)`, `ECR read failed (${fact.code})`);
 }
 
 /**
  * The registry is judged by its host exactly as the image writes it, since that is what the kubelet pulls from and
  * matches pull secrets to: an ECR host in upper case, or one shaped like ECR but of no known form, is refused.
  */
-function judgeTarget(tenant: CompiledTenant, ref: ImageReference): ImageVerdict {
+function judgeTarget(tenant: CompiledTenant, ref: ImageReference, lookup: Lookup): ImageVerdict {
   const to = ref.original;
   const host = classifyRegistryHost(hostAsWritten(ref.domain));
   if (host.kind === 'refused') return refused(to, `is not admitted: ${host.problem}`, host.short);
   if (host.kind === 'not-ecr') {
-    if (tenant.nonEcrImages === 'allow') return { granted: true, to, secret: undefined };
+    if (tenant.nonEcrImages === 'allow') return { granted: true, to, secret: undefined, notes: [] };
     return refused(
       to,
       `is not in a private ECR registry, and tenant ${quote(tenant.name)} may pull only from ECR (nonEcrImages: deny)`,
@@ -289,11 +433,35 @@ function judgeTarget(tenant: CompiledTenant, ref: ImageReference): ImageVerdict 
     );
   }
   const grants = tenant.grantsByRegistry.get(registryOf(ref)) ?? [];
-  const grant = grants.find((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
-  if (grant === undefined) return refused(to, noGrantDetail(tenant.name, ref, grants), `${ref.path} not granted`);
+  const matching = grants.filter((g) => g.globs.some((glob) => globCovers(glob, ref.path)));
+  // A grant by globs alone needs no lookup, so it is tried before any grant that reads the repository's tags.
+  const plain = matching.find((g) => g.repositoryTags === undefined);
   // The kubelet matches pull secrets by host and port exactly as the image writes them (the host is lower case, as
   // checked above), so the secret is keyed by the domain as written, port and all (e.g. :443).
-  return { granted: true, to, secret: { grant, host: ref.domain } };
+  const granted = (grant: CompiledGrant, notes: readonly string[] = []): Granted => ({ granted: true, to, secret: { grant, host: ref.domain }, notes });
+  if (plain !== undefined) return granted(plain);
+  if (matching.length === 0) return refused(to, noGrantDetail(tenant.name, ref, grants), `${ref.path} not granted`);
+  // Grants of one registry share its role (compile.ts), so one read of the repository's tags serves them all.
+  const question = { kind: 'repository-tags' as const, tenant, grant: matching[0]!, repository: ref.path };
+  const fact = known(lookup, question, lookup.facts.repositoryTags(question));
+  const wanted = matching.map((g) => formatTags(g.repositoryTags!)).join('; ');
+  switch (fact.state) {
+    case 'unknown':
+      return refused(to, `is granted only by repository tags (${clip(wanted, 200)}), which cannot be judged without reading ECR`, 'tag-based grant not judged', true);
+    case 'error':
+      return lookupFailed(tenant, granted(matching[0]!), `reading the tags of repository ${quote(ref.path)} in ${registryOf(ref)}`, fact);
+    case 'missing':
+      return refused(to, `is not granted: repository ${quote(ref.path)} is not in ${registryOf(ref)}, so it carries none of the tags tenant ${quote(tenant.name)}'s grants ask for (${clip(wanted, 200)})`, `${ref.path} not granted (no repository)`);
+    case 'found': {
+      const grant = matching.find((g) => tagsHold(g.repositoryTags!, fact.value));
+      if (grant !== undefined) return granted(grant);
+      return refused(to, `is not granted: repository ${quote(ref.path)} does not carry the tags tenant ${quote(tenant.name)}'s grants ask for (${clip(wanted, 200)})`, `${ref.path} not granted (repository tags)`);
+    }
+  }
+}
+
+function formatTags(tags: Readonly<Record<string, string>>): string {
+  return Object.entries(tags).map(([key, value]) => `${key}=${value}`).join(',');
 }
 
 function noGrantDetail(tenantName: string, ref: ImageReference, grants: readonly CompiledGrant[]): string {

@@ -18,6 +18,12 @@ export type NonEcrAction = (typeof NON_ECR_ACTIONS)[number];
 /** What admission does when a pod needs a pull secret and no valid credential can be had (AWS failing). */
 export const CREDENTIAL_ERROR_ACTIONS = ['deny', 'allow'] as const;
 export type CredentialErrorAction = (typeof CREDENTIAL_ERROR_ACTIONS)[number];
+/**
+ * What admission does when a rewritten image is not in its target registry (replication not done yet):
+ * admit anyway, deny saying so, or keep the original reference when the tenant is granted it there.
+ */
+export const MISSING_IMAGE_ACTIONS = ['allow', 'deny', 'keep-source'] as const;
+export type MissingImageAction = (typeof MISSING_IMAGE_ACTIONS)[number];
 
 /** Kubernetes label value, because a tenant is named by the namespace label's value. */
 const TENANT_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -27,6 +33,8 @@ const ROLE_ARN = new RegExp(`^arn:(?:${ECR_PARTITIONS.join('|')}):iam::\\d{12}:r
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$/u;
+/** ECR resource tags: the same characters as IAM tags; at most 50 on a repository. */
+const MAX_TAGS = 50;
 
 function checked(problemOf: (value: string) => string | undefined) {
   return z.string().check((ctx) => {
@@ -72,24 +80,45 @@ const externalId = checked((id) =>
 const mode = z.enum(MODES);
 const nonEcrImages = z.enum(NON_ECR_ACTIONS);
 const onCredentialError = z.enum(CREDENTIAL_ERROR_ACTIONS);
+const missingImage = z.enum(MISSING_IMAGE_ACTIONS);
 
 const rewrite = z.strictObject({ from: rewriteSource, to: rewriteTarget });
 
-const grant = z.strictObject({
-  registry: ecrRegistryHost,
-  repositories: z.array(repositoryGlob).min(1),
-  roleArn: roleArn.optional(),
-});
+/** A set of AWS tags (session tags, repository tags): keys and values as IAM and ECR allow, at most 50. */
+function tagSet(what: string, service: string) {
+  return z
+    .record(
+      z.string().regex(TAG_KEY, { error: `${what} key must be 1 to 128 letters, digits, spaces or _.:/=+-@` }),
+      z.string().regex(TAG_VALUE, { error: `${what} value must be up to 256 letters, digits, spaces or _.:/=+-@` }),
+    )
+    .check((ctx) => {
+      const count = Object.keys(ctx.value).length;
+      if (count > MAX_TAGS) ctx.issues.push({ code: 'custom', message: `has ${count} ${what}s; ${service} allows at most ${MAX_TAGS}`, input: ctx.value });
+    });
+}
 
-const sessionTags = z
-  .record(
-    z.string().regex(TAG_KEY, { error: 'session tag key must be 1 to 128 letters, digits, spaces or _.:/=+-@' }),
-    z.string().regex(TAG_VALUE, { error: 'session tag value must be up to 256 letters, digits, spaces or _.:/=+-@' }),
-  )
+/**
+ * A grant names repositories by glob, by the tags they carry in ECR (read with the tenant's role at admission), or
+ * both, when both must hold. Tags alone grant every repository of the registry that carries them.
+ */
+const grant = z
+  .strictObject({
+    registry: ecrRegistryHost,
+    repositories: z.array(repositoryGlob).min(1).optional(),
+    repositoryTags: tagSet('repository tag', 'ECR')
+      .check((ctx) => {
+        if (Object.keys(ctx.value).length === 0) ctx.issues.push({ code: 'custom', message: 'names no tags; leave it out or name at least one', input: ctx.value });
+      })
+      .optional(),
+    roleArn: roleArn.optional(),
+  })
   .check((ctx) => {
-    const count = Object.keys(ctx.value).length;
-    if (count > 50) ctx.issues.push({ code: 'custom', message: `has ${count} session tags; STS allows at most 50`, input: ctx.value });
+    if (ctx.value.repositories === undefined && ctx.value.repositoryTags === undefined) {
+      ctx.issues.push({ code: 'custom', message: 'a grant needs repositories, repositoryTags or both', input: ctx.value });
+    }
   });
+
+const sessionTags = tagSet('session tag', 'STS');
 
 const tenant = z.strictObject({
   mode: mode.optional(),
@@ -97,6 +126,10 @@ const tenant = z.strictObject({
   nonEcrImages: nonEcrImages.optional(),
   /** Overrides spec.defaults.onCredentialError for this tenant (an addition to the documented schema). */
   onCredentialError: onCredentialError.optional(),
+  /** Overrides spec.defaults.missingImage for this tenant. */
+  missingImage: missingImage.optional(),
+  /** Overrides spec.defaults.pinDigests for this tenant. */
+  pinDigests: z.boolean().optional(),
   roleArn: roleArn.optional(),
   externalId: externalId.optional(),
   sessionTags: sessionTags.optional(),
@@ -112,6 +145,8 @@ const defaults = z.strictObject({
   mode: mode.default('enforce'),
   nonEcrImages: nonEcrImages.default('allow'),
   onCredentialError: onCredentialError.default('deny'),
+  missingImage: missingImage.default('allow'),
+  pinDigests: z.boolean().default(false),
 });
 
 /** A Kubernetes ServiceAccount as NAMESPACE/NAME; the API server names it system:serviceaccount:NAMESPACE:NAME. */
@@ -135,7 +170,7 @@ export const policySchema = z.strictObject({
   kind: z.literal(KIND),
   metadata: z.strictObject({ name: z.string().optional() }).optional(),
   spec: z.strictObject({
-    defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }),
+    defaults: defaults.default({ mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny', missingImage: 'allow', pinDigests: false }),
     rewrites: z.array(rewrite).default([]),
     tenants: z.record(tenantName, tenant).default({}),
     labelAdmins: labelAdmins.default({ users: [], groups: [...DEFAULT_LABEL_ADMIN_GROUPS], serviceAccounts: [] }),

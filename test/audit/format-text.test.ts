@@ -1,13 +1,14 @@
 import t from 'tap';
-import { formatTable, formatText, summaryLine } from '../../src/audit/format-text.ts';
-import type { AuditReport, AuditSummary, AuditedWorkload } from '../../src/audit/report.ts';
+import { formatTable, formatText, notCheckedNote, summaryLine } from '../../src/audit/format-text.ts';
+import type { AuditReport, AuditSummary, AuditedWorkload, EcrFindings } from '../../src/audit/report.ts';
 
 /** `audit --output text`: one grep-able row per finding, then the summary. */
 const SUMMARY: AuditSummary = { tenants: 1, namespaces: 1, workloads: 3, deny: 1, wouldDeny: 0, change: 1, ok: 1, podsUnderOwners: 2, finishedPods: 0, finishedJobs: 0 };
-const NONE = { denied: [], reasons: [], rewrites: [], pullSecretsNeeded: [] };
+const NONE = { denied: [], reasons: [], unjudged: [], rewrites: [], missing: [], pins: [], pullSecretsNeeded: [] };
+const NO_ECR: EcrFindings = { read: false, unjudged: 0, missing: 0, pins: 0, notChecked: { existence: 0, pinning: 0 } };
 
-function reportOf(workloads: AuditedWorkload[], warnings: string[] = []): AuditReport {
-  return { summary: SUMMARY, tenants: [{ name: 'payments', inPolicy: true, namespaces: [{ name: 'shop', mode: 'enforce', warnings, audited: 3, workloads }] }] };
+function reportOf(workloads: AuditedWorkload[], warnings: string[] = [], ecr: EcrFindings = NO_ECR): AuditReport {
+  return { summary: SUMMARY, ecr, tenants: [{ name: 'payments', inPolicy: true, namespaces: [{ name: 'shop', mode: 'enforce', warnings, audited: 3, workloads }] }] };
 }
 
 t.test('each finding is a row naming tenant, namespace, mode and workload, under a header, then the summary line', async (t) => {
@@ -61,7 +62,7 @@ for (const c of notes) {
 }
 
 t.test('without findings only the summary line is printed', async (t) => {
-  t.equal(formatText({ summary: { ...SUMMARY, tenants: 0, namespaces: 0, workloads: 0, deny: 0, change: 0, ok: 0, podsUnderOwners: 0 }, tenants: [] }), '0 workloads audited in 0 namespaces of 0 tenants: 0 deny, 0 would deny (dry-run), 0 change, 0 ok; 0 pods counted under their owners\n');
+  t.equal(formatText({ summary: { ...SUMMARY, tenants: 0, namespaces: 0, workloads: 0, deny: 0, change: 0, ok: 0, podsUnderOwners: 0 }, ecr: NO_ECR, tenants: [] }), '0 workloads audited in 0 namespaces of 0 tenants: 0 deny, 0 would deny (dry-run), 0 change, 0 ok; 0 pods counted under their owners\n');
 });
 
 const summaries: { name: string; summary: Partial<AuditSummary>; line: RegExp }[] = [
@@ -75,10 +76,50 @@ const summaries: { name: string; summary: Partial<AuditSummary>; line: RegExp }[
 
 for (const c of summaries) {
   t.test(c.name, async (t) => {
-    t.match(summaryLine({ ...SUMMARY, ...c.summary }), c.line);
+    t.match(summaryLine({ ...SUMMARY, ...c.summary }, NO_ECR), c.line);
   });
 }
 
 t.test('the table pads every column but the last to its widest cell', async (t) => {
   t.same(formatTable([['a', 'bbb', 'c'], ['aaaa', 'b', 'cc']]), ['a     bbb  c', 'aaaa  b    cc']);
 });
+
+t.test('what ECR said is a row per finding: an unjudged tag grant, a rewritten image not in its target, a tag to pin', async (t) => {
+  const workload: AuditedWorkload = {
+    ...NONE,
+    kind: 'Deployment',
+    name: 'api',
+    verdict: 'change',
+    unjudged: [{ path: 'spec.template.spec.containers[1].image', image: 'x/tagged:1', to: 'x/tagged:1', reason: 'container "side" image "x/tagged:1" is granted only by repository tags' }],
+    missing: [{ path: 'spec.template.spec.containers[0].image', image: 'a/api:1', to: 'b/api:1' }],
+    rewrites: [{ path: 'spec.template.spec.containers[0].image', from: 'a/api:1', to: 'b/api:1' }],
+    pins: [{ path: 'spec.template.spec.containers[2].image', image: 'b/web:2', digest: 'sha256:abc' }],
+  };
+  const lines = formatText(reportOf([workload], [], { read: true, unjudged: 1, missing: 1, pins: 1, notChecked: { existence: 0, pinning: 0 } })).split('\n');
+  t.match(lines[1], /Deployment\/api +unjudged +cannot be judged without AWS \(pass --aws\): container "side" image "x\/tagged:1" is granted only by repository tags$/);
+  t.match(lines[2], /Deployment\/api +missing +spec.template.spec.containers\[0\].image: b\/api:1 is not in its registry \(rewritten from a\/api:1\)$/);
+  t.match(lines[3], /Deployment\/api +rewrite +/);
+  t.match(lines[4], /Deployment\/api +pin +spec.template.spec.containers\[2\].image: b\/web:2 to sha256:abc$/);
+  t.match(lines[5], /1 ok, 1 cannot be judged without AWS \(pass --aws\); 2 pods counted under their owners; 1 rewritten image not in its target; 1 tag to pin$/);
+});
+
+t.test('the summary counts rewritten images missing and tags to pin in the plural', async (t) => {
+  t.match(summaryLine(SUMMARY, { ...NO_ECR, read: true, missing: 2, pins: 3 }), /; 2 rewritten images not in their targets; 3 tags to pin$/);
+});
+
+const undone: { name: string; notChecked: EcrFindings['notChecked']; note: string | undefined }[] = [
+  { name: 'nothing left undone says nothing', notChecked: { existence: 0, pinning: 0 }, note: undefined },
+  { name: 'one rewritten image not looked for is said in the singular', notChecked: { existence: 1, pinning: 0 }, note: 'note: ECR was not read (pass --aws): 1 rewritten image not looked for in its target registry\n' },
+  {
+    name: 'images not looked for and tags not pinned are said together',
+    notChecked: { existence: 2, pinning: 3 },
+    note: 'note: ECR was not read (pass --aws): 2 rewritten images not looked for in their target registries, 3 tags not pinned to their digests\n',
+  },
+  { name: 'one tag not pinned is said in the singular', notChecked: { existence: 0, pinning: 1 }, note: 'note: ECR was not read (pass --aws): 1 tag not pinned to its digest\n' },
+];
+
+for (const c of undone) {
+  t.test(c.name, async (t) => {
+    t.equal(notCheckedNote({ ...NO_ECR, notChecked: c.notChecked }), c.note);
+  });
+}

@@ -216,7 +216,7 @@ for (const c of cases) {
     t.same(listed(report), c.listed);
     if (c.summary) t.match(report.summary, c.summary);
     const anyDenied = c.listed.some((entry) => / (deny|would-deny)( |$)/.test(entry));
-    t.equal(exitCodeOf(report.summary), anyDenied ? 1 : 0, anyDenied ? 'exit 1: something would be denied' : 'exit 0');
+    t.equal(exitCodeOf(report.summary, report.ecr), anyDenied ? 1 : 0, anyDenied ? 'exit 1: something would be denied' : 'exit 0');
   });
 }
 
@@ -231,11 +231,14 @@ t.test('a denied workload carries the denied image, its rewrite target and the r
       reasons: [
         `container "app" image "${SOURCE}/paymentsevil/shell:1" (rewritten to "${UNGRANTED}") is not granted: repository "paymentsevil/shell" matches none of tenant "payments"'s patterns (payments/*, shared/**) (tenant "payments", namespace "shop")`,
       ],
+      unjudged: [],
       rewrites: [],
+      missing: [],
+      pins: [],
       pullSecretsNeeded: [],
     },
   ]);
-  t.equal(exitCodeOf(report.summary), 1);
+  t.equal(exitCodeOf(report.summary, report.ecr), 1);
 });
 
 t.test('a workload to change carries each rewrite and the pull secrets its pods need beyond those it lists', async (t) => {
@@ -248,11 +251,14 @@ t.test('a workload to change carries each rewrite and the pull secrets its pods 
       verdict: 'change',
       denied: [],
       reasons: [],
+      unjudged: [],
       rewrites: [{ path: 'spec.template.spec.containers[0].image', from: GOOD, to: REWRITTEN }],
+      missing: [],
+      pins: [],
       pullSecretsNeeded: [SECRET],
     },
   ]);
-  t.equal(exitCodeOf(report.summary), 0);
+  t.equal(exitCodeOf(report.summary, report.ecr), 0);
 });
 
 t.test('every tenant namespace in scope is in the report with its mode and how many workloads it holds, even without findings', async (t) => {

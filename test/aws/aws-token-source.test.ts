@@ -1,22 +1,17 @@
 import t from 'tap';
-import { AwsTokenSource } from '../../src/aws/aws-token-source.ts';
+import { AwsTokenSource, sessionRegistryReader } from '../../src/aws/aws-token-source.ts';
 import { CredentialError, type TokenRequest } from '../../src/credentials/registry-token.ts';
 import { parseEcrHost, type EcrRegistry } from '../../src/image/ecr-host.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { startMoto } from '../moto/moto-server.ts';
+import { registryOwner } from '../moto/ecr-images.ts';
+import { awsEnvironment, startMoto } from '../moto/moto-server.ts';
 
 /** The real SDK clients against moto's STS and ECR, reached through the SDK's standard endpoint variables. */
 t.setTimeout(120_000);
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
-Object.assign(process.env, {
-  AWS_ENDPOINT_URL_STS: moto.endpoint,
-  AWS_ENDPOINT_URL_ECR: moto.endpoint,
-  AWS_ACCESS_KEY_ID: 'AKIDWEBHOOKTEST',
-  AWS_SECRET_ACCESS_KEY: 'webhook-test-secret',
-  AWS_REGION: 'us-east-1',
-});
+Object.assign(process.env, awsEnvironment(moto.endpoint));
 const metrics = createMetrics();
 const source = new AwsTokenSource({ sessionSeconds: 3600, maxAttempts: 3, metrics });
 t.teardown(() => source.destroy());
@@ -146,3 +141,51 @@ for (const c of malformed) {
     t.same(await errorsCounted(), {}, 'AWS answered; what it answered is our problem, not an AWS error');
   });
 }
+
+t.test('ECR reads with the tenant session: a digest by tag or digest, repository tags, and absence as undefined', async (t) => {
+  const owner = await registryOwner(moto.endpoint, '111111111111', 'eu-west-1');
+  t.teardown(() => owner.destroy());
+  await owner.repository('reads/api', { Team: 'Payments', Tier: '' });
+  const digest = await owner.push('reads/api', '1.0', 'reads-api');
+  const session = await source.assumeRole(request, deadline());
+  moto.resetCalls();
+  t.equal(await source.imageDigest(request, session, 'reads/api', '1.0', deadline()), digest);
+  t.equal(await source.imageDigest(request, session, 'reads/api', digest, deadline()), digest, 'by digest');
+  t.equal(await source.imageDigest(request, session, 'reads/api', '9.9', deadline()), undefined, 'a tag that is not there');
+  t.equal(await source.imageDigest(request, session, 'reads/none', '1.0', deadline()), undefined, 'a repository that is not there');
+  t.same(await source.repositoryTags(request, session, registry, 'reads/api', deadline()), { Team: 'Payments', Tier: '' });
+  t.equal(await source.repositoryTags(request, session, registry, 'reads/none', deadline()), undefined);
+  t.same(moto.calls(), { DescribeImages: 4, ListTagsForResource: 2 });
+  const sent = JSON.parse(moto.lastBody('ListTagsForResource')!);
+  t.equal(sent.resourceArn, 'arn:aws:ecr:eu-west-1:111111111111:repository/reads/none');
+  t.same(JSON.parse(moto.bodies('DescribeImages')[0]!), { registryId: '111111111111', repositoryName: 'reads/api', imageIds: [{ imageTag: '1.0' }] });
+  t.same((await requestsCounted()).DescribeImages, 4);
+});
+
+t.test('an ECR read answered without a usable digest, or refused, is a CredentialError naming the step', async (t) => {
+  const session = await source.assumeRole(request, deadline());
+  moto.setFault('DescribeImages', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: JSON.stringify({ imageDetails: [{ imageDigest: 'md5:abc' }] }) });
+  t.teardown(() => moto.setFault('DescribeImages', undefined));
+  await t.rejects(source.imageDigest(request, session, 'reads/api', '1.0', deadline()), { name: 'CredentialError', step: 'DescribeImages', code: 'MalformedAnswer', message: /no sha256 image digest in the answer \("md5:abc"\)/ });
+  moto.setFault('DescribeImages', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: '{}' });
+  await t.rejects(source.imageDigest(request, session, 'reads/api', '1.0', deadline()), { code: 'MalformedAnswer', message: /\(null\)/ });
+  moto.setFault('ListTagsForResource', { kind: 'error', status: 400, code: 'AccessDeniedException', message: 'not authorized to perform ecr:ListTagsForResource' });
+  t.teardown(() => moto.setFault('ListTagsForResource', undefined));
+  await t.rejects(source.repositoryTags(request, session, registry, 'reads/api', deadline()), { step: 'ListTagsForResource', code: 'AccessDeniedException' });
+  moto.setFault('ListTagsForResource', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: JSON.stringify({ tags: [{ Key: 'Team' }, { Value: 'orphan' }] }) });
+  t.same(await source.repositoryTags(request, session, registry, 'reads/api', deadline()), { Team: '' }, 'a tag without value is empty, one without key is dropped');
+  moto.setFault('ListTagsForResource', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: '{}' });
+  t.same(await source.repositoryTags(request, session, registry, 'reads/api', deadline()), {}, 'an answer without a tag list is a repository without tags');
+});
+
+t.test('sessionRegistryReader reads with the session the session cache holds for the request', async (t) => {
+  const owner = await registryOwner(moto.endpoint, '111111111111', 'eu-west-1');
+  t.teardown(() => owner.destroy());
+  await owner.repository('reads/web', { Team: 'Web' });
+  const digest = await owner.push('reads/web', '2', 'reads-web');
+  const asked: TokenRequest[] = [];
+  const reader = sessionRegistryReader(source, { get: async (r) => (asked.push(r), source.assumeRole(r, deadline())) });
+  t.equal(await reader.imageDigest(request, registry, 'reads/web', '2', deadline()), digest);
+  t.same(await reader.repositoryTags(request, registry, 'reads/web', deadline()), { Team: 'Web' });
+  t.same(asked, [request, request]);
+});

@@ -129,7 +129,7 @@ t.test('the JSON report names the policy and the scope, and exits 0 when nothing
   const { out, streams } = io();
   t.equal(await reportAudit(new InMemoryWorkloadSource(NAMESPACES, [FINE]), testPolicy, options({ output: 'json', namespace: 'shop', tenant: 'payments' }), streams), 0);
   const json = JSON.parse(out.stdout);
-  t.same(Object.keys(json), ['policy', 'scope', 'summary', 'tenants']);
+  t.same(Object.keys(json), ['policy', 'scope', 'summary', 'ecr', 'tenants']);
   t.same(json.policy, 'candidate.yaml');
   t.same(json.scope, { namespace: 'shop', tenant: 'payments' });
   t.match(json.tenants, [{ name: 'payments', namespaces: [{ name: 'shop', mode: 'enforce', workloads: [{ kind: 'Deployment', name: 'api', verdict: 'change' }] }] }]);

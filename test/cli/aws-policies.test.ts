@@ -35,7 +35,7 @@ t.test('aws-policies prints valid IAM JSON per tenant: trust, permission and rep
     {
       Sid: 'PullGrantedRepositories',
       Effect: 'Allow',
-      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
       Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
     },
     { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/*'] },
@@ -129,7 +129,7 @@ t.test('with --registry-policy the json document has one registry policy per reg
       Sid: 'EcrTenantWebhookPull',
       Effect: 'Allow',
       Principal: { AWS: ['arn:aws:iam::111111111111:role/ecr-pull-payments'] },
-      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
       Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
       Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' }, 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/ou-ab12-11111111/*' } },
     },
@@ -152,7 +152,7 @@ t.test('with --org-only the registry side names no roles: Principal * held by th
     Sid: 'EcrTenantWebhookPull',
     Effect: 'Allow',
     Principal: { AWS: '*' },
-    Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+    Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
     Condition: { 'ForAnyValue:StringLike': { 'aws:PrincipalOrgPaths': 'o-abcdefghij/r-ab12/*' } },
   });
 });

@@ -24,6 +24,9 @@ t.test('check --output json prints one element per object with the documented fi
         from: '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/api:1.2',
         to: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/api:1.2',
         granted: true,
+        unjudged: false,
+        missing: false,
+        pinned: null,
       },
     ],
     imagePullSecrets: ['ecr-pull-111111111111-eu-west-1'],
@@ -32,7 +35,9 @@ t.test('check --output json prints one element per object with the documented fi
       { op: 'add', path: '/spec/template/spec/imagePullSecrets', value: [{ name: 'ecr-pull-111111111111-eu-west-1' }] },
     ],
     reasons: [],
+    unjudged: [],
     warnings: [],
+    notChecked: [],
   });
   t.match(results[1], {
     kind: 'CronJob',

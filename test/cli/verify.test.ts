@@ -10,7 +10,8 @@ import { checkGrant, runVerify, type VerifyAws } from '../../src/cli/verify.ts';
 import { verifyPlan } from '../../src/cli/verify-report.ts';
 import { CredentialError } from '../../src/credentials/registry-token.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
-import { startMoto } from '../moto/moto-server.ts';
+import { registryOwner } from '../moto/ecr-images.ts';
+import { awsEnvironment, startMoto } from '../moto/moto-server.ts';
 import { BIN, fixture } from './run-cli.ts';
 
 /**
@@ -26,13 +27,7 @@ t.setTimeout(120_000);
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
-Object.assign(process.env, {
-  AWS_ENDPOINT_URL_STS: moto.endpoint,
-  AWS_ENDPOINT_URL_ECR: moto.endpoint,
-  AWS_ACCESS_KEY_ID: 'AKIDWEBHOOK',
-  AWS_SECRET_ACCESS_KEY: 'webhook-secret',
-  AWS_REGION: 'us-east-1',
-});
+Object.assign(process.env, awsEnvironment(moto.endpoint));
 
 const POLICY = fixture('policy.yaml');
 const ANALYTICS_ROLE = 'arn:aws:iam::333333333333:role/ecr-pull-analytics';
@@ -76,7 +71,7 @@ async function verify(...args: string[]) {
 
 t.beforeEach(() => {
   moto.resetCalls();
-  for (const api of ['AssumeRole', 'GetAuthorizationToken', 'DescribeRepositories']) moto.setFault(api, undefined);
+  for (const api of ['AssumeRole', 'GetAuthorizationToken', 'DescribeRepositories', 'ListTagsForResource']) moto.setFault(api, undefined);
 });
 
 t.test('a tenant whose grants all work exits 0, as a real process, with the count each glob matches', async (t) => {
@@ -238,6 +233,52 @@ t.test('a broken policy file exits 2 naming it, before any AWS call', async (t) 
   t.same(moto.calls(), {});
 });
 
+t.test('a grant by repository tags reads the tags of each repository its globs match and counts those carrying them', async (t) => {
+  const owner = await registryOwner(moto.endpoint, '333333333333', 'eu-central-1');
+  t.teardown(() => owner.destroy());
+  await owner.repository('data/lake', { Team: 'Data', Env: 'prod' });
+  await owner.repository('data/ops', { Team: 'Ops' });
+  const grant = (tags: Record<string, string>, repositories?: string[]) => ({ registry: ANALYTICS_REGISTRY, repositoryTags: tags, ...(repositories === undefined ? {} : { repositories }) });
+  const file = t.testdir({
+    'tags.json': JSON.stringify({
+      apiVersion: 'ecr-tenant-webhook.io/v1alpha1',
+      kind: 'TenantPolicy',
+      spec: {
+        tenants: { data: { roleArn: ANALYTICS_ROLE, grants: [grant({ Team: 'Data' }), grant({ Team: 'Data' }, ['data/*']), grant({ Team: 'Nobody' }, ['data/*'])] } },
+        labelAdmins: { users: ['x'] },
+      },
+    }),
+  });
+  moto.resetCalls();
+  const { out, streams } = io();
+  t.equal(await main(['verify', '--policy', `${file}/tags.json`, '--output', 'json'], streams), 1);
+  const grants = JSON.parse(out.stdout).tenants.data.grants;
+  t.match(grants[0], { ok: true, repositoryTags: { Team: 'Data' }, tagged: { '**': 1 } });
+  t.match(grants[1], { ok: true, repositories: { 'data/*': 2 }, tagged: { 'data/*': 1 } });
+  t.match(grants[2], {
+    ok: false,
+    step: 'MatchRepositories',
+    code: 'NoTaggedRepository',
+    message: 'no repository in 333333333333/eu-central-1 matching data/* carries Team=Nobody',
+    fix: /^tag the repositories to grant in 333333333333\/eu-central-1 with Team=Nobody \(aws ecr tag-resource\), or correct the tags at spec\.tenants\.data\.grants\[2\]\.repositoryTags/,
+  });
+  t.ok(moto.calls().ListTagsForResource! >= 5, 'the tags of every matched repository were read');
+  const text = io();
+  await main(['verify', '--policy', `${file}/tags.json`], text.streams);
+  t.match(text.out.stdout, /^ok {4}data {2}\S+ {2}data\/\*: 2 \(1 with Team=Data\)/m);
+
+  moto.setFault('ListTagsForResource', { kind: 'error', status: 400, code: 'AccessDeniedException', message: 'no ecr:ListTagsForResource' });
+  const refused = io();
+  t.equal(await main(['verify', '--policy', `${file}/tags.json`, '--output', 'json'], refused.streams), 1);
+  t.match(JSON.parse(refused.out.stdout).tenants.data.grants[1], {
+    ok: false,
+    step: 'ListTagsForResource',
+    code: 'AccessDeniedException',
+    message: /^data\/(lake|ops): no ecr:ListTagsForResource$/,
+    fix: /must be allowed ecr:ListTagsForResource, without the tag condition, .*statement ReadTagsOfTaggedRepositories/,
+  });
+});
+
 /** The orchestration with a fake AWS, for what moto cannot be made to do. */
 const CHECK = verifyPlan(parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { a: { roleArn: ANALYTICS_ROLE, grants: [{ registry: ANALYTICS_REGISTRY, repositories: ['**'] }] } } } }), 'p'), undefined, 3600, 'p')[0]!;
 const SESSION: TenantSession = { credentials: { accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' }, expiresAt: new Date(0) };
@@ -248,6 +289,7 @@ function fakeAws(overrides: Partial<VerifyAws>): VerifyAws {
     authorizationToken: async () => ({ username: 'AWS', password: 'p', expiresAt: new Date(0) }),
     repositoriesPage: async () => ({ names: [], nextToken: undefined }),
     repositoryExists: async () => false,
+    repositoryTags: async () => ({}),
     destroy: () => undefined,
     ...overrides,
   };
@@ -283,6 +325,22 @@ t.test('an exact name shorter than ECR allows is counted as missing without aski
   t.same(asked, ['ab'], 'only the name ECR could hold is asked about');
   const odd = fakeAws({ repositoryExists: async () => Promise.reject(new TypeError('boom')) });
   t.same(await checkGrant(odd, exact, 1000), { failed: { step: 'AssumeRole', code: 'TypeError', message: 'boom' } });
+});
+
+t.test('a tag read that fails stops the reads still to start, and a failure that is not a CredentialError keeps its name', async (t) => {
+  const tagged = verifyPlan(
+    parsePolicy(JSON.stringify({ apiVersion: 'ecr-tenant-webhook.io/v1alpha1', kind: 'TenantPolicy', spec: { tenants: { a: { roleArn: ANALYTICS_ROLE, grants: [{ registry: ANALYTICS_REGISTRY, repositoryTags: { Team: 'Data' } }] } } } }), 'p'),
+    undefined,
+    3600,
+    'p',
+  )[0]!;
+  const names = Array.from({ length: 20 }, (_, i) => `repo-${i}`);
+  let reads = 0;
+  const aws = fakeAws({ repositoriesPage: async () => ({ names, nextToken: undefined }), repositoryTags: async () => (reads++, Promise.reject(new TypeError('boom'))) });
+  t.same(await checkGrant(aws, tagged, 1000), { failed: { step: 'AssumeRole', code: 'TypeError', message: 'boom' } });
+  t.equal(reads, 4, 'the four reads under way, none after them');
+  const fine = fakeAws({ repositoriesPage: async () => ({ names, nextToken: undefined }), repositoryTags: async (_r, _s, _g, name) => (name === 'repo-3' ? { Team: 'Data' } : name === 'repo-4' ? undefined : { Team: 'Other' }) });
+  t.same(await checkGrant(fine, tagged, 1000), { tokenExpiresAt: new Date(0), repositories: names, tagged: ['repo-3'] }, 'a repository gone since the listing carries no tags');
 });
 
 t.test('a failure that is not a CredentialError is reported with its name rather than lost', async (t) => {

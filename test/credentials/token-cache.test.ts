@@ -266,3 +266,31 @@ t.test('each mint gets the configured deadline as an abort signal', async (t) =>
   await new Promise((resolve) => setTimeout(resolve, 80));
   t.ok(seen?.aborted, 'aborted once the deadline passed');
 });
+
+t.test('put keeps what was minted elsewhere: the next get answers it without a mint, and a failure backoff is cleared', async (t) => {
+  const { cache, source, clock } = setup(denied);
+  await t.rejects(cache.get(request), { code: 'AccessDenied' });
+  t.equal(source.mints, 1);
+  cache.put(request, { username: 'AWS', password: 'from-elsewhere', expiresAt: new Date(clock.now + HOUR) });
+  const kept = await cache.get(request);
+  t.equal(kept.password, 'from-elsewhere');
+  t.equal(kept.refreshAt, clock.now + HOUR / 2, 'refreshed at the same fraction as a mint of its own');
+  t.equal(source.mints, 1);
+});
+
+t.test('the cache keeps anything with an expiry, whole: a session with its credentials', async (t) => {
+  const clock = { now: Date.UTC(2026, 10, 23) };
+  let assumed = 0;
+  const sessions = new TokenCache<{ credentials: { accessKeyId: string }; expiresAt: Date }>({
+    source: { mint: async () => ({ credentials: { accessKeyId: `AKIA${++assumed}` }, expiresAt: new Date(clock.now + HOUR) }) },
+    maxEntries: 10,
+    refreshFraction: 0.5,
+    suspectTrustMs: 15 * 60 * 1000,
+    mintDeadlineMs: 2000,
+    failureBackoff: { initialMs: 1000, maxMs: 60_000 },
+    now: () => clock.now,
+  });
+  t.same((await sessions.get(request)).credentials, { accessKeyId: 'AKIA1' });
+  t.same((await sessions.get(request)).credentials, { accessKeyId: 'AKIA1' });
+  t.equal(assumed, 1);
+});

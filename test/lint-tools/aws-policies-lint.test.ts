@@ -15,7 +15,7 @@ import { lint, lintToolsBin } from './lint-tools.ts';
 const bin = await lintToolsBin();
 const WEBHOOK_ROLE = 'arn:aws:iam::444444444444:role/ecr-tenant-webhook';
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
-const POLICIES = ['policy.yaml', 'aws-policies/shared-role.yaml', 'aws-policies/accounts.yaml'].map((name) => ({
+const POLICIES = ['policy.yaml', 'aws-policies/shared-role.yaml', 'aws-policies/accounts.yaml', 'aws-policies/tag-grants.yaml'].map((name) => ({
   name,
   policy: parsePolicy(readFileSync(fixture(name), 'utf8'), name),
 }));

@@ -80,6 +80,11 @@ async function waitForMoto(port: number, child: ChildProcess): Promise<void> {
   }
 }
 
+/** What points the SDK's default chain and endpoints at the emulator, as an operator's environment would. */
+export function awsEnvironment(endpoint: string): Record<string, string> {
+  return { AWS_ENDPOINT_URL_STS: endpoint, AWS_ENDPOINT_URL_ECR: endpoint, AWS_ACCESS_KEY_ID: 'AKIDWEBHOOK', AWS_SECRET_ACCESS_KEY: 'webhook-secret', AWS_REGION: 'us-east-1' };
+}
+
 export interface MotoOptions {
   /**
    * Variables for moto's process, e.g. INITIAL_NO_AUTH_ACTION_COUNT, after which moto enforces IAM: it checks each

@@ -5,6 +5,7 @@ import {
   deriveAwsPolicies,
   iamPatternsIntersect,
   iamRepositoryPatterns,
+  GRANTED_ACTIONS,
   PULL_ACTIONS,
   type PolicyDocumentJson,
   type TenantAwsPolicies,
@@ -189,7 +190,7 @@ t.test('the permission policy allows the authorization token on * and pulls on e
       {
         Sid: 'PullGrantedRepositories',
         Effect: 'Allow',
-        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
         // The dual-stack host's payments/* is the same repository ARN, listed once.
         Resource: [ecrArn('aws', 'eu-west-1', '111111111111', 'payments/*'), ecrArn('aws', 'eu-west-1', '111111111111', 'shared/*')],
       },
@@ -357,7 +358,7 @@ t.test('registries list, per host, the granted repository globs and a pull state
   const statementFor = (principals: string[]) => ({
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: principals }, Action: PULL_ACTIONS },
+      { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: principals }, Action: GRANTED_ACTIONS },
       { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: principals }, Action: ['ecr:DescribeRepositories'] },
     ],
   });
@@ -629,7 +630,7 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
               {
                 Sid: 'PullGrantedRepositories',
                 Effect: 'Allow',
-                Action: PULL_ACTIONS,
+                Action: GRANTED_ACTIONS,
                 Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/payments/*', 'arn:aws:ecr:eu-west-1:111111111111:repository/shared/*'],
               },
               { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: ['arn:aws:ecr:eu-west-1:111111111111:repository/*'] },
@@ -646,7 +647,7 @@ t.test('examples/policy.yaml gives the documents the README shows', async (t) =>
           repositoryPolicy: {
             Version: '2012-10-17',
             Statement: [
-              { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: [shared] }, Action: PULL_ACTIONS },
+              { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: [shared] }, Action: GRANTED_ACTIONS },
               { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: [shared] }, Action: ['ecr:DescribeRepositories'] },
             ],
           },
@@ -700,4 +701,96 @@ t.test('IAM allows at least every repository the webhook grants, so a granted pu
 
 t.test('IAM allows every repository a glob with a leading double star grants', async (t) => {
   for (const glob of ['**/b', '**/x/**']) t.same(refusedByIam(glob), [], glob);
+});
+
+/** Grants by repository tags: the tenant-side and registry-side documents of test/fixtures/aws-policies/tag-grants.yaml. */
+const TAGS = parsePolicy(readFileSync(new URL('../fixtures/aws-policies/tag-grants.yaml', import.meta.url), 'utf8'), 'tag-grants.yaml');
+const TAG_PAYMENTS = 'arn:aws:iam::222222222222:role/ecr-pull-payments';
+const TAG_OPS = 'arn:aws:iam::333333333333:role/ecr-pull-ops';
+const tagArn = (pattern: string) => ecrArn('aws', 'eu-west-1', '111111111111', pattern);
+
+t.test('a grant by repository tags pulls and reads images only under an aws:ResourceTag condition per tag, in a statement of its own', async (t) => {
+  const set = deriveAwsPolicies(TAGS, WEBHOOK_ROLE, 'tag-grants.yaml');
+  const payments = set.accounts.find((a) => a.account === '222222222222')!.roles[0]!;
+  t.same(payments.permissionPolicy.Statement, [
+    { Sid: 'EcrAuthorizationToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+    { Sid: 'PullGrantedRepositories', Effect: 'Allow', Action: GRANTED_ACTIONS, Resource: [tagArn('payments/*')] },
+    { Sid: 'PullTaggedRepositories1', Effect: 'Allow', Action: GRANTED_ACTIONS, Resource: [tagArn('team/*')], Condition: { StringEquals: { 'aws:ResourceTag/Team': 'Payments' } } },
+    // A grant of tags alone: every repository of the registry, if it carries both (the keys sorted).
+    {
+      Sid: 'PullTaggedRepositories2',
+      Effect: 'Allow',
+      Action: GRANTED_ACTIONS,
+      Resource: [tagArn('*')],
+      Condition: { StringEquals: { 'aws:ResourceTag/Env': 'prod', 'aws:ResourceTag/Team': 'Payments' } },
+    },
+    // Tags are read without the condition, so a repository without them is refused for that, not for AccessDenied.
+    { Sid: 'ReadTagsOfTaggedRepositories', Effect: 'Allow', Action: ['ecr:ListTagsForResource'], Resource: [tagArn('team/*'), tagArn('*')] },
+    { Sid: 'ListGrantedRegistriesForVerify', Effect: 'Allow', Action: ['ecr:DescribeRepositories'], Resource: [tagArn('*')] },
+  ]);
+  t.same(GRANTED_ACTIONS, [...PULL_ACTIONS, 'ecr:DescribeImages'], 'the image reads of admission go with the pulls, on the same repositories and conditions');
+});
+
+t.test("a repository policy holds each tenant's tag grant under its own condition, and the tag reads of both roles", async (t) => {
+  const set = deriveAwsPolicies(TAGS, WEBHOOK_ROLE, 'tag-grants.yaml');
+  const groups = set.accounts.find((a) => a.account === '111111111111')!.registries[0]!.repositoryPolicies!;
+  const team = groups.find((group) => group.repositories.includes('team/*'))!;
+  t.same(team.roles, [TAG_PAYMENTS, TAG_OPS]);
+  t.same(
+    team.policy.Statement.map((s) => [s.Sid, s.Principal?.AWS, s.Condition]),
+    [
+      ['EcrTenantWebhookPullTagged1', [TAG_PAYMENTS], { StringEquals: { 'aws:ResourceTag/Team': 'Payments' } }],
+      ['EcrTenantWebhookPullTagged2', [TAG_OPS], { StringEquals: { 'aws:ResourceTag/Team': 'Ops' } }],
+      ['EcrTenantWebhookReadTags', [TAG_PAYMENTS, TAG_OPS], undefined],
+      ['EcrTenantWebhookVerify', [TAG_PAYMENTS, TAG_OPS], undefined],
+    ],
+  );
+  const plain = groups.find((group) => group.repositories.includes('payments/*'))!;
+  t.same(
+    plain.policy.Statement.map((s) => s.Sid),
+    ['EcrTenantWebhookPull', 'EcrTenantWebhookVerify'],
+    'a glob granted without tags has no tag statements',
+  );
+  t.ok(
+    set.notes.some((note) => note.startsWith('grants by repository tags (spec.tenants.payments.grants[1], spec.tenants.payments.grants[2], spec.tenants.ops.grants[0]) reach repositories by the tags')),
+    'the step per tagged repository is said, naming the grants',
+  );
+  t.ok(
+    set.notes.includes(
+      'in 111111111111/eu-west-1, team/* (payments by tags Team=Payments; ops by tags Team=Ops) and ** (payments by tags Env=prod, Team=Payments) can name the same repository in IAM: ' +
+        'one that carries the tags is granted to the roles of both, and its repository policy must hold the statements of both (merge the two files for it, or use --registry-policy); ' +
+        'where that is not meant, make the globs disjoint or the tags distinct',
+    ),
+    'globs of different tenants meeting under tags are noted',
+  );
+});
+
+t.test('a registry policy carries the tag conditions beside the organization condition', async (t) => {
+  const set = deriveAwsPolicies(TAGS, WEBHOOK_ROLE, 'tag-grants.yaml', { registryPolicy: true, orgId: 'o-abcdefghij' });
+  const statements = set.accounts.find((a) => a.account === '111111111111')!.registries[0]!.registryPolicy!.Statement;
+  const tagged = statements.filter((s) => s.Sid.startsWith('EcrTenantWebhookPullTagged'));
+  t.same(
+    tagged.map((s) => [s.Principal?.AWS, s.Resource, s.Condition]),
+    [
+      [[TAG_PAYMENTS], [tagArn('team/*')], { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'aws:ResourceTag/Team': 'Payments' } }],
+      [[TAG_PAYMENTS], [tagArn('*')], { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'aws:ResourceTag/Env': 'prod', 'aws:ResourceTag/Team': 'Payments' } }],
+      [[TAG_OPS], [tagArn('team/*')], { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'aws:ResourceTag/Team': 'Ops' } }],
+    ],
+  );
+  t.same(new Set(statements.map((s) => s.Sid)).size, statements.length, 'Sids stay unique');
+  t.notOk(set.notes.some((note) => note.startsWith('grants by repository tags')), 'a registry policy needs no step per tagged repository');
+});
+
+t.test('a glob granted by name to one tenant that a tag grant of another can reach is noted, naming which is by tags', async (t) => {
+  const policy = tenantsPolicy(
+    {
+      a: { roleArn: 'arn:aws:iam::222222222222:role/a', grants: [{ registry: A, repositories: ['team/*'] }] },
+      b: { roleArn: 'arn:aws:iam::333333333333:role/b', grants: [{ registry: A, repositoryTags: { Team: 'B' } }] },
+    },
+    'mixed.json',
+  );
+  const notes = deriveAwsPolicies(policy, WEBHOOK_ROLE, 'mixed.json', { registryPolicy: true }).notes.filter((note) => note.includes('can name the same repository'));
+  t.same(notes, [
+    'in 111111111111/eu-west-1, team/* (a) and ** (b by tags Team=B) can name the same repository in IAM: one that carries the tags is granted to the roles of both; where that is not meant, make the globs disjoint or the tags distinct',
+  ]);
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { deriveAwsPolicies, PULL_ACTIONS, VERIFY_ACTIONS, type RegistrySideOptions } from '../../src/policy/aws-policies.ts';
+import { deriveAwsPolicies, GRANTED_ACTIONS, VERIFY_ACTIONS, type RegistrySideOptions } from '../../src/policy/aws-policies.ts';
 import { cloudFormationTemplates, terraformModules, WEBHOOK_ROLE_PLACEHOLDER } from '../../src/policy/aws-templates.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 
@@ -154,7 +154,7 @@ t.test('CloudFormation without registry policies leaves registry-only accounts o
     policy: {
       Version: '2012-10-17',
       Statement: [
-        { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: PULL_ACTIONS },
+        { Sid: 'EcrTenantWebhookPull', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: GRANTED_ACTIONS },
         { Sid: 'EcrTenantWebhookVerify', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::222222222222:role/ecr-pull-shared'] }, Action: VERIFY_ACTIONS },
       ],
     },

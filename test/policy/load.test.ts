@@ -87,7 +87,7 @@ t.test('a policy written as JSON loads like the same policy in YAML', async (t) 
 t.test('a minimal policy gets the documented defaults', async (t) => {
   const policy = parsePolicy(`${HEAD}spec: {}\n`, 'policy.yaml');
   t.equal(policy.defaultMode, 'enforce');
-  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny' }, rewrites: [], tenants: {}, labelAdmins: { users: [], groups: ['system:masters'], serviceAccounts: [] } });
+  t.same(policy.document.spec, { defaults: { mode: 'enforce', nonEcrImages: 'allow', onCredentialError: 'deny', missingImage: 'allow', pinDigests: false }, rewrites: [], tenants: {}, labelAdmins: { users: [], groups: ['system:masters'], serviceAccounts: [] } });
   t.equal(policy.tenants.size, 0);
   t.same(policy.warnings, []);
 });
@@ -113,6 +113,16 @@ t.test('tenant names that are valid label values are accepted', async (t) => {
   const names = ['a', 'A1', 'team.a_b-c', '123', 'x'.repeat(63)];
   const policy = parsePolicy(withSpec({ tenants: Object.fromEntries(names.map((n) => [n, {}])) }), 'policy.yaml');
   t.same([...policy.tenants.keys()].sort(), [...names].sort());
+});
+
+t.test('a grant by repository tags alone covers every repository of its registry, subject to the tags', async (t) => {
+  const policy = parsePolicy(withSpec({ defaults: { missingImage: 'keep-source', pinDigests: true }, tenants: { payments: tenant({ missingImage: 'deny', grants: [{ registry: REGISTRY, repositoryTags: { Team: 'Payments' } }] }) } }), 'policy.yaml');
+  const tenant0 = policy.tenants.get('payments')!;
+  const [grant] = [...tenant0.grantsByRegistry.values()].flat();
+  t.same(grant!.globs.map((g) => g.source), ['**']);
+  t.same(grant!.repositoryTags, { Team: 'Payments' });
+  t.equal(tenant0.missingImage, 'deny', 'the tenant overrides the default');
+  t.equal(tenant0.pinDigests, true, 'the default applies where the tenant says nothing');
 });
 
 t.test('exactly 50 session tags are accepted', async (t) => {
@@ -347,6 +357,29 @@ const errorCases: ErrorCase[] = [
     name: 'a grant with an empty repositories list is refused',
     text: withSpec({ tenants: { payments: tenant({ grants: [{ registry: REGISTRY, repositories: [] }] }) } }),
     problems: ['policy.yaml: spec.tenants.payments.grants[0].repositories: must list at least 1 item'],
+  },
+  {
+    name: 'a grant with neither repositories nor repositoryTags is refused, saying it needs one',
+    text: withSpec({ tenants: { payments: tenant({ grants: [{ registry: REGISTRY }] }) } }),
+    problems: ['policy.yaml: spec.tenants.payments.grants[0]: a grant needs repositories, repositoryTags or both'],
+  },
+  {
+    name: 'repositoryTags that name no tag, or tags ECR refuses, are named at their path',
+    text: withSpec({
+      tenants: {
+        payments: tenant({ grants: [{ registry: REGISTRY, repositoryTags: {} }, { registry: REGISTRY, repositoryTags: { 'bad!': 'v' } }, { registry: REGISTRY, repositoryTags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) }] }),
+      },
+    }),
+    problems: [
+      'policy.yaml: spec.tenants.payments.grants[0].repositoryTags: names no tags; leave it out or name at least one',
+      'policy.yaml: spec.tenants.payments.grants[1].repositoryTags: "bad!": repository tag key must be 1 to 128 letters, digits, spaces or _.:/=+-@',
+      'policy.yaml: spec.tenants.payments.grants[2].repositoryTags: has 51 repository tags; ECR allows at most 50',
+    ],
+  },
+  {
+    name: 'missingImage and pinDigests take only their documented values',
+    text: withSpec({ defaults: { missingImage: 'skip' }, tenants: { payments: tenant({ pinDigests: 'yes' }) } }),
+    problems: [/^policy\.yaml: spec\.defaults\.missingImage: .*"allow".*"deny".*"keep-source"/, /^policy\.yaml: spec\.tenants\.payments\.pinDigests: must be a boolean/],
   },
   {
     name: 'invalid repository globs are each named by index with their problem',

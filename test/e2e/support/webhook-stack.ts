@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../../control-plane/control-plane.ts';
-import { startMoto, type MotoServer } from '../../moto/moto-server.ts';
+import { awsEnvironment, startMoto, type MotoServer } from '../../moto/moto-server.ts';
 import { writeProjected } from '../../support/projected-dir.ts';
 import { httpsGet, startServe, waitUntil, type ServeProcess } from './serve-process.ts';
 
@@ -56,10 +56,7 @@ export interface WebhookStack {
   stop(): Promise<void>;
 }
 
-/** What points the SDK's default chain and endpoints at the emulator, as an operator's environment would. */
-export function awsEnvironment(endpoint: string): Record<string, string> {
-  return { AWS_ENDPOINT_URL_STS: endpoint, AWS_ENDPOINT_URL_ECR: endpoint, AWS_ACCESS_KEY_ID: 'AKIDWEBHOOK', AWS_SECRET_ACCESS_KEY: 'webhook-secret', AWS_REGION: 'us-east-1' };
-}
+export { awsEnvironment };
 
 export function parseObjects(text: string): KubeObject[] {
   return parseAllDocuments(text)
