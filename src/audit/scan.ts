@@ -253,9 +253,7 @@ class ClusterScan {
 
   #judged(kind: WorkloadKind, pending: Pending, decision: Decision, foldedInto: Judged | undefined): Judged {
     const workload = workloadOf(kind, pending.meta.name, decision, pending.pod.imagePullSecrets);
-    // What is noted undone is what admission would have read (missingImage other than allow, pinDigests): with
-    // --aws every rewritten image is looked up besides, and then nothing is left undone.
-    const gaps = registryGaps(decision, false);
+    const gaps = registryGaps(decision);
     const notChecked = { existence: gaps.filter((g) => g.checks.includes('existence')).length, pinning: gaps.filter((g) => g.checks.includes('pinning')).length };
     return { workload, signature: imageSignature(kind, decision), notChecked, foldedInto, owner: undefined, runningPods: 0 };
   }

@@ -80,9 +80,10 @@ function referenceOf(image: string): { path: string; reference: string } {
 
 /**
  * The granted images whose existence check or pinning is among the decision's open questions: asked, not answered.
- * With ECR read there are none; offline, these are what `--aws` would have looked up.
+ * With ECR read there are none; offline, these are what admission would have read (a rewrite looked up where the
+ * tenant's missingImage is not allow, a tag where it pins digests), whatever else `--aws` looks up besides.
  */
-export function registryGaps(decision: Decision, checkRewrites: boolean): RegistryGap[] {
+export function registryGaps(decision: Decision): RegistryGap[] {
   const asked = decision.open.filter((q): q is ImageQuestion => q.kind === 'image');
   if (asked.length === 0) return [];
   const gaps: RegistryGap[] = [];
@@ -91,7 +92,7 @@ export function registryGaps(decision: Decision, checkRewrites: boolean): Regist
     const question = asked.find((q) => q.repository === path && q.reference === reference);
     if (question === undefined) continue;
     const checks: RegistryCheck[] = [];
-    if (image.to !== image.from && (question.tenant.missingImage !== 'allow' || checkRewrites)) checks.push('existence');
+    if (image.to !== image.from && question.tenant.missingImage !== 'allow') checks.push('existence');
     if (question.tenant.pinDigests && !reference.startsWith('sha256:')) checks.push('pinning');
     if (checks.length > 0) gaps.push({ path: image.path, image: image.to, checks });
   }
@@ -166,7 +167,7 @@ export async function evaluateObject(object: unknown, namespace: string, labels:
   if (!pod.ok) return { ok: false, problem: pod.problem };
   const decision = await decideObject({ pod: pod.view, namespace, namespaceLabels: labels, policy }, reading);
   const { reasons, unjudged } = splitRefusals(decision);
-  const notChecked = new Set(registryGaps(decision, reading.checkRewrites).flatMap((gap) => gap.checks));
+  const notChecked = new Set(registryGaps(decision).flatMap((gap) => gap.checks));
   return {
     ok: true,
     result: {

@@ -101,7 +101,7 @@ t.test('offline, the checks a tenant asks of ECR are named per image: a rewrite 
     },
   };
   const decision = await decideObject({ pod: readPodSpecOk(pod), namespace: 'shop', namespaceLabels: PAYMENTS, policy: READING }, OFFLINE);
-  t.same(registryGaps(decision, false), [
+  t.same(registryGaps(decision), [
     { path: 'spec.containers[0].image', image: `111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/a@${digest}`, checks: ['existence'] },
     { path: 'spec.containers[1].image', image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/b', checks: ['existence', 'pinning'] },
     { path: 'spec.containers[2].image', image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/c:1', checks: ['pinning'] },
@@ -112,5 +112,5 @@ t.test('offline, the checks a tenant asks of ECR are named per image: a rewrite 
 
 t.test('a tenant that asks nothing of ECR leaves nothing undone offline', async (t) => {
   const decision = await decideObject({ pod: readPodSpecOk(podTemplate(SOURCE)), namespace: 'shop', namespaceLabels: PAYMENTS, policy: testPolicy }, OFFLINE);
-  t.same(registryGaps(decision, false), []);
+  t.same(registryGaps(decision), []);
 });
