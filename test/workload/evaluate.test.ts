@@ -82,6 +82,7 @@ spec:
     payments:
       missingImage: deny
       pinDigests: true
+      nonEcrImages: allow
       roleArn: arn:aws:iam::111111111111:role/payments
       grants: [{ registry: 111111111111.dkr.ecr.eu-west-1.amazonaws.com, repositories: ["payments/*"] }]
       rewrites: [{ from: 999999999999.dkr.ecr.us-east-1.amazonaws.com/payments, to: 111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments }]
@@ -97,6 +98,8 @@ t.test('offline, the checks a tenant asks of ECR are named per image: a rewrite 
         { name: 'by-digest', image: `999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/a@${digest}` },
         { name: 'no-tag', image: '999999999999.dkr.ecr.us-east-1.amazonaws.com/payments/b' },
         { name: 'in-place', image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/payments/c:1' },
+        // Not ECR: nothing to ask of it, in a pod whose other images ask.
+        { name: 'elsewhere', image: 'docker.io/library/nginx:1' },
       ],
     },
   };
