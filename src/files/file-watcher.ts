@@ -24,7 +24,12 @@ export interface FileWatcherOptions {
 }
 
 export async function readAll(paths: readonly string[]): Promise<Buffer[]> {
-  return Promise.all(paths.map((path) => readFile(path)));
+  // Read together, but a failure is reported in the paths' order, not whichever read failed first: with a
+  // certificate and a key both missing, the message names the certificate every time.
+  const reads = await Promise.allSettled(paths.map((path) => readFile(path)));
+  const failed = reads.find((read) => read.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return reads.map((read) => (read as PromiseFulfilledResult<Buffer>).value);
 }
 
 function digestOf(contents: readonly Buffer[]): string {
