@@ -202,7 +202,7 @@ class Judge {
     this.tenantName = tenantName;
     this.tenant = tenant;
     this.imagesBefore = input.before === undefined ? undefined : imagesByContainer(input.before);
-    this.lookup = { facts: input.facts ?? NO_FACTS, open: [], podChecks: input.template !== true, checkRewrites: input.checkRewrites === true };
+    this.lookup = { facts: input.facts ?? NO_FACTS, open: [], asked: new Set(), podChecks: input.template !== true, checkRewrites: input.checkRewrites === true };
   }
 
   run() {
@@ -323,6 +323,8 @@ function refused(to: string, detail: string, short: string, unjudged = false): R
 interface Lookup {
   readonly facts: RegistryFacts;
   readonly open: RegistryQuestion[];
+  /** questionKey of each open question: a pod of thousands of images is collected in linear time. */
+  readonly asked: Set<string>;
   /** False for a workload's template: no existence check or pinning (see the table above). */
   readonly podChecks: boolean;
   /** Check rewritten images exist even under missingImage: allow (DecisionInput.checkRewrites). */
@@ -331,12 +333,21 @@ interface Lookup {
 
 /** The fact, noting the question when it is not known yet (once, however many containers ask it). */
 function known<T>(lookup: Lookup, question: RegistryQuestion, fact: Fact<T>): Fact<T> {
-  if (fact.state === 'unknown' && !lookup.open.some((q) => sameQuestion(q, question))) lookup.open.push(question);
+  if (fact.state !== 'unknown') return fact;
+  const key = questionKey(question);
+  if (!lookup.asked.has(key)) {
+    lookup.asked.add(key);
+    lookup.open.push(question);
+  }
   return fact;
 }
 
-function sameQuestion(a: RegistryQuestion, b: RegistryQuestion): boolean {
-  return a.kind === b.kind && a.tenant === b.tenant && a.grant === b.grant && a.repository === b.repository && (a.kind === 'repository-tags' || a.reference === (b as ImageQuestion).reference);
+/**
+ * One question of one decision: a decision is of one tenant, whose grants are told apart by where they are written;
+ * a repository name and a reference hold no line break.
+ */
+function questionKey(question: RegistryQuestion): string {
+  return `${question.kind}\n${question.grant.at}\n${question.repository}\n${question.kind === 'image' ? question.reference : ''}`;
 }
 
 function judgeImage(tenant: CompiledTenant, image: unknown, lookup: Lookup): ImageVerdict {

@@ -84,12 +84,19 @@ function referenceOf(image: string): { path: string; reference: string } {
  * tenant's missingImage is not allow, a tag where it pins digests), whatever else `--aws` looks up besides.
  */
 export function registryGaps(decision: Decision): RegistryGap[] {
-  const asked = decision.open.filter((q): q is ImageQuestion => q.kind === 'image');
-  if (asked.length === 0) return [];
+  // By repository and reference, so that thousands of images are matched in linear time; set from the last, so the
+  // first question asked of a key is the one kept.
+  const asked = new Map(
+    decision.open
+      .filter((q): q is ImageQuestion => q.kind === 'image')
+      .reverse()
+      .map((q) => [`${q.repository}\n${q.reference}`, q]),
+  );
+  if (asked.size === 0) return [];
   const gaps: RegistryGap[] = [];
   for (const image of decision.images.filter((i) => i.granted)) {
     const { path, reference } = referenceOf(image.to);
-    const question = asked.find((q) => q.repository === path && q.reference === reference);
+    const question = asked.get(`${path}\n${reference}`);
     if (question === undefined) continue;
     const checks: RegistryCheck[] = [];
     if (image.to !== image.from && question.tenant.missingImage !== 'allow') checks.push('existence');
