@@ -26,8 +26,6 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { PolicyReloader } from './policy/policy-reloader.ts';
 import { readTlsPair, TLS_MIN_VERSION, watchTlsPair } from './tls/tls-reloader.ts';
 
-export { reportTokenEvent, TOKEN_CACHE } from './aws/credential-chain.ts';
-
 /** Starts the webhook process from a validated, frozen configuration: the real adapters wired to the app. */
 export interface ServeConfig {
   readonly policyPath: string;

@@ -40,7 +40,8 @@ import { REGISTRY_LOOKUPS, RegistryLookups, type RegistryReader } from '../../sr
 import { fixedPolicy } from '../../src/policy/policy-source.ts';
 // serve's settings, and what it brings along: the AWS SDK and Kubernetes client modules serve holds in memory, so
 // the memory figure counts them as it would in the real process.
-import { FINDINGS, PULL_SECRET_FRESH_FOR_MS, reportFindingOutcome, reportTokenEvent, TOKEN_CACHE } from '../../src/server.ts';
+import { reportTokenEvent, TOKEN_CACHE } from '../../src/aws/credential-chain.ts';
+import { FINDINGS, PULL_SECRET_FRESH_FOR_MS, reportFindingOutcome } from '../../src/server.ts';
 import { TLS_MIN_VERSION } from '../../src/tls/tls-reloader.ts';
 import { announceReady, answerRequests } from './children.ts';
 import { namespaces, policyText, REGISTRY_READ_DEFAULTS, tokenRequests } from './fixture.ts';

@@ -3,7 +3,7 @@ import { CredentialError, type RegistryToken, type RegistryTokenSource, type Tok
 import { TokenCache, type TokenCacheEvent, type TokenCacheOptions } from '../../src/credentials/token-cache.ts';
 import { parseEcrHost, type EcrRegistry } from '../../src/image/ecr-host.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { reportTokenEvent } from '../../src/server.ts';
+import { reportTokenEvent } from '../../src/aws/credential-chain.ts';
 import { logSink } from '../admission/harness.ts';
 import { seriesValues } from '../support/metric-values.ts';
 

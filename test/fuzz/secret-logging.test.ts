@@ -9,7 +9,8 @@ import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.t
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import { TENANT_LABEL } from '../../src/labels.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { PULL_SECRET_FRESH_FOR_MS, reportTokenEvent, TOKEN_CACHE } from '../../src/server.ts';
+import { reportTokenEvent, TOKEN_CACHE } from '../../src/aws/credential-chain.ts';
+import { PULL_SECRET_FRESH_FOR_MS } from '../../src/server.ts';
 import { testApp } from '../admission/harness.ts';
 import { NAMESPACES } from '../admission/namespaces.ts';
 import { replyProblem, send } from './admission-check.ts';
