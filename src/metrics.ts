@@ -110,7 +110,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       namespaceCount = size;
     },
     tokenLookups: new Counter({ name: `${PREFIX}token_cache_lookups_total`, help: 'ECR token cache lookups, by result (hit, refresh, miss).', labelNames: ['result'], registers }),
-    registryLookups: new Counter({ name: `${PREFIX}registry_lookups_total`, help: 'ECR reads at admission, by kind (image, repository-tags) and result (hit, found, missing, error).', labelNames: ['kind', 'result'], registers }),
+    registryLookups: new Counter({ name: `${PREFIX}registry_lookups_total`, help: 'ECR reads at admission, by kind (image, repository-tags) and result (hit, found, missing, error, limited).', labelNames: ['kind', 'result'], registers }),
     awsRequests: new Counter({ name: `${PREFIX}aws_requests_total`, help: 'AWS API requests, every SDK attempt including retries, by API.', labelNames: ['api'], registers }),
     awsErrors: new Counter({ name: `${PREFIX}aws_errors_total`, help: 'Failed AWS API requests, every SDK attempt including retries, by API and error code.', labelNames: ['api', 'code'], registers }),
     findingEvents: new Counter({ name: `${PREFIX}finding_events_total`, help: 'Dry-run would-be denials reported as Kubernetes Events, by result (emitted, deduplicated, dropped, failed).', labelNames: ['result'], registers }),

@@ -51,6 +51,8 @@ export interface ServeConfig {
   readonly tokenRefreshFraction: number;
   /** How long ECR answers that can change (a tag's digest, a repository's tags) are trusted. */
   readonly registryCacheMs: number;
+  /** ECR reads one tenant credential starts a second at admission (ten seconds' worth at once). */
+  readonly registryReadsPerSecond: number;
   readonly refresher: {
     readonly leaseNamespace: string;
     readonly identity: string;
@@ -128,6 +130,7 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
     refreshFraction: config.tokenRefreshFraction,
     deadlineMs: config.credentialDeadlineMs,
     registryCacheMs: config.registryCacheMs,
+    registryReadsPerSecond: config.registryReadsPerSecond,
     metrics,
     log,
   });

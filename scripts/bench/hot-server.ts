@@ -143,7 +143,7 @@ async function realApp(tls: { cert: Buffer; key: Buffer }, reads: boolean): Prom
   // As serve reads ECR (src/aws/credential-chain.ts), from a registry in memory.
   const fakeRegistry = new FakeRegistry();
   const registry = reads
-    ? new RegistryLookups({ reader: fakeRegistry, sessionSeconds: SESSION_SECONDS, ...REGISTRY_LOOKUPS, mutableTtlMs: 60_000, deadlineMs: CREDENTIAL_DEADLINE_MS, now: Date.now, onLookup: (kind, result) => metrics.registryLookups.inc({ kind, result }) })
+    ? new RegistryLookups({ reader: fakeRegistry, sessionSeconds: SESSION_SECONDS, ...REGISTRY_LOOKUPS, mutableTtlMs: 60_000, deadlineMs: CREDENTIAL_DEADLINE_MS, readsPerSecond: 20, now: Date.now, onLookup: (kind, result) => metrics.registryLookups.inc({ kind, result }) })
     : undefined;
   const app = buildApp({ tls, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, admissionDeadlineMs: DEFAULT_ADMISSION_DEADLINE_MS }, { policy: fixedPolicy(policy), namespaces: directory, log, metrics, draining: () => false, pullSecrets: provisioner, findings, registry });
   const holdings = () => ({

@@ -40,7 +40,7 @@ export interface WorkloadDeps {
   readonly metrics: Metrics;
   /**
    * How long the namespace lookup and the reads of repository tags together may take; past it the template is let
-   * through unchecked when the namespace could not be read, and tag reads follow the tenant's onCredentialError.
+   * through unchecked when the namespace could not be read, and a tag grant whose tags could not be read refuses.
    */
   readonly deadlineMs: number;
   /** ECR reads for tag-based grants (see MutateDeps). */

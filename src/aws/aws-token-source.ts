@@ -55,10 +55,19 @@ function countAttempts(client: STSClient | ECRClient, metrics: Metrics): void {
   );
 }
 
-/** The SDK names an AWS error by its code (AccessDenied, Throttling, ExpiredTokenException, ...); Node by ECONNREFUSED and the like. */
+/** `assumed-role/ROLE/` and the session name after it (one pass, no backtracking: ROLE holds no `/`). */
+const SESSION_NAME = /(assumed-role\/[^/\s]+\/)[\w+=,.@-]+/g;
+
+/**
+ * The SDK names an AWS error by its code (AccessDenied, Throttling, ExpiredTokenException, ...); Node by ECONNREFUSED
+ * and the like. AWS's message can name the caller's session (`…:assumed-role/ROLE/ecr-tenant-webhook-<tenant>`),
+ * and a session is shared by the tenants that would mint the same credential: the session name is left out, so a
+ * denial one tenant reads never names another.
+ */
 function failure(step: string, roleArn: string, error: unknown, signal: AbortSignal): CredentialError {
   if (signal.aborted) return new CredentialError(step, roleArn, 'Timeout', 'no answer before the deadline');
-  return new CredentialError(step, roleArn, errorCode(error), String((error as Error).message).slice(0, 300));
+  const message = String((error as Error).message).slice(0, 300).replace(SESSION_NAME, '$1…');
+  return new CredentialError(step, roleArn, errorCode(error), message);
 }
 
 function decodePassword(token: string, roleArn: string): string {
@@ -143,16 +152,22 @@ export class AwsTokenSource implements RegistryTokenSource {
 
   /**
    * The digest of one image, by tag or by digest, with DescribeImages; undefined when the repository or the image
-   * is not there. The digest goes into pods, so an answer that is not `sha256:` and 64 hex digits is an error.
+   * is not there. The digest goes into pods, so an answer that is not `sha256:` and 64 hex digits is an error, and so
+   * is one that is not the digest asked for. A tag holds no `:`, so any reference with one is a digest, of whatever
+   * algorithm (ECR answers a `sha512:` it does not hold as not found, never as a tag).
    */
   async imageDigest(request: TokenRequest, session: TenantSession, repository: string, reference: string, signal: AbortSignal): Promise<string | undefined> {
-    const imageId = reference.startsWith('sha256:') ? { imageDigest: reference } : { imageTag: reference };
+    const byDigest = reference.includes(':');
+    const imageId = byDigest ? { imageDigest: reference } : { imageTag: reference };
     const command = new DescribeImagesCommand({ registryId: request.registry.account, repositoryName: repository, imageIds: [imageId] });
     const answer = await this.#absentAsUndefined(this.#ecr(request, session, 'DescribeImages', (ecr) => ecr.send(command, { abortSignal: signal }), signal));
     if (answer === undefined) return undefined;
     const digest = answer.imageDetails?.[0]?.imageDigest;
     if (digest === undefined || !DIGEST.test(digest)) {
       throw new CredentialError('DescribeImages', request.roleArn, 'MalformedAnswer', `no sha256 image digest in the answer (${JSON.stringify(digest ?? null).slice(0, 80)})`);
+    }
+    if (byDigest && digest !== reference) {
+      throw new CredentialError('DescribeImages', request.roleArn, 'MalformedAnswer', `asked for image ${reference.slice(0, 80)}, answered ${digest}`);
     }
     return digest;
   }

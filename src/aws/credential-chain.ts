@@ -19,6 +19,8 @@ export interface CredentialChainOptions {
   readonly deadlineMs: number;
   /** How long ECR answers that can change are trusted. */
   readonly registryCacheMs: number;
+  /** ECR reads one tenant credential starts a second (RegistryLookups). */
+  readonly registryReadsPerSecond: number;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -58,6 +60,7 @@ export function credentialChain(options: CredentialChainOptions) {
     ...REGISTRY_LOOKUPS,
     mutableTtlMs: options.registryCacheMs,
     deadlineMs: options.deadlineMs,
+    readsPerSecond: options.registryReadsPerSecond,
     now: Date.now,
     onLookup: (kind, result) => metrics.registryLookups.inc({ kind, result }),
   });

@@ -28,6 +28,7 @@ export interface ServeOptions {
   readonly leaseDuration: number;
   readonly tokenRefreshAt: number;
   readonly registryCache: number;
+  readonly registryReads: number;
   readonly deletionGrace: number;
   readonly maxDeletionsPerRound: number;
 }
@@ -132,6 +133,7 @@ export function serveConfig(options: ServeOptions, env: ServeEnvironment): Serve
     admissionDeadlineMs: options.admissionDeadline,
     tokenRefreshFraction: options.tokenRefreshAt,
     registryCacheMs: options.registryCache,
+    registryReadsPerSecond: options.registryReads,
     refresher: {
       leaseNamespace: options.leaseNamespace ?? env.podNamespace ?? DEFAULT_NAMESPACE,
       identity: options.identity ?? env.podName ?? env.hostname,

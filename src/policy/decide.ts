@@ -26,14 +26,16 @@ import { MODES, type Mode } from './schema.ts';
  * |-------------------------------------------|------------|---------------------------------------------------|
  * | granted by repositoryTags only            | tags hold  | granted                                           |
  * |                                           | tags differ, repository missing | not granted, the tags named  |
- * |                                           | error      | onCredentialError: deny, or grant with a warning  |
+ * |                                           | error      | not granted, naming the failure (never assumed)   |
  * |                                           | unknown    | not granted, unjudged (the question stays open)   |
  * | rewritten, missingImage deny              | missing    | denied: not found, replication may be in progress |
  * | rewritten, missingImage keep-source       | missing    | the original kept when granted, else denied       |
  * | rewritten, missingImage allow             | (not read) | admitted as today                                 |
+ * |   … read anyway by check/audit --aws      | error      | admitted, noted as not looked up (not a refusal)  |
  * | pinDigests, tag without digest            | found      | repo:tag@digest                                   |
  * |                                           | missing    | admitted unpinned, with a warning                 |
  * | any read                                  | error      | onCredentialError: deny, or admit with a warning  |
+ * | a read past what one admission reads      | error      | denied, whatever onCredentialError says           |
  *
  * The existence check and pinning are for pods only: a workload's template (validated, never patched) is judged on
  * its grants, tag-based ones included, and its pods are checked and pinned when they are created.
@@ -401,6 +403,9 @@ function checkInRegistry(tenant: CompiledTenant, verdict: Granted, ref: ImageRef
     case 'found':
       return pin ? { ...verdict, to: pinnedReference(ref, fact.value), pinned: fact.value } : verdict;
     case 'error':
+      // Looked for only because check or audit asks (missingImage: allow, no pinning): admission would not have read
+      // it, so a failed read is a gap to report, not a refusal.
+      if (!pin && tenant.missingImage === 'allow') return { ...verdict, notes: [...verdict.notes, `not looked up in ECR (${fact.code})`] };
       return lookupFailed(tenant, verdict, `reading ${ref.path}:${question.reference} in ${registryOf(ref)}`, fact);
     case 'missing':
       if (!checkExists) return { ...verdict, missing: true, notes: [...verdict.notes, `not pinned: ${image} not found in ${registry}`] };
@@ -421,8 +426,13 @@ function missingTarget(tenant: CompiledTenant, ref: ImageReference, short: strin
   return original.secret === undefined ? original : checkInRegistry(tenant, original, source, undefined, lookup);
 }
 
-/** A read that failed: the tenant's onCredentialError denies, or admits with a warning (unchecked, unpinned). */
-function lookupFailed(tenant: CompiledTenant, verdict: Granted, what: string, fact: { readonly code: string; readonly message: string }): ImageVerdict {
+/**
+ * A read that failed: the tenant's onCredentialError denies, or admits with a warning (unchecked, unpinned). A read
+ * refused because the pod asked too many (closed) is denied whatever onCredentialError says: the pod's shape, which
+ * its author chose, must not turn checks off.
+ */
+function lookupFailed(tenant: CompiledTenant, verdict: Granted, what: string, fact: { readonly code: string; readonly message: string; readonly closed?: true }): ImageVerdict {
+  if (fact.closed === true) return refused(verdict.to, `cannot be checked: ${clip(fact.message, 300)}`, `ECR read refused (${fact.code})`);
   if (tenant.onCredentialError === 'allow') return { ...verdict, notes: [...verdict.notes, `not checked in ECR (${fact.code}); admitted by onCredentialError: allow`] };
   return refused(verdict.to, `cannot be checked: ${what} with the tenant's role failed: ${clip(fact.message, 300)} (onCredentialError: deny)`, `ECR read failed (${fact.code})`);
 }
@@ -460,7 +470,14 @@ function judgeTarget(tenant: CompiledTenant, ref: ImageReference, lookup: Lookup
     case 'unknown':
       return refused(to, `is granted only by repository tags (${clip(wanted, 200)}), which cannot be judged without reading ECR`, 'tag-based grant not judged', true);
     case 'error':
-      return lookupFailed(tenant, granted(matching[0]!), `reading the tags of repository ${quote(ref.path)} in ${registryOf(ref)}`, fact);
+      // Never granted on a failed read, whatever onCredentialError says: a tenant can make the read fail (throttling,
+      // AccessDenied on a repository of another account, the admission's read budget), so a failure that granted
+      // would grant every repository the globs match.
+      return refused(
+        to,
+        `is granted only by repository tags (${clip(wanted, 200)}), and reading the tags of repository ${quote(ref.path)} in ${registryOf(ref)} with the tenant's role failed: ${clip(fact.message, 300)}; a tag grant is never assumed on a failed read (onCredentialError does not apply)`,
+        `repository tags unread (${fact.code})`,
+      );
     case 'missing':
       return refused(to, `is not granted: repository ${quote(ref.path)} is not in ${registryOf(ref)}, so it carries none of the tags tenant ${quote(tenant.name)}'s grants ask for (${clip(wanted, 200)})`, `${ref.path} not granted (no repository)`);
     case 'found': {

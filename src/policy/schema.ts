@@ -92,9 +92,25 @@ function tagSet(what: string, service: string) {
       z.string().regex(TAG_VALUE, { error: `${what} value must be up to 256 letters, digits, spaces or _.:/=+-@` }),
     )
     .check((ctx) => {
-      const count = Object.keys(ctx.value).length;
-      if (count > MAX_TAGS) ctx.issues.push({ code: 'custom', message: `has ${count} ${what}s; ${service} allows at most ${MAX_TAGS}`, input: ctx.value });
+      const keys = Object.keys(ctx.value);
+      if (keys.length > MAX_TAGS) ctx.issues.push({ code: 'custom', message: `has ${keys.length} ${what}s; ${service} allows at most ${MAX_TAGS}`, input: ctx.value });
+      const twins = sameButCase(keys);
+      if (twins !== undefined) {
+        ctx.issues.push({ code: 'custom', message: `${what} keys ${JSON.stringify(twins[0])} and ${JSON.stringify(twins[1])} differ only in case; IAM matches tag keys (session tags, aws:ResourceTag) without case, so they would be one key`, input: ctx.value });
+      }
     });
+}
+
+/** The first two keys that differ only in case (at most 50 keys are checked; more are refused by count). */
+function sameButCase(keys: readonly string[]): readonly [string, string] | undefined {
+  const seen = new Map<string, string>();
+  for (const key of keys.slice(0, MAX_TAGS)) {
+    const folded = key.toLowerCase();
+    const first = seen.get(folded);
+    if (first !== undefined) return [first, key];
+    seen.set(folded, key);
+  }
+  return undefined;
 }
 
 /**

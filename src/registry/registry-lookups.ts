@@ -4,6 +4,8 @@ import { eachLimited } from '../limited.ts';
 import type { EcrRegistry } from '../image/ecr-host.ts';
 import { credentialIdentity, type TokenRequest } from '../credentials/registry-token.ts';
 import { tokenRequest } from '../credentials/pull-secret-provisioner.ts';
+import { quote } from '../text.ts';
+import { ReadRate } from './read-rate.ts';
 import { UNKNOWN, type Fact, type ImageQuestion, type RegistryFacts, type RegistryQuestion, type RepositoryTagsQuestion } from '../policy/registry-facts.ts';
 
 /**
@@ -31,7 +33,8 @@ export interface RegistryReader {
 
 export type LookupKind = RegistryQuestion['kind'];
 /** hit: from memory, or joined a read already running; found / missing / error: the answer of a read this question made. */
-export type LookupResult = 'hit' | 'found' | 'missing' | 'error';
+/** limited: refused before reading, the credential's reads a second spent (ReadRate). */
+export type LookupResult = 'hit' | 'found' | 'missing' | 'error' | 'limited';
 
 export interface RegistryLookupsOptions {
   readonly reader: RegistryReader;
@@ -45,6 +48,8 @@ export interface RegistryLookupsOptions {
   readonly errorTtlMs: number;
   /** One read (session included) at most; the admission's budget may cut it shorter. */
   readonly deadlineMs: number;
+  /** Reads one credential identity starts a second (ten seconds' worth at once); past it a read is RateLimited. */
+  readonly readsPerSecond: number;
   readonly now: () => number;
   readonly onLookup?: (kind: LookupKind, result: LookupResult) => void;
 }
@@ -62,6 +67,12 @@ export const REGISTRY_LOOKUPS = { maxEntries: 50_000, digestTtlMs: 24 * 60 * 60 
  * its own, must not become thousands of concurrent AWS calls; what the budget leaves unread is a Timeout.
  */
 export const READS_PER_ADMISSION = 8;
+/**
+ * Distinct reads one admission makes at most, over all its rounds: a pod asking more (thousands of containers each
+ * naming a tag of its own) is denied rather than read on, or admitted unchecked by an onCredentialError: allow. What
+ * was read is kept, so a retry (the ReplicaSet controller's) goes further; answers from memory are not counted.
+ */
+export const READ_LIMIT_PER_ADMISSION = 64;
 
 export class RegistryLookups {
   readonly #options: RegistryLookupsOptions;
@@ -73,10 +84,12 @@ export class RegistryLookups {
    * replaces, so the map forgets them with the policy.
    */
   readonly #identities = new WeakMap<object, string>();
+  readonly #rate: ReadRate;
 
   constructor(options: RegistryLookupsOptions) {
     this.#options = options;
     this.#cache = new LRUCache({ max: options.maxEntries });
+    this.#rate = new ReadRate(options.readsPerSecond, options.now);
   }
 
   /** One read's deadline: what a fetch waits at most, when the admission's budget leaves more. */
@@ -95,12 +108,16 @@ export class RegistryLookups {
    * none either, so no two questions share a key.
    */
   keyOf(question: RegistryQuestion): string {
+    return `${question.kind}\n${this.#identityOf(question)}\n${question.repository}\n${question.kind === 'image' ? question.reference : ''}`;
+  }
+
+  #identityOf(question: RegistryQuestion): string {
     let identity = this.#identities.get(question.grant);
     if (identity === undefined) {
       identity = credentialIdentity(this.#request(question));
       this.#identities.set(question.grant, identity);
     }
-    return `${question.kind}\n${identity}\n${question.repository}\n${question.kind === 'image' ? question.reference : ''}`;
+    return identity;
   }
 
   #request(question: RegistryQuestion): TokenRequest {
@@ -116,12 +133,24 @@ export class RegistryLookups {
     return undefined;
   }
 
-  /** Reads the answer (or joins the read already running for the key), counts it, and keeps it. */
+  /**
+   * Reads the answer (or joins the read already running for the key, or takes what another admission has kept since
+   * this one looked), counts it, and keeps it. A read past the tenant's rate is not made and its answer is not kept:
+   * it is a closed RateLimited error, denied whatever onCredentialError says, since the tenant's own pods spent the
+   * rate and must not switch its checks off by doing so.
+   */
   read(key: string, question: RegistryQuestion): Promise<AnyFact> {
     const running = this.#reading.get(key);
-    if (running !== undefined) {
+    const kept = running === undefined ? this.peek(key) : undefined;
+    if (running !== undefined || kept !== undefined) {
       this.#options.onLookup?.(question.kind, 'hit');
-      return running;
+      return running ?? Promise.resolve(kept!);
+    }
+    // By tenant as well as credential: tenants sharing a role have a bucket each, so none spends another's reads.
+    if (!this.#rate.take(`${question.tenant.name}\n${this.#identityOf(question)}`)) {
+      this.#options.onLookup?.(question.kind, 'limited');
+      const { perSecond, burst } = this.#rate.limits;
+      return Promise.resolve({ state: 'error', code: 'RateLimited', message: `tenant ${quote(question.tenant.name)} started more than ${perSecond} ECR reads a second (${burst} at once); try again shortly`, closed: true });
     }
     const reading = this.#readNow(key, question).finally(() => this.#reading.delete(key));
     this.#reading.set(key, reading);
@@ -160,7 +189,7 @@ export class RegistryLookups {
       // What a tag points at moves; what a digest names never does, so the digest is kept as found, for long.
       const digestKey = this.keyOf({ ...question, reference: fact.value as string });
       this.#cache.set(digestKey, { fact, until: at + digestTtlMs });
-      if (question.reference.startsWith('sha256:')) return;
+      if (question.reference.includes(':')) return;
     }
     const ttl = fact.state === 'found' ? mutableTtlMs : fact.state === 'missing' ? missingTtlMs : errorTtlMs;
     this.#cache.set(key, { fact, until: at + ttl });
@@ -174,6 +203,7 @@ export class RegistryLookups {
 export class AdmissionFacts implements RegistryFacts {
   readonly #lookups: RegistryLookups;
   readonly #answers = new Map<string, AnyFact>();
+  #reads = 0;
 
   constructor(lookups: RegistryLookups) {
     this.#lookups = lookups;
@@ -203,7 +233,13 @@ export class AdmissionFacts implements RegistryFacts {
    * when the budget ends is answered with a Timeout error (its read goes on, and fills the cache for the next pod).
    */
   async fetch(questions: readonly RegistryQuestion[], budget: Budget): Promise<void> {
-    const keyed = questions.map((question) => ({ question, key: this.#lookups.keyOf(question) }));
+    const allowed = Math.max(0, READ_LIMIT_PER_ADMISSION - this.#reads);
+    const keyed = questions.slice(0, allowed).map((question) => ({ question, key: this.#lookups.keyOf(question) }));
+    this.#reads += keyed.length;
+    if (questions.length > allowed) {
+      const message = `the pod needs more than the ${READ_LIMIT_PER_ADMISSION} ECR reads one admission makes; what was read is kept, so a retry goes further`;
+      for (const question of questions.slice(allowed)) this.#answers.set(this.#lookups.keyOf(question), { state: 'error', code: 'TooManyReads', message, closed: true });
+    }
     let open = true;
     // A read that ends after the budget does not change what this admission was answered (its Timeout).
     const reads = eachLimited(keyed, READS_PER_ADMISSION, async ({ question, key }) => {

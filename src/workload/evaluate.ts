@@ -3,7 +3,7 @@ import pino from 'pino';
 import { buildPatch } from '../admission/patch.ts';
 import { credentialChain } from '../aws/credential-chain.ts';
 import { Budget } from '../deadline.ts';
-import { parseImageReference } from '../image/reference.ts';
+import { parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
 import type { Labels } from '../kube/namespace-directory.ts';
 import { eachLimited } from '../limited.ts';
 import { createMetrics } from '../metrics.ts';
@@ -33,8 +33,10 @@ export const OFFLINE: RegistryReading = Object.freeze({ lookups: undefined, budg
 /**
  * `--aws`: serve's defaults for sessions and cached answers. A read may take 10 s (a command line can wait longer
  * than an admission), and one object's reads 30 s together, so a stalled AWS fails an object rather than the run.
+ * One command reads for the operator who runs it, not for tenants competing for a quota: its rate is high enough
+ * never to refuse a read of its own (the SDK's retries meet AWS's throttling).
  */
-export const CLI_AWS = { sessionSeconds: 3600, refreshFraction: 0.5, deadlineMs: 10_000, registryCacheMs: 60_000, objectBudgetMs: 30_000 } as const;
+export const CLI_AWS = { sessionSeconds: 3600, refreshFraction: 0.5, deadlineMs: 10_000, registryCacheMs: 60_000, registryReadsPerSecond: 1000, objectBudgetMs: 30_000 } as const;
 
 /** Objects decided at once: with ECR read, the reads of different objects overlap instead of queueing. */
 export const DECISIONS_AT_ONCE = 8;
@@ -72,10 +74,10 @@ export interface RegistryGap {
 }
 
 /** The reference a question names an image by, as decide asks it: its digest, else its tag, else `latest`. */
-function referenceOf(image: string): { path: string; reference: string } {
+function referenceOf(image: string): { registry: string; path: string; reference: string } {
   // A granted image's reference parsed when it was judged, so it parses again.
-  const { ref } = parseImageReference(image) as { ok: true; ref: { path: string; tag: string | undefined; digest: string | undefined } };
-  return { path: ref.path, reference: ref.digest ?? ref.tag ?? 'latest' };
+  const { ref } = parseImageReference(image) as { ok: true; ref: ImageReference };
+  return { registry: registryOf(ref), path: ref.path, reference: ref.digest ?? ref.tag ?? 'latest' };
 }
 
 /**
@@ -84,23 +86,23 @@ function referenceOf(image: string): { path: string; reference: string } {
  * tenant's missingImage is not allow, a tag where it pins digests), whatever else `--aws` looks up besides.
  */
 export function registryGaps(decision: Decision): RegistryGap[] {
-  // By repository and reference, so that thousands of images are matched in linear time; set from the last, so the
-  // first question asked of a key is the one kept.
+  // By registry, repository and reference (a grant is of the registry its images are matched by), so that
+  // thousands of images are matched in linear time; set from the last, so the first question asked of a key is kept.
   const asked = new Map(
     decision.open
       .filter((q): q is ImageQuestion => q.kind === 'image')
       .reverse()
-      .map((q) => [`${q.repository}\n${q.reference}`, q]),
+      .map((q) => [`${q.grant.registry.host}\n${q.repository}\n${q.reference}`, q]),
   );
   if (asked.size === 0) return [];
   const gaps: RegistryGap[] = [];
   for (const image of decision.images.filter((i) => i.granted)) {
-    const { path, reference } = referenceOf(image.to);
-    const question = asked.get(`${path}\n${reference}`);
+    const { registry, path, reference } = referenceOf(image.to);
+    const question = asked.get(`${registry}\n${path}\n${reference}`);
     if (question === undefined) continue;
     const checks: RegistryCheck[] = [];
     if (image.to !== image.from && question.tenant.missingImage !== 'allow') checks.push('existence');
-    if (question.tenant.pinDigests && !reference.startsWith('sha256:')) checks.push('pinning');
+    if (question.tenant.pinDigests && !reference.includes(':')) checks.push('pinning');
     if (checks.length > 0) gaps.push({ path: image.path, image: image.to, checks });
   }
   return gaps;

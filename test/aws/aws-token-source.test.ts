@@ -104,6 +104,19 @@ for (const c of failures) {
   });
 }
 
+t.test("AWS's message is kept without the session name, which names the tenant that minted a shared session", async (t) => {
+  moto.setFault('GetAuthorizationToken', {
+    kind: 'error',
+    status: 400,
+    code: 'AccessDeniedException',
+    message: 'User: arn:aws:sts::111111111111:assumed-role/shared-role/ecr-tenant-webhook-alpha is not authorized to perform: ecr:GetAuthorizationToken',
+  });
+  t.teardown(() => moto.setFault('GetAuthorizationToken', undefined));
+  const error = (await source.mint(request, deadline()).catch((e: unknown) => e)) as CredentialError;
+  t.equal(error.detail, 'User: arn:aws:sts::111111111111:assumed-role/shared-role/… is not authorized to perform: ecr:GetAuthorizationToken');
+  t.notMatch(error.message, 'alpha');
+});
+
 t.test('an STS slower than the deadline is abandoned at the deadline with the code Timeout', async (t) => {
   moto.setFault('AssumeRole', { kind: 'delay', ms: 3000 });
   const started = Date.now();
@@ -153,13 +166,17 @@ t.test('ECR reads with the tenant session: a digest by tag or digest, repository
   t.equal(await source.imageDigest(request, session, 'reads/api', digest, deadline()), digest, 'by digest');
   t.equal(await source.imageDigest(request, session, 'reads/api', '9.9', deadline()), undefined, 'a tag that is not there');
   t.equal(await source.imageDigest(request, session, 'reads/none', '1.0', deadline()), undefined, 'a repository that is not there');
+  const sha512 = `sha512:${'a'.repeat(128)}`;
+  const asked512 = await source.imageDigest(request, session, 'reads/api', sha512, deadline()).then((value) => ({ value }), (error: unknown) => ({ error }));
+  t.notSame(asked512, { value: digest }, 'a sha512 digest is never answered as the image');
+  t.same(JSON.parse(moto.lastBody('DescribeImages')!).imageIds, [{ imageDigest: sha512 }], 'any digest is asked for as a digest, never as a tag');
   t.same(await source.repositoryTags(request, session, registry, 'reads/api', deadline()), { Team: 'Payments', Tier: '' });
   t.equal(await source.repositoryTags(request, session, registry, 'reads/none', deadline()), undefined);
-  t.same(moto.calls(), { DescribeImages: 4, ListTagsForResource: 2 });
+  t.same(moto.calls(), { DescribeImages: 5, ListTagsForResource: 2 });
   const sent = JSON.parse(moto.lastBody('ListTagsForResource')!);
   t.equal(sent.resourceArn, 'arn:aws:ecr:eu-west-1:111111111111:repository/reads/none');
   t.same(JSON.parse(moto.bodies('DescribeImages')[0]!), { registryId: '111111111111', repositoryName: 'reads/api', imageIds: [{ imageTag: '1.0' }] });
-  t.same((await requestsCounted()).DescribeImages, 4);
+  t.same((await requestsCounted()).DescribeImages, 5);
 });
 
 t.test('an ECR read answered without a usable digest, or refused, is a CredentialError naming the step', async (t) => {
@@ -169,6 +186,9 @@ t.test('an ECR read answered without a usable digest, or refused, is a Credentia
   await t.rejects(source.imageDigest(request, session, 'reads/api', '1.0', deadline()), { name: 'CredentialError', step: 'DescribeImages', code: 'MalformedAnswer', message: /no sha256 image digest in the answer \("md5:abc"\)/ });
   moto.setFault('DescribeImages', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: '{}' });
   await t.rejects(source.imageDigest(request, session, 'reads/api', '1.0', deadline()), { code: 'MalformedAnswer', message: /\(null\)/ });
+  const other = `sha256:${'b'.repeat(64)}`;
+  moto.setFault('DescribeImages', { kind: 'answer', contentType: 'application/x-amz-json-1.1', body: JSON.stringify({ imageDetails: [{ imageDigest: other }] }) });
+  await t.rejects(source.imageDigest(request, session, 'reads/api', `sha256:${'c'.repeat(64)}`, deadline()), { code: 'MalformedAnswer', message: `asked for image sha256:${'c'.repeat(64)}, answered ${other}` });
   moto.setFault('ListTagsForResource', { kind: 'error', status: 400, code: 'AccessDeniedException', message: 'not authorized to perform ecr:ListTagsForResource' });
   t.teardown(() => moto.setFault('ListTagsForResource', undefined));
   await t.rejects(source.repositoryTags(request, session, registry, 'reads/api', deadline()), { step: 'ListTagsForResource', code: 'AccessDeniedException' });

@@ -46,7 +46,7 @@ const DIGEST = await owner.push('chain/api', '1', 'chain-api');
 function chain() {
   const metrics = createMetrics();
   const sink = logSink();
-  const built = credentialChain({ sessionSeconds: 3600, refreshFraction: 0.5, deadlineMs: 5000, registryCacheMs: 60_000, metrics, log: sink.log });
+  const built = credentialChain({ sessionSeconds: 3600, refreshFraction: 0.5, deadlineMs: 5000, registryCacheMs: 60_000, registryReadsPerSecond: 20, metrics, log: sink.log });
   t.teardown(() => built.destroy());
   return { ...built, metrics, logs: sink.lines };
 }

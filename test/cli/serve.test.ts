@@ -87,7 +87,7 @@ for (const c of cases) {
 }
 
 t.test('the configuration is frozen and points at the in-cluster service account when no kubeconfig is given', async (t) => {
-  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, registryCache: 60_000, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
+  const options = { policy: 'p', tlsCert: 'c', tlsKey: 'k', port: 8443, metricsPort: 9090, address: '0.0.0.0', shutdownDelay: 5000, filePoll: 10, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, registryCache: 60_000, registryReads: 20, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
   const config = serveConfig(options, { ...outsideCluster, kubernetesServiceHost: '10.0.0.1' });
   t.ok(Object.isFrozen(config));
   t.same(config.kube, { inCluster: { host: '10.0.0.1', port: undefined } });
@@ -97,6 +97,7 @@ t.test('the configuration is frozen and points at the in-cluster service account
   t.equal(parseFraction('0.75'), 0.75);
   t.equal(config.tokenRefreshFraction, 0.5);
   t.equal(config.registryCacheMs, 60_000);
+  t.equal(config.registryReadsPerSecond, 20);
   t.same(config.refresher, { leaseNamespace: 'ecr-tenant-webhook', identity: 'node-1', intervalMs: 60_000, leaseDurationMs: 15_000, deletionGraceMs: 3_600_000, maxDeletionsPerRound: 100 }, 'outside a pod: the default namespace and the host name');
   const inPod = serveConfig(options, { ...outsideCluster, podNamespace: 'webhooks', podName: 'ecr-tenant-webhook-7d9f-x2' });
   t.same(inPod.refresher, { leaseNamespace: 'webhooks', identity: 'ecr-tenant-webhook-7d9f-x2', intervalMs: 60_000, leaseDurationMs: 15_000, deletionGraceMs: 3_600_000, maxDeletionsPerRound: 100 }, 'in a pod: the downward API values');
@@ -183,7 +184,7 @@ t.test('with no --address, the admission port, its probes and the metrics port a
     }),
   );
   // What commander gives serve when --address is left out: no address at all.
-  const options: ServeOptions = { policy: POLICY, tlsCert: CERT, tlsKey: KEY, port: 0, metricsPort: 0, kubeconfig, shutdownDelay: 0, filePoll: 60_000, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, registryCache: 60_000, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
+  const options: ServeOptions = { policy: POLICY, tlsCert: CERT, tlsKey: KEY, port: 0, metricsPort: 0, kubeconfig, shutdownDelay: 0, filePoll: 60_000, logLevel: 'info', awsSessionDuration: 3600, credentialDeadline: 3000, admissionDeadline: 4000, refreshInterval: 60_000, leaseDuration: 15_000, tokenRefreshAt: 0.5, registryCache: 60_000, registryReads: 20, deletionGrace: 3_600_000, maxDeletionsPerRound: 100 };
   const sink = logSink();
   const server = await startServer(serveConfig(options, outsideCluster), sink.log);
   t.teardown(() => server.shutdown('test over'));

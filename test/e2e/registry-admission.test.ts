@@ -49,6 +49,15 @@ spec:
     tagged:
       roleArn: ${role('tagged')}
       grants: [{ registry: ${TARGET}, repositoryTags: { Team: Payments } }]
+    pinner:
+      pinDigests: true
+      onCredentialError: allow
+      roleArn: ${role('pinner')}
+      grants: [{ registry: ${TARGET}, repositories: ["replica/*"] }]
+    tagged-lenient:
+      onCredentialError: allow
+      roleArn: ${role('tagged-lenient')}
+      grants: [{ registry: ${TARGET}, repositoryTags: { Team: Payments } }]
     lenient:
       missingImage: deny
       onCredentialError: allow
@@ -68,7 +77,7 @@ spec:
 
 const stack = await startWebhookStack({ policy: POLICY, log: (line) => t.comment(line) });
 t.teardown(() => stack.stop());
-for (const tenant of ['replica', 'keeper', 'admitter', 'tagged', 'lenient', 'strict', 'burst']) await stack.namespace(tenant, { [TENANT]: tenant });
+for (const tenant of ['replica', 'keeper', 'admitter', 'tagged', 'tagged-lenient', 'pinner', 'lenient', 'strict', 'burst']) await stack.namespace(tenant, { [TENANT]: tenant });
 await stack.namespace('replica-canary', { [TENANT]: 'replica', [MODE]: 'dry-run' });
 
 const owner = await registryOwner(stack.moto.endpoint, '111111111111', 'eu-west-1');
@@ -178,6 +187,34 @@ t.test("with ECR failing, each tenant's onCredentialError decides", async (t) =>
   t.not(strict.code, 0);
   t.match(strict.stderr, 'cannot be checked: reading replica/api:1.0 in 111111111111.dkr.ecr.eu-west-1.amazonaws.com with the tenant\'s role failed');
   t.match(strict.stderr, '(onCredentialError: deny)');
+});
+
+t.test('a tag grant whose tags cannot be read is refused even under onCredentialError allow', async (t) => {
+  stack.moto.setFault('ListTagsForResource', { kind: 'error', status: 400, code: 'ThrottlingException', message: 'Rate exceeded' });
+  t.teardown(() => stack.moto.setFault('ListTagsForResource', undefined));
+  const refused = await create('tagged-lenient', `${TARGET}/team/pay:1`);
+  t.not(refused.code, 0, 'the repository does carry the tags, but a read that failed never grants');
+  t.match(refused.stderr, `is granted only by repository tags (Team=Payments), and reading the tags of repository "team/pay" in ${TARGET} with the tenant's role failed: ListTagsForResource for role ${role('tagged-lenient')} failed: ThrottlingException: Rate exceeded; a tag grant is never assumed on a failed read`);
+  stack.moto.setFault('ListTagsForResource', undefined);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // the error is kept a second
+  const granted = await create('tagged-lenient', `${TARGET}/team/pay:1`);
+  t.equal(granted.code, 0, granted.stderr);
+});
+
+t.test('a pod needing more ECR reads than one admission makes is denied, and its retry goes further', async (t) => {
+  const containers = Array.from({ length: 70 }, (_, i) => ({ name: `c${i}`, image: `${TARGET}/replica/api:many-${i}` }));
+  const pod = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'pinner' }, spec: { containers } });
+  stack.moto.resetCalls();
+  const first = await stack.kubectl(['create', '-f', '-'], pod('many-1'));
+  t.not(first.code, 0, 'refused though the tenant admits failed reads (onCredentialError: allow)');
+  t.match(first.stderr, 'cannot be checked: the pod needs more than the 64 ECR reads one admission makes; what was read is kept, so a retry goes further');
+  t.equal(stack.moto.calls().DescribeImages, 64, 'one read per distinct tag, up to the limit');
+  const retry = await stack.kubectl(['create', '-o', 'json', '-f', '-'], pod('many-2'));
+  t.equal(retry.code, 0, retry.stderr);
+  t.equal(stack.moto.calls().DescribeImages, 70, 'the retry reads only what the first attempt left');
+  const stored = JSON.parse(retry.stdout) as StoredPod;
+  t.same(stored.spec.containers.map((c) => c.image), containers.map((c) => c.image), 'admitted unpinned: moto has none of these tags');
+  t.match(retry.stderr, 'Warning: "c0": not pinned: replica/api:many-0 not found in 111111111111 eu-west-1');
 });
 
 /**

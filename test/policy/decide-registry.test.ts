@@ -168,6 +168,18 @@ t.test('checkRewrites marks a missing rewritten image under missingImage allow, 
   t.same(d.warnings, ['"c0": replica/api:1.0 not in 111111111111 eu-west-1 yet (missingImage: allow)']);
 });
 
+t.test('a read made only because check or audit asks (missingImage allow) notes a failure instead of refusing', async (t) => {
+  const closed = { state: 'error' as const, code: 'TooManyReads', message: 'too many', closed: true as const };
+  for (const fact of [DENIED, closed]) {
+    const d = run('allow', [`${B}/central/api:1.0`], { [`image|${A}|replica/api|1.0`]: fact }, { checkRewrites: true });
+    t.equal(d.verdict, 'allow', fact.code);
+    t.same(changed(d), [`${A}/replica/api:1.0`]);
+    t.same(d.warnings, [`"c0": not looked up in ECR (${fact.code})`], 'admission would not have read it');
+  }
+  const pinning = run('pin', [`${A}/app/web:2.1`], { [`image|${A}|app/web|2.1`]: DENIED }, { checkRewrites: true });
+  t.equal(pinning.verdict, 'deny', 'a read admission makes too (pinning) fails as at admission');
+});
+
 t.test('pinDigests pins a tag to the digest ECR reports, keeping the tag', async (t) => {
   const d = run('pin', [`${A}/app/web:2.1`], { [`image|${A}|app/web|2.1`]: found(D1) });
   t.same(changed(d), [`${A}/app/web:2.1@${D1}`]);
@@ -214,13 +226,28 @@ t.test('a failed read admits unchecked and unpinned under onCredentialError allo
   t.same(d.warnings, ['"c0": not checked in ECR (AccessDeniedException); admitted by onCredentialError: allow']);
 });
 
-t.test('a failed read of repository tags grants under onCredentialError allow, with a warning, and denies otherwise', async (t) => {
-  const lenient = run('lenient', [`${A}/team/api:1`], { [`repository-tags|${A}|team/api`]: DENIED, [`image|${A}|team/api|1`]: found(D1) });
-  t.equal(lenient.verdict, 'allow');
-  t.match(lenient.warnings[0], /not checked in ECR \(AccessDeniedException\)/);
-  const strict = run('tags', [`${A}/team/api:1`], { [`repository-tags|${A}|team/api`]: DENIED });
-  t.equal(strict.verdict, 'deny');
-  t.match(strict.reasons[0], /cannot be checked: reading the tags of repository "team\/api" in 111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com/);
+t.test('a failed read of repository tags never grants, whatever onCredentialError says, and names the failure', async (t) => {
+  for (const tenant of ['lenient', 'tags']) {
+    const d = run(tenant, [`${A}/team/api:1`], { [`repository-tags|${A}|team/api`]: DENIED, [`image|${A}|team/api|1`]: found(D1) });
+    t.equal(d.verdict, 'deny', tenant);
+    t.match(
+      d.reasons[0],
+      /is granted only by repository tags \(Team=Payments(,Tier=prod)?\), and reading the tags of repository "team\/api" in 111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com with the tenant's role failed: User is not authorized to perform ecr:DescribeImages; a tag grant is never assumed on a failed read/,
+      tenant,
+    );
+    t.same(d.warnings, [], `${tenant}: nothing admitted, nothing to warn of`);
+  }
+  const timedOut = run('lenient', [`${A}/team/api:1`], { [`repository-tags|${A}|team/api`]: { state: 'error', code: 'Timeout', message: 'no answer within 2000 ms' } });
+  t.equal(timedOut.verdict, 'deny', 'a read the admission ran out of time for refuses too');
+});
+
+t.test('a read past what one admission reads is denied whatever onCredentialError says', async (t) => {
+  const closed: Fact<never> = { state: 'error', code: 'TooManyReads', message: 'the pod needs more than the 64 ECR reads one admission makes', closed: true };
+  const d = run('lenient', [`${B}/central/api:1.0`], { [`image|${A}|replica/api|1.0`]: closed });
+  t.equal(d.verdict, 'deny');
+  t.match(d.reasons[0], /\(rewritten to "111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/replica\/api:1\.0"\) cannot be checked: the pod needs more than the 64 ECR reads one admission makes/);
+  const open: Fact<never> = { state: 'error', code: 'Throttling', message: 'slow down' };
+  t.equal(run('lenient', [`${B}/central/api:1.0`], { [`image|${A}|replica/api|1.0`]: open }).verdict, 'allow', 'an AWS failure of the same read is admitted by onCredentialError: allow');
 });
 
 t.test('offline, a tenant that checks or pins is admitted unchanged and the questions stay open', async (t) => {

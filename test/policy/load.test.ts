@@ -377,6 +377,14 @@ const errorCases: ErrorCase[] = [
     ],
   },
   {
+    name: 'tag keys that differ only in case are refused, since IAM matches tag keys without case',
+    text: withSpec({ tenants: { payments: tenant({ sessionTags: { team: 'a', Other: 'b', TEAM: 'c' }, grants: [{ registry: REGISTRY, repositoryTags: { Team: 'Payments', team: 'Ops' } }] }) } }),
+    problems: [
+      'policy.yaml: spec.tenants.payments.sessionTags: session tag keys "team" and "TEAM" differ only in case; IAM matches tag keys (session tags, aws:ResourceTag) without case, so they would be one key',
+      'policy.yaml: spec.tenants.payments.grants[0].repositoryTags: repository tag keys "Team" and "team" differ only in case; IAM matches tag keys (session tags, aws:ResourceTag) without case, so they would be one key',
+    ],
+  },
+  {
     name: 'missingImage and pinDigests take only their documented values',
     text: withSpec({ defaults: { missingImage: 'skip' }, tenants: { payments: tenant({ pinDigests: 'yes' }) } }),
     problems: [/^policy\.yaml: spec\.defaults\.missingImage: .*"allow".*"deny".*"keep-source"/, /^policy\.yaml: spec\.tenants\.payments\.pinDigests: must be a boolean/],

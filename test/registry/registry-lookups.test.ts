@@ -2,7 +2,7 @@ import t from 'tap';
 import { Budget } from '../../src/deadline.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import type { ImageQuestion, RepositoryTagsQuestion } from '../../src/policy/registry-facts.ts';
-import { RegistryLookups, type LookupKind, type LookupResult, type RegistryReader } from '../../src/registry/registry-lookups.ts';
+import { READ_LIMIT_PER_ADMISSION, RegistryLookups, type LookupKind, type LookupResult, type RegistryReader } from '../../src/registry/registry-lookups.ts';
 import { decideReadingRegistry } from '../../src/registry/decide-reading-registry.ts';
 import { readPodSpec } from '../../src/workload/pod-spec.ts';
 import { CredentialError } from '../../src/credentials/registry-token.ts';
@@ -28,11 +28,16 @@ spec:
       pinDigests: true
       roleArn: arn:aws:iam::111111111111:role/two
       grants: [{ registry: ${A}, repositories: ["app/*"] }]
+    two-again:
+      pinDigests: true
+      roleArn: arn:aws:iam::111111111111:role/two
+      grants: [{ registry: ${A}, repositories: ["app/*"] }]
 `,
   'lookups.yaml',
 );
 const ONE = POLICY.tenants.get('one')!;
 const TWO = POLICY.tenants.get('two')!;
+const TWO_AGAIN = POLICY.tenants.get('two-again')!;
 const grantOf = (tenant: typeof ONE) => [...tenant.grantsByRegistry.values()].flat()[0]!;
 
 function image(tenant: typeof ONE, repository: string, reference: string): ImageQuestion {
@@ -80,7 +85,7 @@ function memoryRegistry() {
   };
 }
 
-function setup(deadlineMs = 1000) {
+function setup(deadlineMs = 1000, readsPerSecond = 1000) {
   const registry = memoryRegistry();
   let now = 1_000_000;
   const counts: string[] = [];
@@ -93,6 +98,7 @@ function setup(deadlineMs = 1000) {
     missingTtlMs: 10_000,
     errorTtlMs: 1000,
     deadlineMs,
+    readsPerSecond,
     now: () => now,
     onLookup: (kind: LookupKind, result: LookupResult) => counts.push(`${kind}:${result}`),
   });
@@ -188,6 +194,7 @@ t.test('the signal a reader gets aborts at the deadline, and an aborted read is 
     missingTtlMs: 1,
     errorTtlMs: 1,
     deadlineMs: 20,
+    readsPerSecond: 1000,
     now: Date.now,
   });
   const facts = lookups.forAdmission();
@@ -242,7 +249,7 @@ t.test('one admission sees one answer per question however often it decides, cou
 
 t.test('the cache is bounded: the least recently used answers go first', async (t) => {
   const registry = memoryRegistry();
-  const lookups = new RegistryLookups({ reader: registry.reader, sessionSeconds: 3600, maxEntries: 2, digestTtlMs: 1e9, mutableTtlMs: 1e9, missingTtlMs: 1e9, errorTtlMs: 1e9, deadlineMs: 1000, now: Date.now });
+  const lookups = new RegistryLookups({ reader: registry.reader, sessionSeconds: 3600, maxEntries: 2, digestTtlMs: 1e9, mutableTtlMs: 1e9, missingTtlMs: 1e9, errorTtlMs: 1e9, deadlineMs: 1000, readsPerSecond: 1000, now: Date.now });
   for (const reference of ['a', 'b', 'c']) await ask(lookups, image(ONE, 'app/web', reference));
   t.equal(lookups.forAdmission().image(image(ONE, 'app/web', 'a')).state, 'unknown');
   t.equal(lookups.forAdmission().image(image(ONE, 'app/web', 'c')).state, 'missing');
@@ -279,4 +286,57 @@ t.test('one admission reads at most eight questions at once, and starts none onc
   await new Promise((resolve) => setTimeout(resolve, 10));
   t.equal(registry.reads.length, 8, 'none started after the budget ended');
   t.ok(questions.every((q) => facts.image(q).state === 'error'), 'every question answered Timeout');
+});
+
+t.test('one admission reads at most 64 distinct questions; past them it answers a closed error, and a retry goes further', async (t) => {
+  const { registry, lookups, counts } = setup(5000);
+  for (let i = 0; i < 100; i++) registry.images.set(`app/web:v${i}`, D1);
+  const questions = Array.from({ length: 100 }, (_, i) => image(ONE, 'app/web', `v${i}`));
+  const first = lookups.forAdmission();
+  await first.fetch(questions.slice(0, 40), new Budget(5000));
+  await first.fetch(questions.slice(40), new Budget(5000));
+  t.equal(registry.reads.length, READ_LIMIT_PER_ADMISSION, 'the limit counts reads over every round of the admission');
+  t.same(first.image(questions[63]!), { state: 'found', value: D1 });
+  t.same(first.image(questions[64]!), {
+    state: 'error',
+    code: 'TooManyReads',
+    message: 'the pod needs more than the 64 ECR reads one admission makes; what was read is kept, so a retry goes further',
+    closed: true,
+  });
+  t.equal(counts.filter((c) => c === 'image:found').length, 64, 'questions past the limit are not counted as lookups');
+  const retry = lookups.forAdmission();
+  t.equal(questions.filter((q) => retry.image(q).state === 'found').length, 64, 'the retry finds what the first attempt read');
+  await retry.fetch(questions.filter((q) => retry.image(q).state === 'unknown'), new Budget(5000));
+  t.equal(registry.reads.length, 100, 'and reads the rest');
+  t.ok(questions.every((q) => retry.image(q).state === 'found'));
+});
+
+t.test("each tenant starts at most its reads a second, ten seconds' worth at once; a refused read is closed and not kept", async (t) => {
+  const { registry, lookups, counts, advance } = setup(1000, 2);
+  const facts = lookups.forAdmission();
+  const questions = Array.from({ length: 21 }, (_, i) => image(TWO, 'app/web', `v${i}`));
+  await facts.fetch(questions, new Budget(5000));
+  t.equal(registry.reads.length, 20, 'a burst of 20 at 2 a second');
+  t.same(facts.image(questions[20]!), { state: 'error', code: 'RateLimited', message: 'tenant "two" started more than 2 ECR reads a second (20 at once); try again shortly', closed: true });
+  t.equal(counts.filter((c) => c === 'image:limited').length, 1);
+  t.equal((await ask(lookups, image(TWO_AGAIN, 'app/web', 'other'))).after.state, 'missing', 'a tenant sharing the role and credential has a bucket of its own');
+  t.equal((await ask(lookups, image(ONE, 'app/web', 'other'))).after.state, 'missing', 'and so has a tenant of another role');
+  t.equal((await ask(lookups, questions[20]!)).after.state, 'error', 'still empty');
+  advance(500);
+  t.equal((await ask(lookups, questions[20]!)).after.state, 'missing', 'half a second refills one read, and the refusal was not kept');
+  t.equal(registry.reads.length, 23);
+});
+
+t.test('a question another admission answered since this one looked is taken from memory: no read, no part of the rate', async (t) => {
+  const { registry, lookups, counts } = setup(1000, 1);
+  const question = image(ONE, 'app/web', 'v1');
+  registry.images.set('app/web:v1', D1);
+  const late = lookups.forAdmission();
+  t.equal(late.image(question).state, 'unknown', 'nothing known when this admission decided');
+  await ask(lookups, question);
+  counts.length = 0;
+  await late.fetch([question], new Budget(5000));
+  t.same(late.image(question), { state: 'found', value: D1 });
+  t.equal(registry.reads.length, 1, 'read once, by the other admission');
+  t.same(counts, ['image:hit']);
 });
