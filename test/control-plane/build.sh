@@ -15,9 +15,10 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-log() { printf '[control-plane] %s\n' "$*" >&2; }
+tag=control-plane
+# shellcheck source=../support/go-build.sh
+source "$here/../support/go-build.sh"
 
-req() { awk -v m="$1" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$here/go.mod"; }
 k8s_version="$(req k8s.io/kubernetes)"        # e.g. v1.37.2
 etcd_version="$(req go.etcd.io/etcd/server/v3)" # e.g. v3.7.0
 [ -n "$k8s_version" ] && [ -n "$etcd_version" ] || { log "cannot read versions from $here/go.mod"; exit 1; }
@@ -25,15 +26,6 @@ etcd_version="$(req go.etcd.io/etcd/server/v3)" # e.g. v3.7.0
 cache_root="${ECR_TENANT_WEBHOOK_CACHE:-$HOME/.cache/ecr-tenant-webhook}"
 out="$cache_root/control-plane/${k8s_version}-${etcd_version}"
 
-# ok BINARY EXPECTED ARGS...: the binary runs and its output for ARGS reports
-# the expected version.
-ok() {
-  local bin="$out/$1" expected="$2" v
-  shift 2
-  [ -x "$bin" ] || return 1
-  v="$("$bin" "$@" 2>/dev/null)" || return 1
-  grep -qF -- "$expected" <<<"$v"
-}
 ok_apiserver() { ok kube-apiserver "Kubernetes $k8s_version" --version; }
 ok_etcd() { ok etcd "etcd Version: ${etcd_version#v}" --version; }
 ok_kubectl() { ok kubectl "Client Version: $k8s_version" version --client; }
@@ -44,36 +36,7 @@ if ok_apiserver && ok_etcd && ok_kubectl; then
   exit 0
 fi
 
-mkdir -p "$out"
-# One builder at a time (parallel test workers may all call this script).
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$out/.lock"
-  flock -n 9 || { log "another build holds $out/.lock; waiting"; flock 9; }
-fi
-# Leftovers of an interrupted build (never under a final name).
-rm -f "$out"/.*.tmp.*
-trap 'exit 130' INT TERM # so the EXIT trap below removes the temp file
-
-command -v go >/dev/null 2>&1 || { log "go is not installed"; exit 1; }
-cd "$here"
-export CGO_ENABLED=0
-# -mod=readonly: build exactly what go.mod/go.sum pin, never edit them.
-# -buildvcs=false: the main packages live in dependency modules anyway.
-buildflags=(-mod=readonly -buildvcs=false -trimpath)
-
-# build NAME PACKAGE LDFLAGS: compile to a temporary name, then move into place,
-# so an interrupted build never leaves a partial binary behind.
-build() {
-  local name="$1" pkg="$2" ldflags="$3" start tmp
-  start=$(date +%s)
-  tmp="$out/.$name.tmp.$$"
-  trap "rm -f '$tmp'" EXIT
-  log "building $name ($pkg) ..."
-  go build "${buildflags[@]}" -ldflags "$ldflags" -o "$tmp" "$pkg" >&2
-  mv -f "$tmp" "$out/$name"
-  trap - EXIT
-  log "built $name in $(($(date +%s) - start))s ($(du -h "$out/$name" | cut -f1))"
-}
+start_build
 
 total_start=$(date +%s)
 go version >&2

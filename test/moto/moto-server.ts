@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { promisify } from 'node:util';
+import { freePort } from '../support/free-port.ts';
 
 /**
  * moto's server on 127.0.0.1 as the AWS the STS and ECR code talks to, behind a small counting proxy: the tests
@@ -33,14 +33,6 @@ export interface MotoServer {
   /** Stops moto itself (the proxy stays, and answers 502): AWS unreachable. */
   stopEmulator(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function motoServerBinary(): Promise<string> {
