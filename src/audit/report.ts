@@ -58,6 +58,8 @@ export interface AuditedNamespace {
   /** How many workloads were judged here, including the ones with nothing to report. */
   readonly audited: number;
   readonly workloads: readonly AuditedWorkload[];
+  /** The workloads admitted as they are (verdict ok), by kind and name: a PolicyReport lists them as passing. */
+  readonly passed: readonly { readonly kind: string; readonly name: string }[];
 }
 
 export interface AuditedTenant {

@@ -290,11 +290,10 @@ class ClusterScan {
 const KIND_ORDER = new Map(LIST_ORDER.map((kind, index) => [kind as string, index]));
 
 function auditedNamespace(namespace: NamespaceAudit): AuditedNamespace {
-  const workloads = namespace.reported
-    .map(reportedWorkload)
-    .filter((w) => w.verdict !== 'ok')
-    .sort((a, b) => KIND_ORDER.get(a.kind)! - KIND_ORDER.get(b.kind)! || a.name.localeCompare(b.name));
-  return { name: namespace.name, mode: namespace.mode, warnings: namespace.warnings, audited: namespace.reported.length, workloads };
+  const all = namespace.reported.map(reportedWorkload).sort((a, b) => KIND_ORDER.get(a.kind)! - KIND_ORDER.get(b.kind)! || a.name.localeCompare(b.name));
+  const workloads = all.filter((w) => w.verdict !== 'ok');
+  const passed = all.filter((w) => w.verdict === 'ok').map(({ kind, name }) => ({ kind, name }));
+  return { name: namespace.name, mode: namespace.mode, warnings: namespace.warnings, audited: namespace.reported.length, workloads, passed };
 }
 
 function reportedWorkload(judged: Judged): AuditedWorkload {

@@ -1,11 +1,14 @@
 import { InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { stringify } from 'yaml';
 import { formatText, notCheckedNote } from '../audit/format-text.ts';
+import { policyReports } from '../audit/policy-report.ts';
 import { exitCodeOf } from '../audit/report.ts';
 import { auditCluster, type PageProgress } from '../audit/scan.ts';
 import { KubeConfigError, loadKubeConfig, type KubeConfigSource } from '../kube/kube-config.ts';
 import { KubeWorkloadSource } from '../kube/kube-workload-source.ts';
+import { KubePolicyReportSink, type PolicyReportSink } from '../kube/policy-report-store.ts';
 import type { WorkloadSource } from '../kube/workload-source.ts';
 import { TENANT_LABEL } from '../labels.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
@@ -29,10 +32,12 @@ export interface AuditOptions {
   /** One namespace; every namespace when undefined (--all-namespaces only says so explicitly). */
   readonly namespace?: string | undefined;
   readonly tenant?: string | undefined;
-  readonly output: 'text' | 'json';
+  readonly output: 'text' | 'json' | 'policyreport';
   readonly pageSize: number;
   /** Read ECR with the tenants' roles, through AWS credentials from the environment. */
   readonly aws?: boolean | undefined;
+  /** Create or update each audited namespace's PolicyReport. */
+  readonly writeReports?: boolean | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 500;
@@ -81,8 +86,11 @@ function scopeNote(options: AuditOptions): string {
   return `note: ${options.namespace === undefined ? 'no namespace is' : `namespace ${options.namespace} is not`} labelled ${label}: nothing to audit\n`;
 }
 
-/** The audit over any WorkloadSource, reading ECR as `reading` says: prints the report and returns the exit code. */
-export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo, reading: RegistryReading = OFFLINE): Promise<number> {
+/**
+ * The audit over any WorkloadSource, reading ECR as `reading` says: prints the report, writes the PolicyReports to
+ * `reports` when asked (each line on stderr saying created or updated), and returns the exit code.
+ */
+export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy, options: AuditOptions, io: CliIo, reading: RegistryReading = OFFLINE, reports?: PolicyReportSink): Promise<number> {
   const progress = terminalProgress(io);
   const within = { namespace: options.namespace, tenant: options.tenant };
   const report = await auditCluster(source, policy, within, progress.onPage, reading).finally(progress.clear);
@@ -93,11 +101,17 @@ export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy
   if (report.summary.namespaces === 0) io.stderr(scopeNote(options));
   const undone = notCheckedNote(report.ecr);
   if (undone !== undefined) io.stderr(undone);
+  const polrs = options.output === 'policyreport' || options.writeReports === true ? policyReports(report, new Date()) : [];
   if (options.output === 'json') {
     const scope = { namespace: options.namespace ?? null, tenant: options.tenant ?? null };
     io.stdout(`${JSON.stringify({ policy: options.policy, scope, ...report }, null, 2)}\n`);
+  } else if (options.output === 'policyreport') {
+    io.stdout(polrs.map((polr) => stringify(polr)).join('---\n'));
   } else {
     io.stdout(formatText(report));
+  }
+  if (options.writeReports === true) {
+    for (const polr of polrs) io.stderr(`policyreport ${polr.metadata.namespace}/${polr.metadata.name} ${await reports!.write(polr)}\n`);
   }
   return exitCodeOf(report.summary, report.ecr);
 }
@@ -106,5 +120,6 @@ export async function runAudit(options: AuditOptions, io: CliIo, env: ServeEnvir
   const policy = await loadPolicyForCli(options.policy, io);
   const kubeConfig = loadKubeConfig(auditKubeConfigSource(options.kubeconfig, env));
   const source = new KubeWorkloadSource(kubeConfig, options.pageSize);
-  return withRegistryReads(options.aws === true, (reading) => reportAudit(source, policy, options, io, reading));
+  const reports = new KubePolicyReportSink(kubeConfig);
+  return withRegistryReads(options.aws === true, (reading) => reportAudit(source, policy, options, io, reading, reports));
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KubeConfigError } from '../kube/kube-config.ts';
+import { ReportWriteError } from '../kube/policy-report-store.ts';
 import { ClusterReadError } from '../kube/workload-source.ts';
 import { PolicyError } from '../policy/load.ts';
 import { TlsError } from '../tls/tls-reloader.ts';
@@ -18,7 +19,7 @@ import { parseVerifyDeadline, runVerify } from './verify.ts';
 const USAGE_EXIT = 2;
 
 /** Errors that mean "what you gave me does not work": one line on stderr, exit 2. */
-const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError, ClusterReadError];
+const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError, ClusterReadError, ReportWriteError];
 
 function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) => void): Command {
   const program = new Command('ecr-tenant-webhook')
@@ -48,11 +49,12 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('-n, --namespace <name>', 'audit this namespace only').conflicts('allNamespaces'))
     .option('-A, --all-namespaces', 'audit every namespace (the default)')
     .option('--tenant <name>', 'audit the namespaces of this tenant only')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--output <format>', 'output format: text, json, or policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports as YAML, one per namespace)').choices(['text', 'json', 'policyreport']).default('text'))
+    .option('--write-reports', 'also create or update one PolicyReport ecr-tenant-webhook per audited namespace (needs the wgpolicyk8s.io CRD)')
     .addOption(new Option('--page-size <n>', 'objects per list request (limit/continue paging)').argParser(parsePageSize).default(DEFAULT_PAGE_SIZE))
     .option('--aws', "read ECR with each tenant's role as serve does (AWS credentials from the environment): judge repositoryTags grants, report rewritten images missing in their targets and tags that would be pinned")
     .action(async (opts) => {
-      const options = { policy: opts.policy, kubeconfig: opts.kubeconfig, namespace: opts.namespace, tenant: opts.tenant, output: opts.output, pageSize: opts.pageSize, aws: opts.aws };
+      const options = { policy: opts.policy, kubeconfig: opts.kubeconfig, namespace: opts.namespace, tenant: opts.tenant, output: opts.output, pageSize: opts.pageSize, aws: opts.aws, writeReports: opts.writeReports };
       setExit(await runAudit(options, io, env));
     });
 

@@ -25,7 +25,8 @@ function statusOf(body: unknown): { reason?: unknown; message?: unknown } {
 
 function describeApiException(error: ApiException<unknown>): string {
   const { reason, message } = statusOf(error.body);
-  const what = typeof reason === 'string' && reason !== '' ? reasonWords(reason) : error.code === 401 ? 'unauthorized' : 'failed';
+  const bare: Readonly<Record<number, string>> = { 401: 'unauthorized', 404: 'not found' };
+  const what = typeof reason === 'string' && reason !== '' ? reasonWords(reason) : (bare[error.code] ?? 'failed');
   const detail = typeof message === 'string' && message !== '' ? `: ${clip(message.replace(/\s+/g, ' '), MESSAGE_MAX)}` : '';
   return `${what} (HTTP ${error.code})${detail}`;
 }

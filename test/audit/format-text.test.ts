@@ -8,7 +8,7 @@ const NONE = { denied: [], reasons: [], unjudged: [], rewrites: [], missing: [],
 const NO_ECR: EcrFindings = { read: false, unjudged: 0, missing: 0, pins: 0, notChecked: { existence: 0, pinning: 0 } };
 
 function reportOf(workloads: AuditedWorkload[], warnings: string[] = [], ecr: EcrFindings = NO_ECR): AuditReport {
-  return { summary: SUMMARY, ecr, tenants: [{ name: 'payments', inPolicy: true, namespaces: [{ name: 'shop', mode: 'enforce', warnings, audited: 3, workloads }] }] };
+  return { summary: SUMMARY, ecr, tenants: [{ name: 'payments', inPolicy: true, namespaces: [{ name: 'shop', mode: 'enforce', warnings, audited: 3, workloads, passed: [] }] }] };
 }
 
 t.test('each finding is a row naming tenant, namespace, mode and workload, under a header, then the summary line', async (t) => {

@@ -213,6 +213,96 @@ t.test('an unlabelled namespace is audited to nothing, said on stderr, exit 0', 
   t.match(stdout, /^0 workloads audited in 0 namespaces of 0 tenants/);
 });
 
+type PolicyReportObject = {
+  metadata: { name: string; namespace: string; uid: string; resourceVersion: string; labels: Record<string, string> };
+  summary: Record<string, number>;
+  results: { policy: string; rule: string; result: string; message: string; resources: { kind: string; name: string; namespace: string }[]; properties: Record<string, string> }[];
+};
+
+async function policyReportsInCluster(): Promise<Map<string, PolicyReportObject>> {
+  const listed = await cp.kubectl(['get', 'policyreports.wgpolicyk8s.io', '-A', '-o', 'json']);
+  if (listed.code !== 0) throw new Error(listed.stderr);
+  return new Map((JSON.parse(listed.stdout).items as PolicyReportObject[]).map((r) => [r.metadata.namespace, r]));
+}
+
+t.test('without the PolicyReport CRD, --write-reports stops naming it, exit 2', async (t) => {
+  const { code, stderr } = audit(['--policy', CANDIDATE, '--write-reports', '-n', 'canary']);
+  t.equal(code, 2);
+  t.match(stderr, /^error: writing PolicyReport canary\/ecr-tenant-webhook failed: not found \(HTTP 404\); is the PolicyReport CRD \(policyreports\.wgpolicyk8s\.io, v1alpha2\) installed\?\n$/);
+});
+
+t.test('--write-reports creates one PolicyReport per audited namespace: fail, warn and pass per workload, with the message, the tenant and the resource', async (t) => {
+  const crd = await cp.kubectl(['apply', '-f', fixture('crds/wgpolicyk8s.io_policyreports.yaml')]);
+  t.equal(crd.code, 0, crd.stderr);
+  const established = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/policyreports.wgpolicyk8s.io']);
+  t.equal(established.code, 0, established.stderr);
+  const { code, stdout, stderr } = audit(['--policy', CANDIDATE, '--write-reports', '--output', 'json']);
+  t.equal(code, 1, 'the exit code is the audit’s');
+  t.same(stderr.trim().split('\n').sort(), ['policyreport canary/ecr-tenant-webhook created', 'policyreport lab/ecr-tenant-webhook created', 'policyreport shop/ecr-tenant-webhook created']);
+  const report = JSON.parse(stdout) as Report & { tenants: { namespaces: { passed: { kind: string; name: string }[] }[] }[] };
+  const reports = await policyReportsInCluster();
+  t.same([...reports.keys()].sort(), ['canary', 'lab', 'shop'], 'the unlabelled namespace gets none');
+  const RESULT: Record<string, string> = { deny: 'fail', 'would-deny': 'warn', unjudged: 'skip', change: 'pass' };
+  for (const tenant of report.tenants) {
+    for (const ns of tenant.namespaces) {
+      const polr = reports.get(ns.name)!;
+      t.same(polr.metadata.labels, { 'app.kubernetes.io/managed-by': 'ecr-tenant-webhook' });
+      const expected = [...ns.workloads.map((w) => `${w.kind}/${w.name} ${RESULT[w.verdict]}`), ...ns.passed.map((w) => `${w.kind}/${w.name} pass`)].sort();
+      t.same(polr.results.map((r) => `${r.resources[0]!.kind}/${r.resources[0]!.name} ${r.result}`).sort(), expected, `${ns.name}: one result per workload audited`);
+      t.equal(polr.results.length, ns.audited);
+      for (const r of polr.results) {
+        t.equal(r.rule, `tenant ${tenant.name}`);
+        t.equal(r.resources[0]!.namespace, ns.name);
+        t.same(r.properties.mode, ns.mode);
+      }
+      const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
+      for (const r of polr.results) summary[r.result as keyof typeof summary]++;
+      t.same(polr.summary, summary, `${ns.name}: the summary counts the results`);
+    }
+  }
+  const shop = reports.get('shop')!;
+  const debug = shop.results.find((r) => r.resources[0]!.name === 'debug')!;
+  t.equal(debug.result, 'fail');
+  t.match(debug.message, /container "app" image ".*paymentsevil\/shell:1" is not granted/);
+  const web = reports.get('canary')!.results.find((r) => r.resources[0]!.name === 'web')!;
+  t.match(web.message, /^dry-run: its pods get warnings now, and are refused once enforced: container "app"/);
+  t.ok(shop.results.some((r) => r.result === 'pass' && r.message === 'admitted as it is'), 'workloads admitted as they are pass');
+  t.ok(shop.results.some((r) => r.result === 'pass' && /^admitted; the webhook rewrites /.test(r.message)), 'a rewritten workload passes, saying what enforcement changes');
+});
+
+t.test('a second run updates each PolicyReport in place', async (t) => {
+  const before = await policyReportsInCluster();
+  const { code, stderr } = audit(['--policy', PERMISSIVE, '--write-reports']);
+  t.equal(code, 1);
+  t.same(stderr.trim().split('\n').sort(), ['policyreport canary/ecr-tenant-webhook updated', 'policyreport lab/ecr-tenant-webhook updated', 'policyreport shop/ecr-tenant-webhook updated']);
+  const after = await policyReportsInCluster();
+  for (const [namespace, polr] of after) {
+    t.equal(polr.metadata.uid, before.get(namespace)!.metadata.uid, `${namespace}: the same object`);
+    t.not(polr.metadata.resourceVersion, before.get(namespace)!.metadata.resourceVersion, `${namespace}: rewritten`);
+  }
+  t.equal(after.get('lab')!.results.find((r) => r.resources[0]!.name === 'etl')!.result, 'pass', 'the permissive policy admits python:3.13 (nonEcrImages: allow): warn became pass');
+});
+
+t.test('an auditor RBAC lets read workloads but not PolicyReports gets its report, then a one-line error naming the report, exit 2', async (t) => {
+  const reader = await cp.serviceAccountKubeconfig('default', 'reporter');
+  const role = await cp.kubectl(['create', 'clusterrole', 'workload-reader', '--verb=get,list', '--resource=namespaces,pods,deployments.apps,replicasets.apps,statefulsets.apps,daemonsets.apps,jobs.batch,cronjobs.batch']);
+  t.equal(role.code, 0, role.stderr);
+  await cp.kubectl(['create', 'clusterrolebinding', 'workload-reader', '--clusterrole=workload-reader', '--serviceaccount=default:reporter']);
+  const { code, stdout, stderr } = runCli(['audit', '--policy', CANDIDATE, '--kubeconfig', reader, '--write-reports', '-n', 'shop']);
+  t.equal(code, 2);
+  t.match(stdout, /\n9 workloads audited in 1 namespace of 1 tenant: 4 deny/, 'the report is printed before the write');
+  t.equal(stderr, 'error: writing PolicyReport shop/ecr-tenant-webhook failed: forbidden (HTTP 403): policyreports.wgpolicyk8s.io "ecr-tenant-webhook" is forbidden: User "system:serviceaccount:default:reporter" cannot get resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "shop"\n');
+});
+
+t.test('--output policyreport prints the PolicyReports as YAML the API server accepts', async (t) => {
+  const { code, stdout } = audit(['--policy', CANDIDATE, '--output', 'policyreport', '-n', 'shop']);
+  t.equal(code, 1);
+  t.match(stdout, /^apiVersion: wgpolicyk8s\.io\/v1alpha2\nkind: PolicyReport\nmetadata:\n  name: ecr-tenant-webhook\n  namespace: shop\n/);
+  const applied = await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: stdout });
+  t.equal(applied.code, 0, applied.stderr);
+  t.match(applied.stdout, 'policyreport.wgpolicyk8s.io/ecr-tenant-webhook configured (server dry run)');
+});
+
 t.test('errors are one line and exit 2: a missing namespace, a kubeconfig that does not load, a resource RBAC forbids', async (t) => {
   const missing = audit(['--policy', CANDIDATE, '--namespace', 'nowhere']);
   t.equal(missing.code, 2);
