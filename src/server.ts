@@ -102,6 +102,13 @@ export function warnOfOrphans(namespaces: NamespaceDirectory, policy: CompiledPo
   if (orphaned > 0) log.warn({ orphaned }, 'the policy now in force has no tenant for some labelled namespaces: their pods are refused or warned, and their pull Secrets are deleted after the grace period');
 }
 
+/** A replica that does not lead keeps none of the leader's figures: a former leader's would go stale. */
+export function clearLeaderFigures(metrics: Metrics): void {
+  metrics.pullSecretEarliestExpiry.reset();
+  metrics.pullSecretsPendingDeletion.set(0);
+  metrics.pullSecretsUnverified.set(0);
+}
+
 /** A completed round's figures as metrics; the earliest-expiry gauge is rebuilt so departed tenants disappear. */
 export function reportRound(round: RoundReport, metrics: Metrics, now: number): void {
   if (!round.completed) return;
@@ -162,6 +169,7 @@ function pullSecretChain(config: ServeConfig, kubeConfig: KubeConfig, policy: Po
     namespaces,
     seals: () => key.sealer(),
     isLeader: () => elector.isLeader(),
+    following: () => clearLeaderFigures(metrics),
     everyMs: intervalMs,
     renewWithinMs: REFRESH_WITHIN_MS,
     deletionGraceMs,

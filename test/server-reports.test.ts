@@ -2,7 +2,7 @@ import t from 'tap';
 import type { RoundReport } from '../src/credentials/reconciler.ts';
 import { InMemoryNamespaceDirectory } from '../src/kube/namespace-directory.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { orphanedNamespaces, reportRound, warnOfOrphans } from '../src/server.ts';
+import { clearLeaderFigures, orphanedNamespaces, reportRound, warnOfOrphans } from '../src/server.ts';
 import { logSink, testPolicy } from './admission/harness.ts';
 import { seriesValue } from './support/metric-values.ts';
 
@@ -58,4 +58,15 @@ t.test('a completed round sets the refresher metrics; a skipped one leaves them 
 
   reportRound(round({ earliestExpiryByTenant: new Map([['analytics', 1_900_000_000_000]]) }), metrics, 1_700_000_200_000);
   t.notMatch(await metrics.registry.metrics(), /earliest_expiry_timestamp_seconds\{tenant="payments"\}/, 'a tenant without Secrets any more drops out');
+});
+
+t.test('a replica that stops leading clears the figures only the leader keeps, so none goes stale and alerts', async (t) => {
+  const metrics = createMetrics();
+  reportRound(round(), metrics, 1_700_000_000_000);
+  clearLeaderFigures(metrics);
+  const text = await metrics.registry.metrics();
+  t.notMatch(text, /earliest_expiry_timestamp_seconds\{/, 'no expiry per tenant');
+  t.equal(await seriesValue(metrics.pullSecretsPendingDeletion, {}), 0);
+  t.equal(await seriesValue(metrics.pullSecretsUnverified, {}), 0);
+  t.equal(await seriesValue(metrics.refresherLastSuccess, {}), 1_700_000_000, 'when it last completed a round stays true');
 });

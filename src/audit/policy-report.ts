@@ -20,9 +20,14 @@ import { clip } from '../text.ts';
 export const REPORT_NAME = 'ecr-tenant-webhook';
 export const REPORT_SOURCE = 'ecr-tenant-webhook';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'ecr-tenant-webhook' };
-/** One result's message at most; a report holds at most MAX_RESULTS results (etcd stores objects up to 1.5 MiB). */
+/**
+ * One result's message at most (characters); a report holds at most MAX_RESULTS results and MAX_RESULT_BYTES of them
+ * as JSON. Workload names and image references are the tenant's to choose, and etcd stores an object of 1.5 MiB at
+ * most: a report that big would be refused, and the namespace left with a stale one.
+ */
 export const MAX_MESSAGE = 1000;
 export const MAX_RESULTS = 1000;
+export const MAX_RESULT_BYTES = 900 * 1024;
 
 export type PolicyResult = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
 
@@ -104,10 +109,22 @@ function resultOf(tenant: AuditedTenant, namespace: AuditedNamespace, workload: 
   };
 }
 
+/** The results that fit the bounds, in order: as many as MAX_RESULTS and MAX_RESULT_BYTES allow. */
+function bounded(results: readonly PolicyReportResult[]): PolicyReportResult[] {
+  const kept: PolicyReportResult[] = [];
+  let bytes = 0;
+  for (const result of results.slice(0, MAX_RESULTS)) {
+    bytes += Buffer.byteLength(JSON.stringify(result));
+    if (bytes > MAX_RESULT_BYTES) break;
+    kept.push(result);
+  }
+  return kept;
+}
+
 /**
  * The PolicyReport of each audited namespace, its results in the audit's order: the findings, then the workloads
- * admitted as they are. A namespace of more than MAX_RESULTS workloads keeps every finding first and drops passing
- * results past the bound; the summary counts them all.
+ * admitted as they are. Past the bounds (MAX_RESULTS, MAX_RESULT_BYTES) the last results are dropped, passing ones
+ * first; the summary counts them all.
  */
 export function policyReports(report: AuditReport, now: Date): PolicyReport[] {
   const seconds = Math.floor(now.getTime() / 1000);
@@ -124,7 +141,7 @@ export function policyReports(report: AuditReport, now: Date): PolicyReport[] {
         kind: 'PolicyReport' as const,
         metadata: { name: REPORT_NAME, namespace: namespace.name, labels: MANAGED_BY },
         summary,
-        results: all.slice(0, MAX_RESULTS),
+        results: bounded(all),
       };
     }),
   );

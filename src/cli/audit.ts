@@ -111,7 +111,19 @@ export async function reportAudit(source: WorkloadSource, policy: CompiledPolicy
     io.stdout(formatText(report));
   }
   if (options.writeReports === true) {
-    for (const polr of polrs) io.stderr(`policyreport ${polr.metadata.namespace}/${polr.metadata.name} ${await reports!.write(polr)}\n`);
+    // One report that cannot be written (too big, refused) does not keep the other namespaces' from being written.
+    let failed = 0;
+    for (const polr of polrs) {
+      const line = await reports!.write(polr).then(
+        (written) => `policyreport ${polr.metadata.namespace}/${polr.metadata.name} ${written}`,
+        (error: unknown) => (failed++, `error: ${(error as Error).message}`),
+      );
+      io.stderr(`${line}\n`);
+    }
+    if (failed > 0) {
+      io.stderr(`error: ${failed} of ${polrs.length} PolicyReports could not be written\n`);
+      return 2;
+    }
   }
   return exitCodeOf(report.summary, report.ecr);
 }

@@ -1,6 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KubeConfigError } from '../kube/kube-config.ts';
-import { ReportWriteError } from '../kube/policy-report-store.ts';
 import { ClusterReadError } from '../kube/workload-source.ts';
 import { PolicyError } from '../policy/load.ts';
 import { TlsError } from '../tls/tls-reloader.ts';
@@ -19,7 +18,7 @@ import { parseVerifyDeadline, runVerify } from './verify.ts';
 const USAGE_EXIT = 2;
 
 /** Errors that mean "what you gave me does not work": one line on stderr, exit 2. */
-const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError, ClusterReadError, ReportWriteError];
+const USER_ERRORS = [UsageError, PolicyError, TlsError, KubeConfigError, ClusterReadError];
 
 function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) => void): Command {
   const program = new Command('ecr-tenant-webhook')

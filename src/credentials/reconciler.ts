@@ -54,6 +54,11 @@ export interface ReconcilerOptions {
   /** The sealer once the provenance key is loaded; until then no round runs. */
   readonly seals: () => Sealer | undefined;
   readonly isLeader: () => boolean;
+  /**
+   * Called on each tick this replica does not lead: what it reported while it led (the figures only the leader
+   * keeps, e.g. pull Secret expiry) is cleared, so a former leader's stale figures raise no alert.
+   */
+  readonly following: () => void;
   readonly everyMs: number;
   readonly renewWithinMs: number;
   readonly deletionGraceMs: number;
@@ -169,7 +174,10 @@ export class Reconciler {
   start(): void {
     const loop = async () => {
       if (this.#options.isLeader()) await this.runOnce();
-      else this.#lastCompleted = this.#options.now();
+      else {
+        this.#lastCompleted = this.#options.now();
+        this.#options.following();
+      }
       if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.everyMs);
     };
     this.#timer = setTimeout(loop, this.#options.everyMs);
@@ -247,7 +255,9 @@ export class Reconciler {
     if (deferred > 0) log.warn({ deferred, perRound: this.#options.maxDeletionsPerRound }, 'pull secret deletions over the per-round bound wait for the next round');
     if (unstarted > 0) log.warn({ unstarted, budgetMs: this.#options.roundBudgetMs }, 'pull secret round ran out of time; the rest waits for the next round');
     // As the round found them: the watch delivers this round's writes a moment later, and the next round counts them.
-    return this.#finish({ completed: true, started, counts, failuresByTenant, earliest: earliestExpiry(secrets, context) });
+    // Secrets waiting to be deleted are not renewed, so their expiry is no sign of a renewal falling behind.
+    const serving = secrets.filter((stored) => !orphaned.has(`${stored.namespace}/${stored.name}`));
+    return this.#finish({ completed: true, started, counts, failuresByTenant, earliest: earliestExpiry(serving, context) });
   }
 
   /** Runs the work `concurrency` at a time until done or out of budget; returns how many items never started. */

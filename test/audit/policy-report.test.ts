@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MAX_MESSAGE, MAX_RESULTS, policyReports } from '../../src/audit/policy-report.ts';
+import { MAX_MESSAGE, MAX_RESULT_BYTES, MAX_RESULTS, policyReports } from '../../src/audit/policy-report.ts';
 import type { AuditedNamespace, AuditedWorkload, AuditReport } from '../../src/audit/report.ts';
 
 /** The audit → PolicyReport mapping, verdict by verdict, on reports built by hand. */
@@ -51,6 +51,12 @@ const CASES: { name: string; workload: AuditedWorkload; mode?: 'enforce' | 'dry-
     message: 'admitted; the webhook rewrites a/x:1 to b/x:1; pins b/x:1 to sha256:abc; adds imagePullSecrets ecr-pull-1, ecr-pull-2; b/y:2 is not in its registry yet',
   },
   {
+    name: 'a workload that only gets pinned says so, and nothing of pull secrets',
+    workload: { ...EMPTY, kind: 'Deployment', name: 'pinned', verdict: 'change', pins: [{ path: 'p', image: 'b/x:1', digest: 'sha256:abc' }] },
+    result: 'pass',
+    message: 'admitted; the webhook pins b/x:1 to sha256:abc',
+  },
+  {
     name: 'in dry-run, what enforcement would change is said as such',
     workload: { ...EMPTY, kind: 'Pod', name: 'p', verdict: 'change', pullSecretsNeeded: ['ecr-pull-1'] },
     mode: 'dry-run',
@@ -97,6 +103,18 @@ t.test('a report is bounded: messages are clipped, and past the result bound pas
   t.equal(polr!.results.length, MAX_RESULTS);
   t.equal(polr!.results[0]!.result, 'fail', 'the finding is kept');
   t.same(polr!.summary, { pass: MAX_RESULTS + 10, fail: 1, warn: 0, error: 0, skip: 0 });
+});
+
+t.test('a report stays under the bytes etcd stores, whatever names and images a tenant chooses', async (t) => {
+  const name = (i: number) => `${'n'.repeat(240)}-${i}`;
+  const reason = `container "app" image "${'é'.repeat(900)}" is not granted.`;
+  const denied = Array.from({ length: 900 }, (_, i) => ({ ...EMPTY, kind: 'Pod', name: name(i), verdict: 'deny' as const, reasons: [reason] }));
+  const [polr] = policyReports(reportOf({ workloads: denied, passed: [{ kind: 'Pod', name: name(9999) }] }), NOW);
+  const bytes = Buffer.byteLength(JSON.stringify(polr!.results));
+  t.ok(bytes <= MAX_RESULT_BYTES, `${bytes} bytes of results`);
+  t.ok(polr!.results.length < 900, `${polr!.results.length} results kept`);
+  t.ok(polr!.results.every((r) => r.result === 'fail'), 'findings first');
+  t.same(polr!.summary, { pass: 1, fail: 900, warn: 0, error: 0, skip: 0 }, 'the summary counts all');
 });
 
 t.test('an audit of no namespace gives no report', async (t) => {

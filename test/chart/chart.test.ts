@@ -43,7 +43,8 @@ t.test('the default values render the objects of the kustomize base and the star
   // helm installs into a namespace it is given (--create-namespace); the base makes its own, Pod Security labelled.
   const base = kustomized.filter((o) => o.kind !== 'Namespace');
   const secret = one(chart, 'Secret', 'ecr-tenant-webhook-tls');
-  const ours = chart.filter((o) => o !== secret).map(withoutChartLabels);
+  const caSecret = one(chart, 'Secret', 'ecr-tenant-webhook-ca');
+  const ours = chart.filter((o) => o !== secret && o !== caSecret).map(withoutChartLabels);
   t.same(ours.map(key).sort(), base.map(key).sort(), 'the same objects, by kind, namespace and name');
   for (const object of ours) {
     const expected = structuredClone(base.find((o) => key(o) === key(object))) as Any;
@@ -51,7 +52,7 @@ t.test('the default values render the objects of the kustomize base and the star
     // The differences the chart makes on purpose, each checked below: the base leaves caBundle to certs/install.sh
     // or cert-manager, and holds the starter policy outside any upgrade instead of marking it kept.
     if (object.kind.endsWith('WebhookConfiguration')) for (const webhook of actual.webhooks) delete webhook.clientConfig.caBundle;
-    if (object.kind === 'ConfigMap') t.same(actual.metadata.annotations, { 'helm.sh/resource-policy': 'keep' }, 'the policy is never deleted by Helm');
+    if (object.kind === 'ConfigMap') t.same(actual.metadata.annotations, { 'helm.sh/resource-policy': 'keep', 'helm.sh/hook': 'pre-install' }, 'the starter policy is an install hook Helm never deletes');
     if (object.kind === 'ConfigMap') delete actual.metadata.annotations;
     t.same(actual, expected, key(object));
   }
@@ -63,6 +64,11 @@ t.test('the default values render the objects of the kustomize base and the star
   t.ok(leaf.verify(new X509Certificate(ca).publicKey), 'the serving certificate is signed by that CA');
   t.same(leaf.subjectAltName?.split(', ').sort(), ['DNS:ecr-tenant-webhook', 'DNS:ecr-tenant-webhook.ecr-tenant-webhook', 'DNS:ecr-tenant-webhook.ecr-tenant-webhook.svc', 'DNS:ecr-tenant-webhook.ecr-tenant-webhook.svc.cluster.local']);
   t.equal(secret.type, 'kubernetes.io/tls');
+  t.equal(caSecret.data['tls.crt'], secret.data['ca.crt'], 'the CA is kept in a Secret of its own, with its key');
+  t.ok(caSecret.data['tls.key'].length > 100);
+  t.notOk('ca.key' in secret.data, 'the Secret the pods mount holds no CA key');
+  const mounted = one(chart, 'Deployment').spec.template.spec.volumes.map((v: Any) => v.secret?.secretName).filter(Boolean);
+  t.same(mounted, ['ecr-tenant-webhook-tls'], 'no pod mounts the CA');
 });
 
 t.test('the starter policy is the one of manifests/policy, and loads with the webhook’s own loader', async (t) => {
@@ -154,10 +160,10 @@ t.test('an inline policy is the policy, rendered every time and kept by Helm', a
 });
 
 t.test('webhook.url points every webhook outside the cluster, at the paths serve answers', async (t) => {
-  const objects = template(home, ['--set', 'webhook.url=https://127.0.0.1:8443/', '--set', 'certificates.selfSigned.ipAddresses={127.0.0.1}']);
+  const objects = template(home, ['--set', 'webhook.url=https://127.0.0.1:8443/', '--set', 'certificates.extraIpAddresses={127.0.0.1}']);
   const urls = objects.filter((o) => o.kind.endsWith('WebhookConfiguration')).flatMap((o) => o.webhooks.map((w: Any) => w.clientConfig.url));
   t.same(urls, ['https://127.0.0.1:8443/mutate', 'https://127.0.0.1:8443/validate/namespaces', 'https://127.0.0.1:8443/validate/workloads']);
-  const leaf = new X509Certificate(Buffer.from(one(objects, 'Secret').data['tls.crt'], 'base64'));
+  const leaf = new X509Certificate(Buffer.from(one(objects, 'Secret', 'ecr-tenant-webhook-tls').data['tls.crt'], 'base64'));
   t.match(leaf.subjectAltName, 'IP Address:127.0.0.1');
 });
 
@@ -166,6 +172,7 @@ const REFUSED: { values: string[]; message: string }[] = [
   { values: ['certificates.source=existing-secret'], message: 'certificates.existingSecret.name is required with certificates.source existing-secret' },
   { values: ['certificates.source=existing-secret', 'certificates.existingSecret.name=x'], message: 'certificates.existingSecret.caBundle (base64 PEM of the CA) is required with certificates.source existing-secret' },
   { values: ['webhook.failurePolicy=Open'], message: 'webhook.failurePolicy must be Fail or Ignore, not "Open"' },
+  { values: ['replicas=1'], message: 'podDisruptionBudget.minAvailable (1) must be below replicas (1), or no node drain could ever evict a replica; disable the budget for a single replica' },
   { values: ['webhook.timeoutSeconds=31'], message: "webhook.timeoutSeconds must be 1 to 30 (the API server's bounds), not 31" },
 ];
 

@@ -154,7 +154,9 @@ t.test('deletions the policy causes wait for the grace period, then go, a bounde
   const departed = { a: { [TENANT]: 'departed' }, b: { [TENANT]: 'departed' }, c: { [TENANT]: 'departed' } };
   const { store, reconciler, advance, logs } = setup({ namespaces: departed, overrides: { maxDeletionsPerRound: 2 } });
   for (const namespace of ['a', 'b', 'c']) store.put(sealed(namespace, 'departed', 10));
-  t.same(counts(await reconciler.runOnce()), { ...none, pendingDeletions: 3 });
+  const waiting = await reconciler.runOnce();
+  t.same(counts(waiting), { ...none, pendingDeletions: 3 });
+  t.same([...waiting.earliestExpiryByTenant], [], 'Secrets waiting to be deleted are not renewed, so their expiry is not reported');
   t.match(logs.find((l) => l.msg?.toString().startsWith('pull secrets the policy no longer grants wait before deletion')), { pending: 3, graceMs: 600_000 });
   advance(9 * 60_000);
   t.same(counts(await reconciler.runOnce()), { ...none, pendingDeletions: 3 }, 'still inside the grace period');
@@ -316,12 +318,14 @@ t.test('healthy() turns false when rounds stop completing, and a follower is alw
   working.advance(1000);
   await working.reconciler.runOnce();
   t.ok(working.reconciler.healthy());
-  const follower = setup({ leader: false, overrides: { roundBudgetMs: 100, operationDeadlineMs: 100 } });
+  let followed = 0;
+  const follower = setup({ leader: false, overrides: { roundBudgetMs: 100, operationDeadlineMs: 100, following: () => followed++ } });
   follower.advance(1000);
   follower.reconciler.start();
   await new Promise((resolve) => setTimeout(resolve, 60));
   follower.reconciler.stop();
   t.ok(follower.reconciler.healthy());
+  t.ok(followed > 0, 'a replica that does not lead is told so on each tick (serve clears the leader-only figures)');
 });
 
 t.test('planSecret explains every outcome', async (t) => {

@@ -228,7 +228,7 @@ async function policyReportsInCluster(): Promise<Map<string, PolicyReportObject>
 t.test('without the PolicyReport CRD, --write-reports stops naming it, exit 2', async (t) => {
   const { code, stderr } = audit(['--policy', CANDIDATE, '--write-reports', '-n', 'canary']);
   t.equal(code, 2);
-  t.match(stderr, /^error: writing PolicyReport canary\/ecr-tenant-webhook failed: not found \(HTTP 404\); is the PolicyReport CRD \(policyreports\.wgpolicyk8s\.io, v1alpha2\) installed\?\n$/);
+  t.equal(stderr, 'error: writing PolicyReport canary/ecr-tenant-webhook failed: not found (HTTP 404); is the PolicyReport CRD (policyreports.wgpolicyk8s.io, v1alpha2) installed?\nerror: 1 of 1 PolicyReports could not be written\n');
 });
 
 t.test('--write-reports creates one PolicyReport per audited namespace: fail, warn and pass per workload, with the message, the tenant and the resource', async (t) => {
@@ -291,7 +291,20 @@ t.test('an auditor RBAC lets read workloads but not PolicyReports gets its repor
   const { code, stdout, stderr } = runCli(['audit', '--policy', CANDIDATE, '--kubeconfig', reader, '--write-reports', '-n', 'shop']);
   t.equal(code, 2);
   t.match(stdout, /\n9 workloads audited in 1 namespace of 1 tenant: 4 deny/, 'the report is printed before the write');
-  t.equal(stderr, 'error: writing PolicyReport shop/ecr-tenant-webhook failed: forbidden (HTTP 403): policyreports.wgpolicyk8s.io "ecr-tenant-webhook" is forbidden: User "system:serviceaccount:default:reporter" cannot get resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "shop"\n');
+  t.equal(stderr, 'error: writing PolicyReport shop/ecr-tenant-webhook failed: forbidden (HTTP 403): policyreports.wgpolicyk8s.io "ecr-tenant-webhook" is forbidden: User "system:serviceaccount:default:reporter" cannot get resource "policyreports" in API group "wgpolicyk8s.io" in the namespace "shop"\nerror: 1 of 1 PolicyReports could not be written\n');
+});
+
+t.test('a report that cannot be written does not keep the other namespaces’ from being written; exit 2 after all', async (t) => {
+  const reader = await cp.serviceAccountKubeconfig('default', 'reporter');
+  const role = await cp.kubectl(['-n', 'lab', 'create', 'role', 'reports', '--verb=get,create,update', '--resource=policyreports.wgpolicyk8s.io']);
+  t.equal(role.code, 0, role.stderr);
+  await cp.kubectl(['-n', 'lab', 'create', 'rolebinding', 'reports', '--role=reports', '--serviceaccount=default:reporter']);
+  const { code, stderr } = runCli(['audit', '--policy', CANDIDATE, '--kubeconfig', reader, '--write-reports']);
+  t.equal(code, 2);
+  const lines = stderr.trim().split('\n');
+  t.same(lines.filter((l) => l.startsWith('policyreport ')), ['policyreport lab/ecr-tenant-webhook updated']);
+  t.equal(lines.filter((l) => /^error: writing PolicyReport (canary|shop)\/ecr-tenant-webhook failed: forbidden \(HTTP 403\)/.test(l)).length, 2);
+  t.equal(lines.at(-1), 'error: 2 of 3 PolicyReports could not be written');
 });
 
 t.test('--output policyreport prints the PolicyReports as YAML the API server accepts', async (t) => {

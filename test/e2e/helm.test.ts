@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ t.teardown(() => moto.stop());
 const home = mkdtempSync(join(tmpdir(), 'helm-e2e-'));
 t.teardown(() => rmSync(home, { recursive: true, force: true }));
 const port = await freePort();
-const values = ['--set', `webhook.url=https://127.0.0.1:${port}`, '--set', 'certificates.selfSigned.ipAddresses={127.0.0.1}'];
+const values = ['--set', `webhook.url=https://127.0.0.1:${port}`, '--set', 'certificates.extraIpAddresses={127.0.0.1}'];
 const run = (args: string[]) => helm(args, { home, kubeconfig: cp.adminKubeconfig, timeoutMs: 120_000 });
 
 async function getJson(args: string[]) {
@@ -109,24 +110,41 @@ t.test('every metric the chart’s alerts and dashboard query is one serve expor
   for (const name of queried) t.ok(exported.has(name), `${name} is exported`);
 });
 
-t.test('helm upgrade keeps the edited policy, the pull Secrets and the serving certificate', async (t) => {
+t.test('helm upgrade keeps the edited policy, the pull Secrets and the CA, and signs the serving certificate for the names asked', async (t) => {
   const before = await getJson(['-n', NAMESPACE, 'get', 'secret', 'ecr-tenant-webhook-tls']);
   const pullBefore = await getJson(['-n', 'payments', 'get', 'secret', 'ecr-pull-111111111111-eu-west-1']);
-  const upgraded = run(['upgrade', 'ecr-tenant-webhook', CHART, '--namespace', NAMESPACE, ...values, '--set', 'replicas=3']);
+  const upgraded = run(['upgrade', 'ecr-tenant-webhook', CHART, '--namespace', NAMESPACE, ...values, '--set', 'replicas=3', '--set', 'certificates.extraDnsNames={webhook.example.com}']);
   t.equal(upgraded.code, 0, upgraded.stderr);
   t.match(upgraded.stdout, 'The policy in ConfigMap ecr-tenant-webhook-policy is yours and was left as it is.');
   const policy = await getJson(['-n', NAMESPACE, 'get', 'configmap', 'ecr-tenant-webhook-policy']);
   t.equal(policy.data['policy.yaml'], POLICY, 'the operator’s policy, not the starter');
   const after = await getJson(['-n', NAMESPACE, 'get', 'secret', 'ecr-tenant-webhook-tls']);
-  t.same(after.data, before.data, 'the same CA and certificate: the API server’s trust does not move');
+  t.equal(after.data['ca.crt'], before.data['ca.crt'], 'the same CA: the API server’s trust does not move');
   const mutating = await getJson(['get', 'mutatingwebhookconfiguration', 'ecr-tenant-webhook']);
   t.equal(mutating.webhooks[0].clientConfig.caBundle, before.data['ca.crt']);
+  const leaf = new X509Certificate(Buffer.from(after.data['tls.crt'], 'base64'));
+  t.ok(leaf.verify(new X509Certificate(Buffer.from(after.data['ca.crt'], 'base64')).publicKey), 'the serving certificate, signed again, by that CA');
+  t.match(leaf.subjectAltName, 'DNS:webhook.example.com', 'carrying the names the upgrade asked for');
+  t.match(leaf.subjectAltName, 'IP Address:127.0.0.1');
   t.equal((await getJson(['-n', NAMESPACE, 'get', 'deployment', 'ecr-tenant-webhook'])).spec.replicas, 3);
   const pullAfter = await getJson(['-n', 'payments', 'get', 'secret', 'ecr-pull-111111111111-eu-west-1']);
   t.equal(pullAfter.metadata.uid, pullBefore.metadata.uid, 'the pull Secret is the same object');
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-2', namespace: 'payments' }, spec: { containers: [{ name: 'api', image: `${TARGET}/payments/api:1.0` }] } };
   const created = JSON.parse(await kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod)));
   t.same(created.spec.imagePullSecrets, [{ name: 'ecr-pull-111111111111-eu-west-1' }], 'admission works after the upgrade');
+});
+
+t.test('helm rollback to the first revision keeps the edited policy and the CA', async (t) => {
+  const before = await getJson(['-n', NAMESPACE, 'get', 'secret', 'ecr-tenant-webhook-tls']);
+  const rolled = run(['rollback', 'ecr-tenant-webhook', '1', '--namespace', NAMESPACE]);
+  t.equal(rolled.code, 0, rolled.stderr);
+  const policy = await getJson(['-n', NAMESPACE, 'get', 'configmap', 'ecr-tenant-webhook-policy']);
+  t.equal(policy.data['policy.yaml'], POLICY, 'the starter policy was an install hook: no revision holds it to bring back');
+  t.equal((await getJson(['-n', NAMESPACE, 'get', 'deployment', 'ecr-tenant-webhook'])).spec.replicas, 2, 'the rest is revision 1 again');
+  const after = await getJson(['-n', NAMESPACE, 'get', 'secret', 'ecr-tenant-webhook-tls']);
+  t.equal(after.data['ca.crt'], before.data['ca.crt']);
+  const mutating = await getJson(['get', 'mutatingwebhookconfiguration', 'ecr-tenant-webhook']);
+  t.equal(mutating.webhooks[0].clientConfig.caBundle, before.data['ca.crt']);
 });
 
 t.test('helm uninstall leaves no webhook configuration behind, and keeps the policy', async (t) => {

@@ -24,6 +24,7 @@ export function reconcilerOptions(store: ManagedSecretStore, namespaces: Namespa
     namespaces,
     seals: () => testSealer,
     isLeader: () => true,
+    following: () => undefined,
     everyMs: 20,
     renewWithinMs: 2 * 3600_000,
     deletionGraceMs: 0,

@@ -50,21 +50,24 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-The serving certificate made by the chart (certificates.source self-signed), as {ca, crt, key} in base64: the one
-already in the cluster when there is one, so an upgrade never changes what the API server trusts; else a new CA
-and certificate.
+The serving certificate made by the chart (certificates.source self-signed), as {ca, caKey, crt, key} in base64.
+The CA is the one already in the cluster (Secret <fullname>-ca, never mounted into a pod) when there is one, so an
+upgrade or rollback never changes what the API server trusts; else a new one (10 years). The serving certificate is
+signed anew on every render, so it always carries the names the webhooks are called by (the Service's, and
+certificates.extraDnsNames and extraIpAddresses when webhook.url points elsewhere); the pods reload it, and the
+old one stays valid under the same CA meanwhile.
 */}}
 {{- define "etw.selfSigned" -}}
-{{- $name := include "etw.tlsSecret" . -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
-{{- if and $existing (index ($existing.data | default dict) "ca.crt") -}}
-{{- dict "ca" (index $existing.data "ca.crt") "crt" (index $existing.data "tls.crt") "key" (index $existing.data "tls.key") | toJson -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (printf "%s-ca" (include "etw.fullname" .)) -}}
+{{- $ca := "" -}}
+{{- if and $existing (index ($existing.data | default dict) "tls.key") -}}
+{{- $ca = buildCustomCert (index $existing.data "tls.crt") (index $existing.data "tls.key") -}}
 {{- else -}}
-{{- $ca := genCA (printf "%s CA" (include "etw.fullname" .)) 3650 -}}
-{{- $names := concat (include "etw.serviceNames" . | fromJsonArray) .Values.certificates.selfSigned.dnsNames -}}
-{{- $cert := genSignedCert (include "etw.fullname" .) .Values.certificates.selfSigned.ipAddresses $names 3650 $ca -}}
-{{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
+{{- $ca = genCA (printf "%s CA" (include "etw.fullname" .)) 3650 -}}
 {{- end -}}
+{{- $names := concat (include "etw.serviceNames" . | fromJsonArray) .Values.certificates.extraDnsNames -}}
+{{- $cert := genSignedCert (include "etw.fullname" .) .Values.certificates.extraIpAddresses $names 3650 $ca -}}
+{{- dict "ca" ($ca.Cert | b64enc) "caKey" ($ca.Key | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
 {{- end -}}
 
 {{/* One webhook's clientConfig: the Service, or webhook.url; caBundle unless cert-manager injects it. */}}
