@@ -51,7 +51,7 @@ export interface ServeConfig {
   readonly tokenRefreshFraction: number;
   /** How long ECR answers that can change (a tag's digest, a repository's tags) are trusted. */
   readonly registryCacheMs: number;
-  /** ECR reads one tenant credential starts a second at admission (ten seconds' worth at once). */
+  /** ECR reads one tenant starts a second with each credential at admission (ten seconds' worth at once). */
   readonly registryReadsPerSecond: number;
   readonly refresher: {
     readonly leaseNamespace: string;

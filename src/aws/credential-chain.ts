@@ -19,7 +19,7 @@ export interface CredentialChainOptions {
   readonly deadlineMs: number;
   /** How long ECR answers that can change are trusted. */
   readonly registryCacheMs: number;
-  /** ECR reads one tenant credential starts a second (RegistryLookups). */
+  /** ECR reads one tenant starts a second with each credential (RegistryLookups). */
   readonly registryReadsPerSecond: number;
   readonly metrics: Metrics;
   readonly log: Logger;

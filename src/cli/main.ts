@@ -109,7 +109,7 @@ function buildProgram(io: CliIo, env: ServeEnvironment, setExit: (code: number) 
     .addOption(new Option('--lease-duration <seconds>', 'how long a silent leader keeps the refresher Lease').argParser(parseSeconds).default(15_000, '15'))
     .addOption(new Option('--token-refresh-at <fraction>', "refresh an ECR token after this fraction of its life (the kubelet's ECR provider uses 0.5)").argParser(parseFraction).default(0.5))
     .addOption(new Option('--registry-cache <seconds>', "how long ECR answers that can change are trusted: a tag's digest (pinDigests), a repository's tags (repositoryTags grants)").argParser(parseSeconds).default(60_000, '60'))
-    .addOption(new Option('--registry-reads <per-second>', "ECR reads each tenant credential may start a second at admission, ten seconds' worth at once; past it a read fails as RateLimited").argParser(parseCount).default(20))
+    .addOption(new Option('--registry-reads <per-second>', "ECR reads each tenant may start a second with each of its credentials at admission, ten seconds' worth at once; past it the pod is denied as RateLimited").argParser(parseCount).default(20))
     .addOption(new Option('--credential-deadline <seconds>', 'at most how long an admission may spend making pull secrets work (within --admission-deadline)').argParser(parseSeconds).default(3000, '3'))
     .addOption(new Option('--admission-deadline <seconds>', "how long one admission may wait on its namespace lookup, ECR reads and pull secrets together; keep it under the webhook's timeoutSeconds").argParser(parseAdmissionDeadline).default(4000, '4'))
     .action(async (opts) => {

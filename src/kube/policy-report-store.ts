@@ -2,15 +2,10 @@ import { CustomObjectsApi, type ApiException, type KubeConfig } from '@kubernete
 import type { PolicyReport } from '../audit/policy-report.ts';
 import { describeFailure } from './api-error.ts';
 
-/** Where `audit --write-reports` puts its PolicyReports: the API server, or memory in tests. */
+/** Where `audit --write-reports` puts its PolicyReports (the API server; the seam lets reportAudit take another). */
 export interface PolicyReportSink {
   /** Creates the report, or replaces the one of that name in its namespace; says which. */
   write(report: PolicyReport): Promise<'created' | 'updated'>;
-}
-
-/** Writing a PolicyReport failed; the message names the report and why, in one line. */
-export class ReportWriteError extends Error {
-  override name = 'ReportWriteError';
 }
 
 const WHERE = { group: 'wgpolicyk8s.io', version: 'v1alpha2', plural: 'policyreports' } as const;
@@ -36,7 +31,7 @@ export class KubePolicyReportSink implements PolicyReportSink {
       return await this.#write(report);
     } catch (error) {
       const missing = codeOf(error) === 404 ? '; is the PolicyReport CRD (policyreports.wgpolicyk8s.io, v1alpha2) installed?' : '';
-      throw new ReportWriteError(`writing PolicyReport ${namespace}/${name} failed: ${describeFailure(error, this.#server)}${missing}`);
+      throw new Error(`writing PolicyReport ${namespace}/${name} failed: ${describeFailure(error, this.#server)}${missing}`);
     }
   }
 

@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache';
 
 /**
- * How many ECR reads each credential identity may start: a token bucket per identity, `perSecond` refilled
- * continuously up to ten seconds' worth. One tenant creating pods with thousands of distinct tags then spends its own
- * bucket, not the account's ECR quota that tenants reading with roles of one account share, and what the webhook
- * has read for others stays in the cache instead of being pushed out by the flood.
+ * How many ECR reads each key may start: a token bucket per key, `perSecond` refilled continuously up to ten seconds'
+ * worth. RegistryLookups keys it by tenant and credential, so one tenant creating pods with thousands of distinct
+ * tags spends its own bucket, never another tenant's, and what the webhook has read for others stays in the cache
+ * instead of being pushed out by the flood.
  *
- * A bucket is two numbers, and at most `maxIdentities` are kept (least recently used first out): an identity
- * forgotten starts full again, which only ever lets a quiet identity read.
+ * A bucket is two numbers, and at most `maxIdentities` are kept (least recently used first out): a key forgotten
+ * starts full again, which only ever lets a quiet one read.
  */
 export class ReadRate {
   readonly #perMs: number;

@@ -32,8 +32,10 @@ export interface RegistryReader {
 }
 
 export type LookupKind = RegistryQuestion['kind'];
-/** hit: from memory, or joined a read already running; found / missing / error: the answer of a read this question made. */
-/** limited: refused before reading, the credential's reads a second spent (ReadRate). */
+/**
+ * hit: from memory, or joined a read already running; found / missing / error: the answer of a read this question
+ * made; limited: not read, the tenant's reads a second were spent (ReadRate).
+ */
 export type LookupResult = 'hit' | 'found' | 'missing' | 'error' | 'limited';
 
 export interface RegistryLookupsOptions {
@@ -48,7 +50,7 @@ export interface RegistryLookupsOptions {
   readonly errorTtlMs: number;
   /** One read (session included) at most; the admission's budget may cut it shorter. */
   readonly deadlineMs: number;
-  /** Reads one credential identity starts a second (ten seconds' worth at once); past it a read is RateLimited. */
+  /** Reads one tenant starts a second with each credential (ten seconds' worth at once); past it a read is RateLimited. */
   readonly readsPerSecond: number;
   readonly now: () => number;
   readonly onLookup?: (kind: LookupKind, result: LookupResult) => void;
