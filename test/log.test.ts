@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { createLogger } from '../src/log.ts';
+import { createLogger, flatFields, isoTime } from '../src/log.ts';
 
 function capture() {
   let text = '';
@@ -86,4 +86,26 @@ t.test('what names a credential stays readable beside the secrets that are redac
   createLogger({ destination }).info({ ...credential, secret: { password: 'PW', auth: 'QVdTOlBX' }, sessionToken: 'ST' }, 'credential');
   t.match(JSON.parse(text()), { tenant: 'payments', role: 'arn:aws:iam::111111111111:role/payments-pull', registry: { account: '111111111111', region: 'eu-west-1' }, expiresAt: '2026-11-23T00:00:00.000Z', secret: { password: '[redacted]', auth: '[redacted]' }, sessionToken: '[redacted]' });
   for (const secret of ['"PW"', 'QVdTOlBX', '"ST"']) t.notMatch(text(), secret);
+});
+
+t.test('flat fields are written as they are, without the brand, and only they skip the walk', async (t) => {
+  const { destination, text } = capture();
+  const log = createLogger({ destination });
+  log.info(flatFields({ uid: 'u1', reasons: ['a', 'b'], rewrites: 2, tenant: undefined }), 'flat');
+  log.info({ uid: 'u2', nested: { token: 'SECRET-TOKEN' } }, 'not flat');
+  const [flat, nested] = text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.match(flat, { uid: 'u1', reasons: ['a', 'b'], rewrites: 2, msg: 'flat' });
+  t.notOk('tenant' in flat!, 'an undefined field is left out, as for any line');
+  t.same(Object.getOwnPropertySymbols(flat!), []);
+  t.same(nested?.nested, { token: '[redacted]' }, 'any other object is still walked');
+});
+
+t.test('the time is ISO 8601, the same within a millisecond and new after it', async (t) => {
+  const first = isoTime();
+  t.match(first, /^,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
+  const again = isoTime();
+  t.ok(again === first || again > first, 'never earlier');
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  t.ok(isoTime() > first, 'a later millisecond, a later time');
+  t.equal(JSON.parse(`{${isoTime().slice(1)}}`).time.length, 24);
 });

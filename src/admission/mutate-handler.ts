@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Budget } from '../deadline.ts';
-import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
+import { namespaceLabels, type NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ProvisionResult } from '../credentials/pull-secret-provisioner.ts';
 import type { CompiledPolicy, CompiledTenant } from '../policy/compile.ts';
@@ -9,6 +9,7 @@ import { decideReadingRegistry } from '../registry/decide-reading-registry.ts';
 import type { RegistryLookups } from '../registry/registry-lookups.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
 import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../labels.ts';
+import { flatFields } from '../log.ts';
 import { clip } from '../text.ts';
 import { metadataOf } from '../workload/evaluate.ts';
 import type { Finding } from '../events/finding-reporter.ts';
@@ -105,7 +106,7 @@ export function createMutateHandler(deps: MutateDeps) {
     if (!pod.ok) return refuse(uid, 400, pod.problem);
     let labels;
     try {
-      labels = await budget.wait(deps.namespaces.labelsOf(request.namespace), `reading namespace ${request.namespace}`);
+      labels = await namespaceLabels(deps.namespaces, request.namespace, budget);
     } catch (error) {
       deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');
       return refuse(uid, 503, `cannot read the labels of namespace ${JSON.stringify(request.namespace)}: ${(error as Error).message}`);
@@ -117,7 +118,7 @@ export function createMutateHandler(deps: MutateDeps) {
     const patch = decision.allowed ? buildPatch(request.object, pod.view, decision.changes) : [];
     if (decision.verdict === 'would-deny' && !request.dryRun) reportWouldDeny(request, decision);
     deps.log.info(
-      {
+      flatFields({
         uid,
         namespace: request.namespace,
         pod: podName(request),
@@ -129,7 +130,7 @@ export function createMutateHandler(deps: MutateDeps) {
         pullSecrets: decision.changes.addPullSecrets,
         reasons: decision.reasons.length > 0 ? decision.reasons : undefined,
         decideMs: Math.round((performance.now() - started) * 1000) / 1000,
-      },
+      }),
       'admission decision',
     );
     const response = answer({

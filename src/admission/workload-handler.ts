@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Budget } from '../deadline.ts';
-import type { NamespaceDirectory } from '../kube/namespace-directory.ts';
+import { namespaceLabels, type NamespaceDirectory } from '../kube/namespace-directory.ts';
 import type { Metrics } from '../metrics.ts';
 import { WARNING_MAX } from '../policy/decide.ts';
 import type { PolicySource } from '../policy/policy-source.ts';
@@ -77,7 +77,7 @@ export function createWorkloadHandler(deps: WorkloadDeps) {
     const budget = new Budget(deps.deadlineMs);
     let labels;
     try {
-      labels = await budget.wait(deps.namespaces.labelsOf(request.namespace), `reading namespace ${request.namespace}`);
+      labels = await namespaceLabels(deps.namespaces, request.namespace, budget);
     } catch (error) {
       const warning = clip(`template not checked (namespace labels unavailable); its pods are checked when created`, WARNING_MAX);
       deps.log.warn({ uid, namespace: request.namespace, err: (error as Error).message }, 'namespace labels unavailable');

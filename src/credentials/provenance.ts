@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Origin, SealedFields, Sealer, StoredPullSecret } from './pull-secret.ts';
 import { credentialIdentity, type TokenRequest } from './registry-token.ts';
 
@@ -21,8 +21,11 @@ export function credentialDigest(request: TokenRequest): string {
 
 export class Provenance implements Sealer {
   readonly #key: Buffer;
-  /** Keys a seal may also have been made with (the one in force before a key change), for verifying only. */
-  readonly #older: readonly Buffer[];
+  /**
+   * The key, then those a seal may also have been made with (the one in force before a key change, for verifying
+   * only), as KeyObjects made once: createHmac given a Buffer prepares a new key object on every call.
+   */
+  readonly #macKeys: readonly KeyObject[];
   /**
    * Verdicts by projection: a projection is immutable and the watch hands out the same one until the Secret changes,
    * so every admission for a namespace does not compute the MAC of its Secret again.
@@ -34,7 +37,7 @@ export class Provenance implements Sealer {
       if (candidate.length < PROVENANCE_KEY_BYTES) throw new Error(`a provenance key needs at least ${PROVENANCE_KEY_BYTES} bytes, got ${candidate.length}`);
     }
     this.#key = key;
-    this.#older = older;
+    this.#macKeys = [key, ...older].map((candidate) => createSecretKey(candidate));
   }
 
   /** True when this sealer seals with `key` (so a key read again that has not changed needs no new sealer). */
@@ -47,13 +50,13 @@ export class Provenance implements Sealer {
     return new Provenance(key, [this.#key]);
   }
 
-  #mac(key: Buffer, fields: SealedFields): string {
+  #mac(key: KeyObject, fields: SealedFields): string {
     const text = [VERSION, fields.namespace, fields.name, fields.tenant, fields.credential, fields.expiresAt, [...fields.hosts].sort().join(',')].join('\n');
     return createHmac('sha256', key).update(text).digest('base64url');
   }
 
   seal(fields: SealedFields): string {
-    return `${VERSION}.${fields.credential}.${this.#mac(this.#key, fields)}`;
+    return `${VERSION}.${fields.credential}.${this.#mac(this.#macKeys[0]!, fields)}`;
   }
 
   originOf(stored: StoredPullSecret): Origin | undefined {
@@ -71,7 +74,7 @@ export class Provenance implements Sealer {
     if (tenantLabel === undefined || expiresAt === undefined) return undefined;
     const fields = { namespace: stored.namespace, name: stored.name, tenant: tenantLabel, credential, expiresAt: new Date(expiresAt).toISOString(), hosts: stored.hosts };
     const given = Buffer.from(mac);
-    for (const key of [this.#key, ...this.#older]) {
+    for (const key of this.#macKeys) {
       const wanted = Buffer.from(this.#mac(key, fields));
       if (given.length === wanted.length && timingSafeEqual(given, wanted)) return { tenant: tenantLabel, credential };
     }

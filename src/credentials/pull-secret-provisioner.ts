@@ -2,6 +2,7 @@ import type { CompiledTenant } from '../policy/compile.ts';
 import type { PullSecretNeed } from '../policy/decide.ts';
 import { Budget, DeadlineError, withDeadline } from '../deadline.ts';
 import { PullSecretWriter, TenantChangedError, WriteRaceError, type EnsureOutcome } from './pull-secret-writer.ts';
+import type { PullSecretSpec } from './pull-secret.ts';
 import { credentialDigest } from './provenance.ts';
 import { CredentialError, type RegistryToken, type TokenRequest } from './registry-token.ts';
 
@@ -56,6 +57,12 @@ export class PullSecretProvisioner {
    */
   readonly #inFlight = new Map<string, Promise<EnsureOutcome>>();
 
+  /**
+   * Digests by tenant (so by policy: a reload compiles new tenants) and registry: every admission of a tenant needs
+   * the same few, and hashing one is a tenth of what an admission whose Secret is fresh costs.
+   */
+  readonly #digests = new WeakMap<CompiledTenant, Map<string, string>>();
+
   constructor(options: ProvisionerOptions) {
     this.#options = options;
   }
@@ -64,15 +71,28 @@ export class PullSecretProvisioner {
     return this.#options.ready?.() ?? true;
   }
 
-  /** Each need gets the credential deadline, or what is left of the admission's `budget` when that is shorter. */
+  /**
+   * Each need gets the credential deadline, or what is left of the admission's `budget` when that is shorter. A
+   * need whose Secret the store already holds fresh is kept at once: most admissions, and no timer or read for them.
+   */
   async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[], budget = new Budget(Number.POSITIVE_INFINITY)): Promise<ProvisionResult> {
     const outcomes: Record<string, EnsureOutcome> = {};
     const failures: ProvisionFailure[] = [];
+    const freshUntil = new Date(this.#options.now() + this.#options.freshForMs);
+    const pending = needs.filter((need) => {
+      const kept = this.#options.writer.keepsAsIs(this.#spec(namespace, tenant, need), freshUntil);
+      if (kept) outcomes[need.name] = 'kept';
+      return !kept;
+    });
+    if (pending.length === 0) return { outcomes, failures };
     // All needs start together, so one deadline each bounds the whole pod's provisioning by the same time.
     await Promise.all(
-      needs.map(async (need) => {
+      pending.map(async (need) => {
         try {
-          outcomes[need.name] = await budget.wait(this.#ensure(namespace, tenant, need), 'pull secret', this.#options.deadlineMs);
+          const ensuring = this.#ensure(namespace, tenant, need);
+          // The ensure is itself bounded by the credential deadline from its start (now, or earlier when joined), so
+          // the budget needs its own timer only when less than that is left.
+          outcomes[need.name] = await (budget.remainingMs() >= this.#options.deadlineMs ? ensuring : budget.wait(ensuring, 'pull secret', this.#options.deadlineMs));
         } catch (error) {
           failures.push(describe(error, tenant.name, need));
         }
@@ -96,11 +116,24 @@ export class PullSecretProvisioner {
     const now = this.#options.now();
     const request = tokenRequest(tenant, need.roleArn, need, this.#options.sessionSeconds);
     return this.#options.writer.ensure({
-      spec: { name: need.name, namespace, tenant: tenant.name, credential: credentialDigest(request), hosts: need.hosts },
+      spec: this.#spec(namespace, tenant, need),
       now: new Date(now),
       freshUntil: new Date(now + this.#options.freshForMs),
       token: () => this.#options.tokens.get(request),
     });
+  }
+
+  #spec(namespace: string, tenant: CompiledTenant, need: PullSecretNeed): PullSecretSpec {
+    return { name: need.name, namespace, tenant: tenant.name, credential: this.#credentialOf(tenant, need), hosts: need.hosts };
+  }
+
+  #credentialOf(tenant: CompiledTenant, need: PullSecretNeed): string {
+    let digests = this.#digests.get(tenant);
+    if (digests === undefined) this.#digests.set(tenant, (digests = new Map()));
+    const key = `${need.roleArn}\n${need.account}\n${need.region}`;
+    let digest = digests.get(key);
+    if (digest === undefined) digests.set(key, (digest = credentialDigest(tokenRequest(tenant, need.roleArn, need, this.#options.sessionSeconds))));
+    return digest;
   }
 }
 

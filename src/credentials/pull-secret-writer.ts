@@ -54,6 +54,15 @@ export class PullSecretWriter {
     this.#tenantOf = tenantOf;
   }
 
+  /**
+   * True when the Secret the store already holds serves the spec until `freshUntil` (ensure would keep it): an
+   * admission then needs no read, token or deadline. False when it cannot tell at once; ensure then decides.
+   */
+  keepsAsIs(spec: PullSecretSpec, freshUntil: Date): boolean {
+    const existing = this.#store.cached?.(spec.namespace, spec.name);
+    return existing !== undefined && judgeExisting(existing, spec, freshUntil, this.#sealer()).action === 'keep';
+  }
+
   async ensure(request: EnsureRequest): Promise<EnsureOutcome> {
     const { spec } = request;
     const seals = this.#sealer();

@@ -204,14 +204,17 @@ export type SecretVerdict =
 export function judgeExisting(existing: StoredPullSecret | undefined, spec: PullSecretSpec, freshUntil: Date, seals: SealChecker): SecretVerdict {
   if (existing === undefined) return { action: 'create' };
   if (!existing.managed) return { action: 'conflict' };
-  const registry = registryOfName(spec.name);
-  const held = registry === undefined ? [] : hostsOfRegistry(existing.hosts, registry);
-  const hosts = [...new Set([...held, ...spec.hosts])].sort();
-  if (!servesSpec(existing, spec, seals)) return { action: 'update', hosts, why: 'not proven to be written for this tenant and credential' };
+  // Only an update needs the union of hosts; a kept Secret (most admissions) is not parsed host by host.
+  const update = (why: string): SecretVerdict => {
+    const registry = registryOfName(spec.name);
+    const held = registry === undefined ? [] : hostsOfRegistry(existing.hosts, registry);
+    return { action: 'update', hosts: [...new Set([...held, ...spec.hosts])].sort(), why };
+  };
+  if (!servesSpec(existing, spec, seals)) return update('not proven to be written for this tenant and credential');
   const expiresTooSoon = existing.expiresAt === undefined || existing.expiresAt < freshUntil.getTime();
   const missesAHost = spec.hosts.some((host) => !existing.hosts.includes(host));
   if (!expiresTooSoon && !missesAHost) return { action: 'keep' };
-  return { action: 'update', hosts, why: expiresTooSoon ? 'expires too soon' : 'a host is missing' };
+  return update(expiresTooSoon ? 'expires too soon' : 'a host is missing');
 }
 
 /**

@@ -22,6 +22,10 @@ export class CountedSecretStore implements ManagedSecretStore {
     return this.#inner.read(namespace, name, fresh);
   }
 
+  cached(namespace: string, name: string): StoredPullSecret | undefined {
+    return this.#inner.cached?.(namespace, name);
+  }
+
   listManaged(): Promise<StoredPullSecret[]> {
     return this.#inner.listManaged();
   }

@@ -97,12 +97,13 @@ export class InformerNamespaceDirectory implements NamespaceDirectory {
   }
 
   async labelsOf(namespace: string): Promise<Labels | undefined> {
-    const cached = this.#informer.get(namespace);
-    if (cached !== undefined) {
-      this.#options.metrics.namespaceLookups.inc({ source: 'cache' });
-      return cached.labels;
-    }
-    return this.#readDirectly(namespace);
+    return this.cached(namespace) ?? this.#readDirectly(namespace);
+  }
+
+  cached(namespace: string): Labels | undefined {
+    const held = this.#informer.get(namespace);
+    if (held !== undefined) this.#options.metrics.namespaceLookups.inc({ source: 'cache' });
+    return held?.labels;
   }
 
   fresh(namespace: string): Promise<Labels | undefined> {

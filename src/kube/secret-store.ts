@@ -11,6 +11,11 @@ import { acceptOptions, METADATA_LIST_ACCEPT, METADATA_ONLY_ACCEPT } from './met
 export interface SecretStore {
   /** `fresh`: the caller lost a write race and needs what the API server holds now, not a cached copy. */
   read(namespace: string, name: string, fresh?: boolean): Promise<StoredPullSecret | undefined>;
+  /**
+   * What the store already holds, without waiting (a current watch cache); undefined when it holds nothing or cannot
+   * say now. Lets an admission whose Secret is fresh skip the read's promise and deadline; absent, always read.
+   */
+  cached?(namespace: string, name: string): StoredPullSecret | undefined;
   create(secret: WritableSecret): Promise<'created' | 'exists'>;
   /** Replaces the Secret only if it is still at `resourceVersion`. */
   replace(secret: WritableSecret, resourceVersion: string): Promise<'replaced' | 'conflict'>;
@@ -108,11 +113,22 @@ export class KubeSecretStore implements ManagedSecretStore {
 /** The same contract in memory, for unit tests of what sits on top; it keeps whole Secrets so tests can read data. */
 export class InMemorySecretStore implements ManagedSecretStore {
   readonly secrets = new Map<string, WritableSecret & { readonly metadata: { readonly resourceVersion: string } }>();
+  /**
+   * One projection per stored object, as the watched store hands out the same projection until the Secret changes
+   * (what the seal verdicts are remembered by); put always stores a new object.
+   */
+  readonly #projections = new WeakMap<object, StoredPullSecret | undefined>();
   #version = 0;
 
   async read(namespace: string, name: string): Promise<StoredPullSecret | undefined> {
+    return this.cached(namespace, name);
+  }
+
+  cached(namespace: string, name: string): StoredPullSecret | undefined {
     const stored = this.secrets.get(`${namespace}/${name}`);
-    return stored === undefined ? undefined : projectSecret(stored);
+    if (stored === undefined) return undefined;
+    if (!this.#projections.has(stored)) this.#projections.set(stored, projectSecret(stored));
+    return this.#projections.get(stored);
   }
 
   async create(secret: WritableSecret): Promise<'created' | 'exists'> {

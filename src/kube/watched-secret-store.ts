@@ -54,8 +54,11 @@ export class WatchedSecretStore implements ManagedSecretStore {
   }
 
   async read(namespace: string, name: string, fresh = false): Promise<StoredPullSecret | undefined> {
-    const cached = fresh || !this.#informer.current() ? undefined : this.#informer.get(name, namespace);
-    return cached ?? this.#inner.read(namespace, name);
+    return (fresh ? undefined : this.cached(namespace, name)) ?? this.#inner.read(namespace, name);
+  }
+
+  cached(namespace: string, name: string): StoredPullSecret | undefined {
+    return this.#informer.current() ? this.#informer.get(name, namespace) : undefined;
   }
 
   create(secret: WritableSecret): Promise<'created' | 'exists'> {

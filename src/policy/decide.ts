@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { classifyRegistryHost, type EcrRegistry } from '../image/ecr-host.ts';
 import { movePrefix, prefixCovers } from '../image/registry-prefix.ts';
 import { hostAsWritten, parseImageReference, registryOf, type ImageReference } from '../image/reference.ts';
@@ -6,6 +7,7 @@ import { clip, describeValue, formatPath, quote } from '../text.ts';
 import { imageFieldOf, type ContainerView, type PodSpecView } from '../workload/pod-spec.ts';
 import type { CompiledGrant, CompiledPolicy, CompiledTenant } from './compile.ts';
 import { NO_FACTS, tagsHold, type Fact, type ImageQuestion, type RegistryFacts, type RegistryQuestion } from './registry-facts.ts';
+import { Doorkeeper } from './doorkeeper.ts';
 import { globCovers } from './repository-glob.ts';
 import { MODES, type Mode } from './schema.ts';
 
@@ -204,7 +206,7 @@ class Judge {
     this.tenantName = tenantName;
     this.tenant = tenant;
     this.imagesBefore = input.before === undefined ? undefined : imagesByContainer(input.before);
-    this.lookup = { facts: input.facts ?? NO_FACTS, open: [], asked: new Set(), podChecks: input.template !== true, checkRewrites: input.checkRewrites === true };
+    this.lookup = { facts: input.facts ?? NO_FACTS, open: [], asked: new Set(), podChecks: input.template !== true, checkRewrites: input.checkRewrites === true, consulted: 0 };
   }
 
   run() {
@@ -246,7 +248,7 @@ class Judge {
     if (container.image === undefined || container.image === null || container.image === '' || this.unchangedSinceBefore(container)) return;
     const path = formatPath([...this.input.pod.at, container.section, container.index, ...imageFieldOf(container.section)]);
     const from = typeof container.image === 'string' ? container.image : describeValue(container.image);
-    const verdict = judgeImage(tenant, container.image, this.lookup);
+    const verdict = rememberedVerdict(this.input.policy, tenant, container.image, this.lookup);
     const image: Candidate = { path, container, from, to: verdict.to };
     if (verdict.to !== from) this.changes.push({ container, image: verdict.to });
     if (!verdict.granted) return this.deny(image, verdict.detail, verdict.short, verdict.unjudged);
@@ -331,10 +333,47 @@ interface Lookup {
   readonly podChecks: boolean;
   /** Check rewritten images exist even under missingImage: allow (DecisionInput.checkRewrites). */
   readonly checkRewrites: boolean;
+  /** How many facts were asked for: a verdict that asked none depends on the tenant and the image alone. */
+  consulted: number;
+}
+
+/** Longest image remembered; a longer one (no real image is) is judged every time. */
+const MAX_REMEMBERED_IMAGE_CHARS = 512;
+/** What one policy's remembered verdicts may hold, in characters of their keys and texts (a few times that in bytes). */
+const REMEMBERED_CHARS = 2 * 1024 * 1024;
+
+/**
+ * Verdicts remembered per policy (a reload compiles a new policy, so nothing outlives the policy it was judged by):
+ * replicas of one Deployment, and the sidecar every pod carries, name the same images again and again. Only a
+ * verdict that read no fact about ECR is kept, since facts change; only from an image's second sighting, so one-off
+ * images do not churn the cache (doorkeeper.ts); and bounded by the characters it holds, since tenants choose the
+ * images.
+ */
+const rememberedVerdicts = new WeakMap<CompiledPolicy, { readonly verdicts: LRUCache<string, ImageVerdict>; readonly seen: Doorkeeper }>();
+
+function verdictChars(verdict: ImageVerdict, key: string): number {
+  const texts = verdict.granted ? verdict.notes.reduce((n, note) => n + note.length, 0) : verdict.detail.length + verdict.short.length;
+  return key.length + verdict.to.length + texts + 64;
+}
+
+function rememberedVerdict(policy: CompiledPolicy, tenant: CompiledTenant, image: unknown, lookup: Lookup): ImageVerdict {
+  if (typeof image !== 'string' || image.length > MAX_REMEMBERED_IMAGE_CHARS) return judgeImage(tenant, image, lookup);
+  let remembered = rememberedVerdicts.get(policy);
+  if (remembered === undefined) rememberedVerdicts.set(policy, (remembered = { verdicts: new LRUCache({ maxSize: REMEMBERED_CHARS, sizeCalculation: verdictChars }), seen: new Doorkeeper() }));
+  // Whether the pod is checked in ECR changes what a verdict may hold, so it is part of the key; within one policy
+  // a tenant is known by its name, which holds no line break.
+  const key = `${lookup.podChecks ? 'pod' : 'template'}${lookup.checkRewrites ? '+rewrites' : ''}\n${tenant.name}\n${image}`;
+  const hit = remembered.verdicts.get(key);
+  if (hit !== undefined) return hit;
+  const before = lookup.consulted;
+  const verdict = judgeImage(tenant, image, lookup);
+  if (lookup.consulted === before && remembered.seen.seenBefore(key)) remembered.verdicts.set(key, verdict);
+  return verdict;
 }
 
 /** The fact, noting the question when it is not known yet (once, however many containers ask it). */
 function known<T>(lookup: Lookup, question: RegistryQuestion, fact: Fact<T>): Fact<T> {
+  lookup.consulted++;
   if (fact.state !== 'unknown') return fact;
   const key = questionKey(question);
   if (!lookup.asked.has(key)) {

@@ -36,6 +36,8 @@ function namespaceChange(before: Record<string, string>, after: Record<string, s
 
 const unreadable = () => {
   const directory = new InMemoryNamespaceDirectory(NAMESPACES);
+  // Not in the cache, and reading it fails.
+  directory.cached = () => undefined;
   directory.labelsOf = async () => Promise.reject(new Error('watch cache not synced'));
   return directory;
 };

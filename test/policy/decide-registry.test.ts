@@ -350,3 +350,26 @@ t.test('tagsHold wants every tag with its exact value, and ignores tags it does 
   t.equal(tagsHold({ Team: '' }, { Team: '' }), true);
   t.equal(tagsHold({ toString: 'x' }, {}), false, 'an inherited name is not a tag');
 });
+
+// --- verdicts remembered between pods ------------------------------------------------------------------------
+
+t.test('a verdict that read ECR is never remembered: the next pod asks again and gets what ECR says now', async (t) => {
+  const image = `${A}/replica/remembered:1.0`;
+  const first = run('pin', [image], {});
+  t.same(first.open.map((q) => q.repository), ['replica/remembered'], 'unknown at first');
+  const table = { [`image|${A}|replica/remembered|1.0`]: found(D1) };
+  const answers = facts(table);
+  const read = readPodSpec({ spec: { containers: [{ name: 'c0', image }] } }, ['spec']);
+  if (!read.ok) throw new Error(read.problem);
+  const second = decide({ pod: read.view, namespace: 'ns', namespaceLabels: { [TENANT]: 'pin' }, policy: POLICY, facts: answers });
+  t.same(changed(second), [`${image}@${D1}`], 'pinned with the answer');
+  t.same(answers.asked, [`image|${A}|replica/remembered|1.0`]);
+});
+
+t.test('a template verdict, which reads nothing, is not what a pod of the same image gets', async (t) => {
+  const image = `${A}/replica/template-first:2.0`;
+  const template = run('pin', [image], { [`image|${A}|replica/template-first|2.0`]: found(D2) }, { template: true });
+  t.same(changed(template), [], 'a template is never pinned');
+  const pod = run('pin', [image], { [`image|${A}|replica/template-first|2.0`]: found(D2) });
+  t.same(changed(pod), [`${image}@${D2}`], 'the pod is pinned');
+});

@@ -1117,3 +1117,47 @@ t.test('on update, of two old containers with one name the first is the one comp
   const changed = decide({ pod: pod(containers(['api', `${A}/paymentsevil/api:1`])), before, namespace: 'shop', namespaceLabels: tenantLabels('payments'), policy: POLICY });
   t.equal(changed.verdict, 'deny', 'an image equal only to the second counts as changed');
 });
+
+// --- verdicts remembered between pods ------------------------------------------------------------------------
+
+function rememberingPolicy(repositories: string): CompiledPolicy {
+  return parsePolicy(
+    `
+apiVersion: ecr-tenant-webhook.io/v1alpha1
+kind: TenantPolicy
+spec:
+  tenants:
+    shop:
+      roleArn: arn:aws:iam::111111111111:role/shop
+      grants: [{ registry: ${A}, repositories: [${JSON.stringify(repositories)}] }]
+`,
+    'remembering.yaml',
+  );
+}
+
+t.test('replicas of one pod get the same decision, judged or remembered', async (t) => {
+  const policy = rememberingPolicy('app/*');
+  const spec = containers(['app', `${A}/app/api:1.0`], ['sidecar', `${A}/other/x:1`]);
+  // Judged twice (remembered from the second sighting), then answered from memory.
+  const [first, , third] = [1, 2, 3].map(() => decideCase({ spec, labels: tenantLabels('shop'), policy }));
+  t.same(third, first);
+  t.equal(first?.verdict, 'deny');
+  t.match(third?.reasons[0], /container "sidecar" image ".*other\/x:1" is not granted/, 'the reason names this pod’s container');
+  const renamed = decideCase({ spec: containers(['web', `${A}/other/x:1`]), labels: tenantLabels('shop'), namespace: 'shop-2', policy });
+  t.match(renamed.reasons[0], /^container "web" image .* \(tenant "shop", namespace "shop-2"\)$/, 'a remembered verdict is about the image, not the pod');
+});
+
+t.test('a reloaded policy judges again: nothing remembered under the old one is used', async (t) => {
+  const spec = containers(['app', `${A}/app/api:1.0`]);
+  t.equal(decideCase({ spec, labels: tenantLabels('shop'), policy: rememberingPolicy('app/*') }).verdict, 'allow');
+  t.equal(decideCase({ spec, labels: tenantLabels('shop'), policy: rememberingPolicy('web/*') }).verdict, 'deny');
+});
+
+t.test('an image longer than any real one is judged every time, the same way', async (t) => {
+  const policy = rememberingPolicy('app/**');
+  const image = `${A}/app/${'deep/'.repeat(110)}api:1.0`;
+  const first = decideCase({ spec: containers(['app', image]), labels: tenantLabels('shop'), policy });
+  t.equal(first.verdict, 'deny');
+  t.match(first.reasons[0], /is not a valid image reference/);
+  t.same(decideCase({ spec: containers(['app', image]), labels: tenantLabels('shop'), policy }), first);
+});
