@@ -1,8 +1,10 @@
 // Parts 2 and 3 of `npm run bench`, on the test suite's webhook stack (a real kube-apiserver and etcd, moto behind
 // its call-counting proxy, and the real `serve` process registered as the mutating webhook):
 //   - what the webhook adds to a pod create through the API server: creates in a tenant namespace (the webhook is
-//     called) against creates in an unlabelled one (its namespaceSelector leaves it out), interleaved; and, as a
-//     control, creates in a namespace where only a webhook that does nothing is called (what any webhook costs here);
+//     called) against creates in an unlabelled one (its namespaceSelector leaves it out), interleaved; and, as
+//     controls, creates in a namespace where only a webhook that does nothing is called (what any webhook costs
+//     here), and in one where only a webhook answering with serve's patch, deciding nothing, is called (what the
+//     API server's applying that patch costs);
 //   - the cold path: many admissions at once for a tenant whose token and pull Secret do not exist yet.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -32,6 +34,7 @@ const NAMESPACE_WITH = 'bench-tenant';
 const NAMESPACE_WITHOUT = 'bench-plain';
 const NAMESPACE_COLD = 'bench-cold';
 const NAMESPACE_TRIVIAL = 'bench-trivial';
+const NAMESPACE_PATCHING = 'bench-patching';
 const TRIVIAL_LABEL = 'bench.ecr-tenant-webhook.io/webhook';
 const E2E_IMAGE = `${BUILD_REGISTRY}/${tenantName(TENANT)}/checkout:2.4.1`;
 const REWRITTEN = `${registryOf(TENANT, 0)}/${tenantName(TENANT)}/checkout:2.4.1`;
@@ -52,6 +55,10 @@ export interface EndToEndResult {
   /** Creates where only a webhook that does nothing is called. */
   readonly trivial: Summary;
   readonly trivialCalls: number;
+  /** Creates where only a webhook answering with this webhook's patch (rewrite and pull secret) is called. */
+  readonly patching: Summary;
+  /** How kube-apiserver spoke to the trivial webhook, which offers HTTP/2 and HTTP/1.1: calls by HTTP version. */
+  readonly trivialHttpVersions: Readonly<Record<string, number>>;
   /** The same pod's AdmissionReview posted straight to serve: the webhook's own share of `with`. */
   readonly direct: Summary;
   readonly cold: ColdResult;
@@ -141,21 +148,35 @@ async function createCheckedPod(api: AdminApi, name: string): Promise<number> {
 
 // --- part 2: what the webhook adds to a pod create ---------------------------------------------------------------
 
-type Side = 'with' | 'trivial' | 'without';
-const SIDES: readonly Side[] = ['with', 'trivial', 'without'];
+type Side = 'with' | 'trivial' | 'patching' | 'without';
+const SIDES: readonly Side[] = ['with', 'trivial', 'patching', 'without'];
+const NAMESPACE_OF: Readonly<Record<Exclude<Side, 'with'>, string>> = { trivial: NAMESPACE_TRIVIAL, patching: NAMESPACE_PATCHING, without: NAMESPACE_WITHOUT };
 
-/** A webhook that allows every pod and changes nothing, registered for NAMESPACE_TRIVIAL only. */
-async function registerTrivialWebhook(api: AdminApi, port: number, ca: string): Promise<void> {
+/** The JSONPatch serve answers the tenant namespace's pod with: its image rewritten, its pull secret referenced. */
+function servePatch(): string {
+  const secret = pullSecretName(parseEcrHost(registryOf(TENANT, 0))!);
+  const patch = [
+    { op: 'replace', path: '/spec/containers/0/image', value: REWRITTEN },
+    { op: 'add', path: '/spec/imagePullSecrets', value: [{ name: secret }] },
+  ];
+  return Buffer.from(JSON.stringify(patch)).toString('base64');
+}
+
+/**
+ * A webhook that allows every pod, registered for the namespaces labelled `which` only: `trivial` changes nothing,
+ * `patching` answers with serve's patch without deciding anything.
+ */
+async function registerControlWebhook(api: AdminApi, which: 'trivial' | 'patching', port: number, ca: string): Promise<void> {
   const configuration = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    metadata: { name: 'bench-trivial' },
+    metadata: { name: `bench-${which}` },
     webhooks: [{
-      name: 'trivial.bench.ecr-tenant-webhook.io',
+      name: `${which}.bench.ecr-tenant-webhook.io`,
       admissionReviewVersions: ['v1'],
       clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca).toString('base64') },
       rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-      namespaceSelector: { matchLabels: { [TRIVIAL_LABEL]: 'trivial' } },
+      namespaceSelector: { matchLabels: { [TRIVIAL_LABEL]: which } },
       matchPolicy: 'Equivalent',
       failurePolicy: 'Fail',
       sideEffects: 'None',
@@ -163,7 +184,15 @@ async function registerTrivialWebhook(api: AdminApi, port: number, ca: string): 
     }],
   };
   const { status, text } = await api.send('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', configuration);
-  if (status !== 201) throw new Error(`registering the trivial webhook: HTTP ${status}: ${text.slice(0, 300)}`);
+  if (status !== 201) throw new Error(`registering the ${which} webhook: HTTP ${status}: ${text.slice(0, 300)}`);
+}
+
+/** A create in a control namespace; the patching webhook's pods are checked to carry its patch. */
+async function createControlPod(api: AdminApi, side: Exclude<Side, 'with'>, name: string): Promise<number> {
+  const { ms, pod } = await createPod(api, NAMESPACE_OF[side], name);
+  const image = pod.spec?.containers?.[0]?.image;
+  if ((image === REWRITTEN) !== (side === 'patching')) throw new Error(`pod ${NAMESPACE_OF[side]}/${name} has image ${image}: the ${side} webhook's answer was not applied as expected`);
+  return ms;
 }
 
 async function podCreates(api: AdminApi, pods: number, note: (text: string) => void) {
@@ -171,17 +200,17 @@ async function podCreates(api: AdminApi, pods: number, note: (text: string) => v
   await createCheckedPod(api, 'first'); // mints the tenant's token and writes its pull Secret
   const { status } = await api.send('GET', `/api/v1/namespaces/${NAMESPACE_WITH}/secrets/${secret}`);
   if (status !== 200) throw new Error(`the first pod in ${NAMESPACE_WITH} left no pull Secret ${secret} (HTTP ${status})`);
-  note(`e2e: pull Secret ${secret} written by the first pod; ${WARMUP_ROUNDS} warm-up rounds, then ${pods} measured rounds of three creates`);
-  const times: Record<Side, number[]> = { with: [], trivial: [], without: [] };
+  note(`e2e: pull Secret ${secret} written by the first pod; ${WARMUP_ROUNDS} warm-up rounds, then ${pods} measured rounds of four creates`);
+  const times: Record<Side, number[]> = { with: [], trivial: [], patching: [], without: [] };
   for (let n = 0; n < WARMUP_ROUNDS + pods; n++) {
     // Rotating which goes first cancels any effect of order (a just-used connection, a timer due).
     const order = SIDES.map((_, i) => SIDES[(i + n) % SIDES.length]!);
     for (const side of order) {
-      const ms = side === 'with' ? await createCheckedPod(api, `with-${n}`) : (await createPod(api, side === 'trivial' ? NAMESPACE_TRIVIAL : NAMESPACE_WITHOUT, `${side}-${n}`)).ms;
+      const ms = side === 'with' ? await createCheckedPod(api, `with-${n}`) : await createControlPod(api, side, `${side}-${n}`);
       if (n >= WARMUP_ROUNDS) times[side].push(ms);
     }
   }
-  return { with: summarize(times.with), trivial: summarize(times.trivial), without: summarize(times.without) };
+  return { with: summarize(times.with), trivial: summarize(times.trivial), patching: summarize(times.patching), without: summarize(times.without) };
 }
 
 /** The webhook alone: the review kube-apiserver sends for the same pod, sequentially over one keep-alive connection. */
@@ -262,11 +291,16 @@ export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, on
   const removeCertDir = () => rmSync(certDir, { recursive: true, force: true });
   process.once('exit', removeCertDir);
   let trivialServer: BenchChild | undefined;
+  let patchingServer: BenchChild | undefined;
   try {
     const tls = makeCertificates(certDir);
-    trivialServer = new BenchChild('trivial webhook', HOT_SERVER, ['--kind', 'echo', '--cert', tls.cert, '--key', tls.key], []);
-    await registerTrivialWebhook(api, (await trivialServer.ready).port as number, tls.ca);
+    const echo = ['--kind', 'echo', '--cert', tls.cert, '--key', tls.key];
+    trivialServer = new BenchChild('trivial webhook', HOT_SERVER, echo, []);
+    patchingServer = new BenchChild('patching webhook', HOT_SERVER, [...echo, '--patch', servePatch()], []);
+    await registerControlWebhook(api, 'trivial', (await trivialServer.ready).port as number, tls.ca);
+    await registerControlWebhook(api, 'patching', (await patchingServer.ready).port as number, tls.ca);
     await createNamespace(api, NAMESPACE_TRIVIAL, { [TRIVIAL_LABEL]: 'trivial' });
+    await createNamespace(api, NAMESPACE_PATCHING, { [TRIVIAL_LABEL]: 'patching' });
     await createNamespace(api, NAMESPACE_WITH, { [TENANT_LABEL]: tenantName(TENANT) });
     await createNamespace(api, NAMESPACE_WITHOUT, {});
     await createNamespace(api, NAMESPACE_COLD, { [TENANT_LABEL]: tenantName(COLD_TENANT) });
@@ -275,7 +309,7 @@ export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, on
 
     const podsStarted = performance.now();
     const creates = await podCreates(api, options.pods, options.note);
-    const trivialCalls = (await trivialServer.call<{ answered: number }>('holdings')).answered;
+    const { answered: trivialCalls, httpVersions: trivialHttpVersions } = await trivialServer.call<{ answered: number; httpVersions: Record<string, number> }>('holdings');
     const decisions = stack.serve.lines.filter((line) => line.msg === 'admission decision' && line.namespace === NAMESPACE_WITH).length;
     const webhookCallsPerPod = decisions / (1 + WARMUP_ROUNDS + options.pods);
     const direct = await directReviews(stack, options.pods);
@@ -288,10 +322,11 @@ export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, on
     const coldMs = performance.now() - coldStarted;
     stack.serve.lines.splice(0);
     const serveRssMb = rssMbOf(stack.serve.child.pid);
-    return { ...creates, trivialCalls, direct, cold, serveRssMb, serveRssAfterPodsMb, webhookCallsPerPod, durations: { stackStartMs, podsMs, coldMs } };
+    return { ...creates, trivialCalls, trivialHttpVersions, direct, cold, serveRssMb, serveRssAfterPodsMb, webhookCallsPerPod, durations: { stackStartMs, podsMs, coldMs } };
   } finally {
     api.close();
     await trivialServer?.stop();
+    await patchingServer?.stop();
     await stack.stop();
     removeCertDir();
     process.off('exit', removeCertDir);

@@ -184,15 +184,20 @@ class CaseMaker {
   }
 
   next(): ReviewCase {
+    return this.make(this.nextCase());
+  }
+
+  /** Which case comes next, by CASE_WEIGHTS. */
+  nextCase(): CaseName {
     let roll = this.#random() * 100;
     for (const [name, weight] of CASE_WEIGHTS) {
       roll -= weight;
-      if (roll < 0) return this.#make(name);
+      if (roll < 0) return name;
     }
-    return this.#make('granted');
+    return 'granted';
   }
 
-  #make(name: CaseName): ReviewCase {
+  make(name: CaseName): ReviewCase {
     const admitted = { allowed: true, patched: true, warned: false };
     if (name === 'rewrite') {
       const j = this.#namespaceWhere((j) => enforced(j) && rewrites(tenantOfNamespace(j)));
@@ -234,12 +239,12 @@ function container(image: string, index: number) {
 }
 
 /** A pod as kube-apiserver sends it after defaulting; unnamed (generateName) as a ReplicaSet's pods are. */
-export function podObject(namespace: string, images: readonly string[], name = '') {
+export function podObject(namespace: string, images: readonly string[], name = '', generateName = 'web-7d9f8b6c5-') {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      ...(name === '' ? { generateName: 'web-7d9f8b6c5-' } : { name }),
+      ...(name === '' ? { generateName } : { name }),
       namespace,
       labels: { app: 'web', 'pod-template-hash': '7d9f8b6c5' },
       annotations: { 'kubectl.kubernetes.io/default-container': 'app' },
@@ -263,7 +268,7 @@ export function podObject(namespace: string, images: readonly string[], name = '
 }
 
 /** A pod CREATE as the API server sends it for the ReplicaSet controller; `name` empty when the pod has generateName. */
-export function admissionReview(namespace: string, images: readonly string[], uid: string, name = ''): string {
+export function admissionReview(namespace: string, images: readonly string[], uid: string, name = '', generateName?: string): string {
   const kind = { group: '', version: 'v1', kind: 'Pod' };
   const resource = { group: '', version: 'v1', resource: 'pods' };
   return JSON.stringify({
@@ -279,7 +284,7 @@ export function admissionReview(namespace: string, images: readonly string[], ui
       namespace,
       operation: 'CREATE',
       userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: '5b1c7a4e-0d55-4f0b-9a53-3f3f4b8b0c11', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
-      object: podObject(namespace, images, name),
+      object: podObject(namespace, images, name, generateName),
       oldObject: null,
       dryRun: false,
       options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
@@ -295,12 +300,70 @@ export interface PreparedReview {
   readonly body: string;
 }
 
-/** `count` reviews in a fixed order: the same on every run and in every process that asks. */
-export function reviews(count: number, seed = 20_250_101): PreparedReview[] {
+/**
+ * The two workloads: `distinct`, where nearly every review names images no other review names (the worst case for
+ * anything remembered between reviews), and `realistic`, where pods are replicas of Deployments (see below).
+ */
+export type Workload = 'distinct' | 'realistic';
+export const WORKLOADS: readonly Workload[] = ['distinct', 'realistic'];
+
+/** `count` reviews of a workload in a fixed order: the same on every run and in every process that asks. */
+export function reviews(count: number, workload: Workload = 'distinct', seed = 20_250_101): PreparedReview[] {
+  return workload === 'distinct' ? distinctReviews(count, seed) : realisticReviews(count, seed);
+}
+
+function distinctReviews(count: number, seed: number): PreparedReview[] {
   const maker = new CaseMaker(seed);
   const random = seededRandom(seed ^ 0x5bd1e995);
   return Array.from({ length: count }, () => {
     const review = maker.next();
     return { case: review, body: admissionReview(review.namespace, review.images, uidOf(random)) };
+  });
+}
+
+/** Deployments in the realistic workload; their pod specs name a few hundred distinct images between them. */
+export const DEPLOYMENT_COUNT = 150;
+/** Zipf's exponent: the k-th most popular Deployment of a case makes 1/k^s as many pods as the first. */
+const ZIPF_EXPONENT = 1;
+
+/** A sampler of 0..n-1 with Zipf-like popularity (index 0 the most popular). */
+function zipf(n: number, random: () => number): () => number {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (let k = 1; k <= n; k++) cumulative.push((total += 1 / k ** ZIPF_EXPONENT));
+  return () => {
+    const target = random() * total;
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (cumulative[mid]! < target) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+}
+
+/**
+ * What a cluster's admission traffic looks like: pods created by ReplicaSets, each a replica repeating its
+ * Deployment's pod spec (same images, same generateName, a new uid). The cases keep the distinct workload's
+ * proportions; within a case, which Deployment makes the next pod is Zipf-distributed, so a few Deployments (a
+ * big service, a denied one crash-looping its ReplicaSet) make most pods, and a long tail makes a few each.
+ */
+function realisticReviews(count: number, seed: number): PreparedReview[] {
+  const maker = new CaseMaker(seed ^ 0x2545f491);
+  const random = seededRandom(seed ^ 0x68e31da4);
+  const perCase = new Map<CaseName, { deployments: { case: ReviewCase; generateName: string }[]; pick: () => number }>();
+  for (const [name, weight] of CASE_WEIGHTS) {
+    const size = Math.max(1, Math.round((DEPLOYMENT_COUNT * weight) / 100));
+    const deployments = Array.from({ length: size }, (_, d) => ({ case: maker.make(name), generateName: `${name}-d${d}-${(d * 2654435761 >>> 0).toString(36).slice(0, 9)}-` }));
+    perCase.set(name, { deployments, pick: zipf(size, random) });
+  }
+  const chooser = new CaseMaker(seed ^ 0x1b873593);
+  return Array.from({ length: count }, () => {
+    const { deployments, pick } = perCase.get(chooser.nextCase())!;
+    const deployment = deployments[pick()]!;
+    const review = deployment.case;
+    return { case: review, body: admissionReview(review.namespace, review.images, uidOf(random), '', deployment.generateName) };
   });
 }

@@ -5,10 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './children.ts';
+import type { Workload } from './fixture.ts';
 import type { Summary } from './stats.ts';
 
 const MAKE_CERTS = new URL('../../certs/make-certs.sh', import.meta.url).pathname;
 export const HOT_SERVER = new URL('./hot-server.ts', import.meta.url);
+const FLOOR = new URL('./floor.ts', import.meta.url);
 
 export interface HotPathOptions {
   readonly connections: number;
@@ -22,6 +24,8 @@ export interface HotPathOptions {
   readonly serverFlags: readonly string[];
   /** Where both servers write a V8 CPU profile of their throughput run, when asked. */
   readonly cpuProfileDir: string | undefined;
+  /** Where the real app's heap snapshot is written after the memory reading, when asked. */
+  readonly heapSnapshotDir: string | undefined;
   readonly note: (text: string) => void;
 }
 
@@ -85,9 +89,19 @@ export interface MemoryReading {
   readonly steps: readonly { readonly step: string; readonly rss: number; readonly heapUsed: number }[];
 }
 
+/** The modules-only process: what serve's imports cost with no data (after a forced GC). */
+export interface FloorReading {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly newSpace: number;
+}
+
 export interface HotPathResult {
   readonly prime: PrimeRun;
   readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number };
+  /** The realistic workload (Deployments' replicas, Zipf-popular images): the real app and the baseline. */
+  readonly realistic: { readonly prime: PrimeRun; readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number }; readonly baseline: ThroughputRun & { readonly serverCpuUsPerReview: number } };
+  readonly floor: FloorReading;
   /** The real app with ECR reads (pinDigests, missingImage: deny) answered from its lookup cache. */
   readonly registry: ThroughputRun & { readonly serverCpuUsPerReview: number; readonly prime: PrimeRun; readonly reads: number };
   readonly baseline: ThroughputRun & { readonly serverCpuUsPerReview: number };
@@ -111,10 +125,10 @@ const cpuMicros = (before: CpuUsage, after: CpuUsage) => after.user - before.use
  * A closed-loop run against one server, with the server's CPU time per review (warm-up included on both sides), and
  * when asked a CPU profile of the server during the run (its overhead then lowers the throughput a little).
  */
-async function measureThroughput(server: BenchChild, kind: string, load: BenchChild, port: number, ca: string, options: HotPathOptions) {
+async function measureThroughput(server: BenchChild, kind: string, load: BenchChild, port: number, ca: string, options: HotPathOptions, workload: Workload = 'distinct') {
   if (options.cpuProfileDir !== undefined) await server.call('profile-start');
   const before = await server.call<CpuUsage>('cpu');
-  const run = await load.call<ThroughputRun>('throughput', { port, ca, count: options.reviewCount, connections: options.connections, warmupMs: options.warmupMs, measureMs: options.measureMs });
+  const run = await load.call<ThroughputRun>('throughput', { port, ca, workload, count: options.reviewCount, connections: options.connections, warmupMs: options.warmupMs, measureMs: options.measureMs });
   const after = await server.call<CpuUsage>('cpu');
   if (options.cpuProfileDir !== undefined) await server.call('profile-stop', { path: join(options.cpuProfileDir, `${kind}-throughput.cpuprofile`) });
   return { ...run, serverCpuUsPerReview: cpuMicros(before, after) / run.total };
@@ -147,6 +161,12 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
   process.once('exit', removeDir);
   const servers: BenchChild[] = [];
   try {
+    // First and alone, so nothing else competes while it loads.
+    const floorChild = new BenchChild('modules floor', FLOOR, [], [...options.serverFlags, '--expose-gc']);
+    servers.push(floorChild);
+    const floor = (await floorChild.ready) as unknown as FloorReading;
+    await floorChild.stop();
+    options.note(`modules floor: ${(floor.rss / 1024 / 1024).toFixed(1)} MiB RSS after importing what serve imports`);
     const tls = makeCertificates(dir);
     const serverArgs = (kind: string) => ['--kind', kind, '--cert', tls.cert, '--key', tls.key];
     const real = new BenchChild('hot server (real app)', HOT_SERVER, serverArgs('real'), [...options.serverFlags, '--expose-gc']);
@@ -167,6 +187,10 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     const realRun = await measureThroughput(real, 'real', load, realPort, tls.ca, options);
     options.note(`throughput: baseline, the same`);
     const baselineRun = await measureThroughput(baseline, 'baseline', load, baselinePort, tls.ca, options);
+    const realisticPrime = await load.call<PrimeRun>('prime', { port: realPort, ca: tls.ca, workload: 'realistic', count: options.reviewCount, connections: options.connections });
+    options.note(`realistic workload primed: ${realisticPrime.sent} reviews, ${realisticPrime.wrong} not as expected; throughput: real app, then baseline`);
+    const realisticReal = await measureThroughput(real, 'realistic-real', load, realPort, tls.ca, options, 'realistic');
+    const realisticBaseline = await measureThroughput(baseline, 'realistic-baseline', load, baselinePort, tls.ca, options, 'realistic');
     const throughputMs = performance.now() - throughputStarted;
     // The same reviews once each first, so every ECR read is in the lookup cache: what a warm replica answers from.
     const readingPrime = await load.call<PrimeRun>('prime', { port: readingPort, ca: tls.ca, count: options.reviewCount, connections: options.connections });
@@ -183,7 +207,8 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     const latencyMs = performance.now() - latencyStarted;
 
     const memory = await real.call<MemoryReading>('memory');
-    return { prime, real: realRun, baseline: baselineRun, registry: { ...readingRun, prime: readingPrime, reads: registryReads }, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
+    if (options.heapSnapshotDir !== undefined) await real.call('heap-snapshot', { path: join(options.heapSnapshotDir, 'real.heapsnapshot') });
+    return { prime, real: realRun, baseline: baselineRun, realistic: { prime: realisticPrime, real: realisticReal, baseline: realisticBaseline }, floor, registry: { ...readingRun, prime: readingPrime, reads: registryReads }, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     removeDir();

@@ -2,7 +2,8 @@
 //
 //   --kind real      the real app from buildApp: the generated policy (1,000 tenants × 10 grants), 10,000 namespaces
 //                    in an InMemoryNamespaceDirectory, pino at info to /dev/null, Prometheus metrics, and the real
-//                    PullSecretProvisioner, PullSecretWriter and TokenCache over an in-memory Secret store, with a fake
+//                    PullSecretProvisioner, PullSecretWriter and TokenCache over an in-memory Secret store (holding
+//                    metadata, as serve's watch does), with a fake
 //                    token source (no AWS). The cache is filled with a token for every tenant and registry (5,000).
 //   --registry       with --kind real: every tenant pins tags to digests and checks rewritten images exist
 //                    (pinDigests, missingImage: deny), ECR read through the real lookup cache from an in-memory
@@ -11,16 +12,18 @@
 //   --kind baseline  an empty Fastify app with the same TLS options whose POST /mutate answers a constant allowed
 //                    AdmissionReview: what HTTPS, Fastify and JSON body parsing cost on their own.
 //   --kind echo      the same, answering with the request's uid, as kube-apiserver requires: a webhook that does
-//                    nothing, to tell what calling any webhook costs a pod create from what this one adds.
+//                    nothing, to tell what calling any webhook costs a pod create from what this one adds. It offers
+//                    HTTP/2 as well as HTTP/1.1 and counts which one it is spoken to with. With --patch it answers
+//                    with that JSONPatch: what kube-apiserver's applying a patch costs, without any deciding.
 //
 // It tells the parent its port over IPC, then answers the parent's requests: its CPU time, what happened inside it
-// during a window (GC, event-loop delay), a CPU profile of a window, and its memory. With --expose-gc the real app
+// during a window (GC, event-loop delay), a CPU profile of a window, its memory, and a heap snapshot. With --expose-gc the real app
 // also notes its RSS after each step of its start (modules, policy, namespaces, tokens).
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp, DEFAULT_ADMISSION_DEADLINE_MS, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
@@ -31,6 +34,7 @@ import type { RegistryToken, RegistryTokenSource } from '../../src/credentials/r
 import { TokenCache } from '../../src/credentials/token-cache.ts';
 import { InMemoryNamespaceDirectory } from '../../src/kube/namespace-directory.ts';
 import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
+import type { WritableSecret } from '../../src/credentials/pull-secret.ts';
 import { FindingReporter } from '../../src/events/finding-reporter.ts';
 import { InMemoryEventSink } from '../../src/kube/event-sink.ts';
 import { createLogger, logDestination } from '../../src/log.ts';
@@ -78,10 +82,21 @@ class FakeRegistry implements RegistryReader {
   }
 }
 
+/**
+ * The in-memory store holding what serve's watch holds: a Secret's metadata (serve watches metadata only and keeps
+ * a compact projection of it), not the token inside, which serve writes and never keeps. The memory figure would
+ * otherwise count some 30 MiB of dockerconfigjson that no serve process holds.
+ */
+class MetadataSecretStore extends InMemorySecretStore {
+  override put(secret: WritableSecret): void {
+    super.put({ ...secret, data: {} });
+  }
+}
+
 interface Hot {
   readonly app: FastifyInstance;
   /** What the process holds, for the memory report. */
-  readonly holdings: () => Record<string, number>;
+  readonly holdings: () => Record<string, unknown>;
 }
 
 const gc = (globalThis as { gc?: (options?: { type: string; execution: string; flavor: string }) => void }).gc;
@@ -129,7 +144,7 @@ async function realApp(tls: { cert: Buffer; key: Buffer }, reads: boolean): Prom
   const requests = tokenRequests().map((request) => ({ ...request, durationSeconds: SESSION_SECONDS }));
   await Promise.all(requests.map((request) => tokens.get(request)));
   await step('tokens cached');
-  const store = new InMemorySecretStore();
+  const store = new MetadataSecretStore();
   // serve loads its key from a Secret (src/kube/provenance-key.ts); a random one seals the same way.
   const sealer = new Provenance(randomBytes(PROVENANCE_KEY_BYTES));
   const provisioner = new PullSecretProvisioner({ writer: new PullSecretWriter(store, () => sealer), tokens, freshForMs: PULL_SECRET_FRESH_FOR_MS, deadlineMs: CREDENTIAL_DEADLINE_MS, sessionSeconds: SESSION_SECONDS, now: Date.now });
@@ -160,16 +175,23 @@ async function realApp(tls: { cert: Buffer; key: Buffer }, reads: boolean): Prom
 
 const CONSTANT_ANSWER = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'bench', allowed: true } };
 
-function baselineApp(tls: { cert: Buffer; key: Buffer }, echo: boolean): Hot {
-  const app = Fastify({ bodyLimit: DEFAULT_BODY_LIMIT_BYTES, https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION } }) as unknown as FastifyInstance;
+/** What the echo webhook answers with: nothing changed, or a JSONPatch it was given (base64, as sent). */
+function baselineApp(tls: { cert: Buffer; key: Buffer }, echo: boolean, patch: string | undefined): Hot {
+  // The echo webhook, which kube-apiserver calls, offers HTTP/2 beside HTTP/1.1 (ALPN) and counts what it is spoken
+  // to with: whether offering HTTP/2 could change what calling a webhook costs.
+  const app = echo
+    ? (Fastify({ bodyLimit: DEFAULT_BODY_LIMIT_BYTES, http2: true, https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION, allowHTTP1: true } }) as unknown as FastifyInstance)
+    : (Fastify({ bodyLimit: DEFAULT_BODY_LIMIT_BYTES, https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION } }) as unknown as FastifyInstance);
   let answered = 0;
+  const httpVersions: Record<string, number> = {};
   app.post('/mutate', async (request) => {
     answered++;
     if (!echo) return CONSTANT_ANSWER;
+    httpVersions[request.raw.httpVersion] = (httpVersions[request.raw.httpVersion] ?? 0) + 1;
     const uid = (request.body as { request?: { uid?: string } }).request?.uid;
-    return { ...CONSTANT_ANSWER, response: { uid, allowed: true } };
+    return { ...CONSTANT_ANSWER, response: { uid, allowed: true, ...(patch === undefined ? {} : { patchType: 'JSONPatch', patch }) } };
   });
-  return { app, holdings: () => ({ answered }) };
+  return { app, holdings: () => ({ answered, httpVersions }) };
 }
 
 /** Memory after the load: after an ordinary forced GC (the figure), and after the thorough one (what V8 can give back). */
@@ -239,13 +261,13 @@ class WindowProfile {
 /** perf_hooks' gc entry kinds (NODE_PERFORMANCE_GC_*). */
 const GC_KINDS: Readonly<Record<number, string>> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
 
-const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, registry: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, registry: { type: 'boolean', default: false }, patch: { type: 'string' } } });
 if (!['real', 'baseline', 'echo'].includes(values.kind ?? '') || values.cert === undefined || values.key === undefined) {
-  throw new Error('usage: hot-server.ts --kind real|baseline|echo [--registry] --cert FILE --key FILE');
+  throw new Error('usage: hot-server.ts --kind real|baseline|echo [--registry] [--patch BASE64-JSONPATCH] --cert FILE --key FILE');
 }
 const started = performance.now();
 const tls = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
-const hot = values.kind === 'real' ? await realApp(tls, values.registry === true) : baselineApp(tls, values.kind === 'echo');
+const hot = values.kind === 'real' ? await realApp(tls, values.registry === true) : baselineApp(tls, values.kind === 'echo', values.patch);
 await hot.app.listen({ host: '127.0.0.1', port: 0 });
 const measured = new MeasuredWindow();
 const profile = new WindowProfile();
@@ -257,6 +279,7 @@ answerRequests(
     if (cmd === 'window-start') return measured.start();
     if (cmd === 'window-end') return measured.end();
     if (cmd === 'memory') return memoryReport(hot);
+    if (cmd === 'heap-snapshot') return writeHeapSnapshot(args.path as string);
     if (cmd === 'holdings') return hot.holdings();
     throw new Error(`unknown request ${cmd}`);
   },

@@ -1,6 +1,8 @@
 // A child process of `npm run bench`: the load generator, in its own process so that the server under test has
 // its own event loop (and, on a 2-core machine, roughly its own core). Driven over IPC by the parent:
 //
+// Every run takes a workload (fixture.ts): `distinct` (the default) or `realistic`.
+//
 //   prime       every prepared review once, each answer checked against what its case expects (and the pull
 //               Secrets of every namespace the load touches written, so the measured load finds them fresh)
 //   throughput  closed loop: N keep-alive connections, each sending its next review as soon as the last is answered
@@ -12,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { announceReady, answerRequests } from './children.ts';
-import { admissionReview, reviews, seededRandom, type PreparedReview } from './fixture.ts';
+import { admissionReview, reviews, seededRandom, type PreparedReview, type Workload } from './fixture.ts';
 import { openConnections, postRequest, type Answer, type KeepAliveConnection } from './keep-alive.ts';
 import { nowMs, summarize } from './stats.ts';
 
@@ -21,8 +23,8 @@ interface Target {
   readonly ca: string;
 }
 
-function prepared(target: Target, count: number): { reviews: PreparedReview[]; requests: Buffer[] } {
-  const all = reviews(count);
+function prepared(target: Target, count: number, workload: Workload): { reviews: PreparedReview[]; requests: Buffer[] } {
+  const all = reviews(count, workload);
   return { reviews: all, requests: all.map((review) => postRequest(target.port, '/mutate', review.body)) };
 }
 
@@ -49,8 +51,8 @@ function mismatch(review: PreparedReview, answer: Answer): string | undefined {
   return undefined;
 }
 
-async function prime(target: Target, count: number, connections: number) {
-  const { reviews: all, requests } = prepared(target, count);
+async function prime(target: Target, workload: Workload, count: number, connections: number) {
+  const { reviews: all, requests } = prepared(target, count, workload);
   const open = await openConnections(target.port, target.ca, connections);
   const problems: string[] = [];
   const byCase: Record<string, number> = {};
@@ -73,8 +75,8 @@ async function prime(target: Target, count: number, connections: number) {
 
 // --- throughput: closed loop -------------------------------------------------------------------------------------
 
-async function throughput(target: Target, count: number, connections: number, warmupMs: number, measureMs: number) {
-  const { requests } = prepared(target, count);
+async function throughput(target: Target, workload: Workload, count: number, connections: number, warmupMs: number, measureMs: number) {
+  const { requests } = prepared(target, count, workload);
   const open = await openConnections(target.port, target.ca, connections);
   let phase: 'warm-up' | 'measure' | 'done' = 'warm-up';
   let next = 0;
@@ -107,8 +109,8 @@ async function throughput(target: Target, count: number, connections: number, wa
 
 // --- latency: open loop at a fixed rate --------------------------------------------------------------------------
 
-async function fixedRate(target: Target, count: number, connections: number, rate: number, warmupMs: number, measureMs: number) {
-  const { requests } = prepared(target, count);
+async function fixedRate(target: Target, workload: Workload, count: number, connections: number, rate: number, warmupMs: number, measureMs: number) {
+  const { requests } = prepared(target, count, workload);
   const open = await openConnections(target.port, target.ca, connections);
   const intervalMs = 1000 / rate;
   const slots = Math.round(((warmupMs + measureMs) * rate) / 1000);
@@ -203,9 +205,10 @@ answerRequests(async (cmd, args) => {
   const target = { port: args.port as number, ca: args.ca as string };
   const count = args.count as number;
   const connections = args.connections as number;
-  if (cmd === 'prime') return prime(target, count, connections);
-  if (cmd === 'throughput') return throughput(target, count, connections, args.warmupMs as number, args.measureMs as number);
-  if (cmd === 'latency') return fixedRate(target, count, connections, args.rate as number, args.warmupMs as number, args.measureMs as number);
+  const workload = (args.workload ?? 'distinct') as Workload;
+  if (cmd === 'prime') return prime(target, workload, count, connections);
+  if (cmd === 'throughput') return throughput(target, workload, count, connections, args.warmupMs as number, args.measureMs as number);
+  if (cmd === 'latency') return fixedRate(target, workload, count, connections, args.rate as number, args.warmupMs as number, args.measureMs as number);
   if (cmd === 'burst-open') return burstOpen(target, count, args.namespace as string, args.images as string[]);
   if (cmd === 'burst-fire') return burstFire();
   throw new Error(`unknown request ${cmd}`);
