@@ -11,7 +11,10 @@
 //                   denied, dry-run, unlabelled), and a realistic one of the same mix where pods are replicas of 150
 //                   Deployments with Zipf-like popularity (435 distinct images). Then:
 //                     (a) max throughput, a fixed number of connections in a closed loop, real app then baseline, on
-//                         each workload, with each server's CPU time per review;
+//                         each workload, with each server's CPU time per review; on the realistic workload also a
+//                         required-work control: serve's envelope read, decision counter, latency histogram, decision
+//                         log line and patched answer around no decision (hot-server.ts --kind required), the floor
+//                         under realisticCpuUsPerReview;
 //                     (b) latency at a fixed 500 reviews/s (all-distinct) against the real app and the baseline, each
 //                         review measured from the time it was due to be sent to the end of its answer (open loop:
 //                         no coordinated omission);
@@ -115,6 +118,8 @@ interface Figures {
   readonly realisticThroughputRatio: number | null;
   readonly realisticCpuUsPerReview: number | null;
   readonly realisticBaselineCpuUsPerReview: number | null;
+  readonly realisticRequiredWorkCpuUsPerReview: number | null;
+  readonly realisticRequiredWorkThroughputRatio: number | null;
   readonly registryThroughput: number | null;
   readonly registryThroughputRatio: number | null;
   readonly p50Ms: number | null;
@@ -162,6 +167,8 @@ const ROWS: readonly Row[] = [
   { figure: 'realisticThroughputRatio', unit: '', target: '>= 0.80', met: (v) => v >= 0.8 },
   { figure: 'realisticCpuUsPerReview', unit: 'µs', target: '<= 1.25 × baseline', met: within('realisticBaselineCpuUsPerReview', 1.25) },
   { figure: 'realisticBaselineCpuUsPerReview', unit: 'µs', target: '', met: undefined },
+  { figure: 'realisticRequiredWorkCpuUsPerReview', unit: 'µs', target: '', met: undefined },
+  { figure: 'realisticRequiredWorkThroughputRatio', unit: '', target: '', met: undefined },
   { figure: 'registryThroughput', unit: 'reviews/s', target: '', met: undefined },
   { figure: 'registryThroughputRatio', unit: '', target: '>= 0.80', met: (v) => v >= 0.8 },
   { figure: 'p50Ms', unit: 'ms', target: '', met: undefined },
@@ -231,6 +238,9 @@ function figuresOf(hot: HotPathResult | undefined, e2e: EndToEndResult | undefin
     realisticThroughputRatio: ratio(hot?.realistic.real.perSecond, hot?.realistic.baseline.perSecond),
     realisticCpuUsPerReview: figure(hot?.realistic.real.serverCpuUsPerReview, 1),
     realisticBaselineCpuUsPerReview: figure(hot?.realistic.baseline.serverCpuUsPerReview, 1),
+    // The required-work control (hot-server.ts --kind required): what serve does around a decision, deciding nothing.
+    realisticRequiredWorkCpuUsPerReview: figure(hot?.realistic.required.serverCpuUsPerReview, 1),
+    realisticRequiredWorkThroughputRatio: ratio(hot?.realistic.required.perSecond, hot?.realistic.baseline.perSecond),
     registryThroughput: figure(hot?.registry.perSecond, 0),
     // Against the same app without reads, in the same run: what reading ECR costs once its answers are cached.
     registryThroughputRatio: ratio(hot?.registry.perSecond, hot?.real.perSecond),
@@ -288,6 +298,7 @@ function hotDetails(hot: HotPathResult, options: BenchOptions, serverFlags: stri
     `  CPU per review    server: real ${real.serverCpuUsPerReview.toFixed(0)} µs, baseline ${baseline.serverCpuUsPerReview.toFixed(0)} µs; load generator ~${real.clientCpuUsPerReview.toFixed(0)} µs`,
     `  realistic         ${REVIEW_COUNT} replicas of ${DEPLOYMENT_COUNT} Deployments (Zipf-popular within each case, the same case mix; ${hot.realistic.prime.wrong} of ${hot.realistic.prime.sent} answers not as expected):`,
     `                    real ${hot.realistic.real.perSecond.toFixed(0)}/s at ${hot.realistic.real.serverCpuUsPerReview.toFixed(0)} µs CPU per review, baseline ${hot.realistic.baseline.perSecond.toFixed(0)}/s at ${hot.realistic.baseline.serverCpuUsPerReview.toFixed(0)} µs; real p99 under max load ${ms(hot.realistic.real.latency.p99)}`,
+    `                    required-work control (serve's envelope read, counter, histogram, decision log line and patched answer; no decision) ${hot.realistic.required.perSecond.toFixed(0)}/s at ${hot.realistic.required.serverCpuUsPerReview.toFixed(0)} µs`,
     `  with ECR reads    every tenant pinDigests + missingImage: deny, reads cached after priming (${hot.registry.prime.sent} reviews, ${hot.registry.prime.wrong} not as expected; ${hot.registry.reads} reads of the in-memory registry in all):`,
     `                    ${hot.registry.completed} answers in ${hot.registry.seconds.toFixed(1)} s (${hot.registry.errors} non-200), ${hot.registry.perSecond.toFixed(0)}/s against ${real.perSecond.toFixed(0)}/s without reads; server CPU ${hot.registry.serverCpuUsPerReview.toFixed(0)} µs per review; p50 ${ms(hot.registry.latency.p50)}, p99 ${ms(hot.registry.latency.p99)}`,
     `  under max load    real p50 ${ms(real.latency.p50)}, p99 ${ms(real.latency.p99)}; baseline p50 ${ms(baseline.latency.p50)}, p99 ${ms(baseline.latency.p99)}`,

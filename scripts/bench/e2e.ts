@@ -17,7 +17,7 @@ import { startWebhookStack, type WebhookStack } from '../../test/e2e/support/web
 import { registryOwner } from '../../test/moto/ecr-images.ts';
 import { BenchChild } from './children.ts';
 import { HOT_SERVER, makeCertificates } from './hot-path.ts';
-import { admissionReview, BUILD_REGISTRY, podObject, policyText, registryOf, tenantName } from './fixture.ts';
+import { admissionReview, BUILD_REGISTRY, podObject, policyText, registryOf, servePatch, tenantName } from './fixture.ts';
 import { KeepAliveConnection, postRequest } from './keep-alive.ts';
 import { nowMs, rssMbOf, summarize, type Summary } from './stats.ts';
 
@@ -151,16 +151,6 @@ async function createCheckedPod(api: AdminApi, name: string): Promise<number> {
 type Side = 'with' | 'trivial' | 'patching' | 'without';
 const SIDES: readonly Side[] = ['with', 'trivial', 'patching', 'without'];
 const NAMESPACE_OF: Readonly<Record<Exclude<Side, 'with'>, string>> = { trivial: NAMESPACE_TRIVIAL, patching: NAMESPACE_PATCHING, without: NAMESPACE_WITHOUT };
-
-/** The JSONPatch serve answers the tenant namespace's pod with: its image rewritten, its pull secret referenced. */
-function servePatch(): string {
-  const secret = pullSecretName(parseEcrHost(registryOf(TENANT, 0))!);
-  const patch = [
-    { op: 'replace', path: '/spec/containers/0/image', value: REWRITTEN },
-    { op: 'add', path: '/spec/imagePullSecrets', value: [{ name: secret }] },
-  ];
-  return Buffer.from(JSON.stringify(patch)).toString('base64');
-}
 
 /**
  * A webhook that allows every pod, registered for the namespaces labelled `which` only: `trivial` changes nothing,
@@ -296,7 +286,7 @@ export async function runEndToEnd(load: BenchChild, options: EndToEndOptions, on
     const tls = makeCertificates(certDir);
     const echo = ['--kind', 'echo', '--cert', tls.cert, '--key', tls.key];
     trivialServer = new BenchChild('trivial webhook', HOT_SERVER, echo, []);
-    patchingServer = new BenchChild('patching webhook', HOT_SERVER, [...echo, '--patch', servePatch()], []);
+    patchingServer = new BenchChild('patching webhook', HOT_SERVER, [...echo, '--patch', servePatch(TENANT, REWRITTEN)], []);
     await registerControlWebhook(api, 'trivial', (await trivialServer.ready).port as number, tls.ca);
     await registerControlWebhook(api, 'patching', (await patchingServer.ready).port as number, tls.ca);
     await createNamespace(api, NAMESPACE_TRIVIAL, { [TRIVIAL_LABEL]: 'trivial' });

@@ -2,7 +2,9 @@
 // directory of namespaces labelled across those tenants, and AdmissionReview bodies for pods in them. Everything is
 // derived from indexes and a fixed seed, so the server child and the load child build the very same world without
 // passing it around, and two runs send the same bodies in the same order.
+import { parseEcrHost } from '../../src/image/ecr-host.ts';
 import { MODE_LABEL, TENANT_LABEL } from '../../src/labels.ts';
+import { pullSecretName } from '../../src/policy/decide.ts';
 
 export const TENANT_COUNT = 1000;
 export const REGISTRIES_PER_TENANT = 5;
@@ -366,4 +368,17 @@ function realisticReviews(count: number, seed: number): PreparedReview[] {
     const review = deployment.case;
     return { case: review, body: admissionReview(review.namespace, review.images, uidOf(random), '', deployment.generateName) };
   });
+}
+
+/**
+ * The JSONPatch serve answers a granted pod of `tenant` with (base64, as sent): its first container's image
+ * rewritten to `rewritten`, the tenant's pull secret referenced. The controls that answer as serve does use it.
+ */
+export function servePatch(tenant: number, rewritten: string): string {
+  const secret = pullSecretName(parseEcrHost(registryOf(tenant, 0))!);
+  const patch = [
+    { op: 'replace', path: '/spec/containers/0/image', value: rewritten },
+    { op: 'add', path: '/spec/imagePullSecrets', value: [{ name: secret }] },
+  ];
+  return Buffer.from(JSON.stringify(patch)).toString('base64');
 }

@@ -5,12 +5,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchChild } from './children.ts';
-import type { Workload } from './fixture.ts';
+import { registryOf, servePatch, tenantName, type Workload } from './fixture.ts';
 import type { Summary } from './stats.ts';
 
 const MAKE_CERTS = new URL('../../certs/make-certs.sh', import.meta.url).pathname;
 export const HOT_SERVER = new URL('./hot-server.ts', import.meta.url);
 const FLOOR = new URL('./floor.ts', import.meta.url);
+/** The tenant whose patch the required-work control answers with (a rewrite and a pull secret). */
+const REQUIRED_TENANT = 42;
 
 export interface HotPathOptions {
   readonly connections: number;
@@ -99,8 +101,16 @@ export interface FloorReading {
 export interface HotPathResult {
   readonly prime: PrimeRun;
   readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number };
-  /** The realistic workload (Deployments' replicas, Zipf-popular images): the real app and the baseline. */
-  readonly realistic: { readonly prime: PrimeRun; readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number }; readonly baseline: ThroughputRun & { readonly serverCpuUsPerReview: number } };
+  /**
+   * The realistic workload (Deployments' replicas, Zipf-popular images): the real app, the baseline, and the
+   * required-work control (hot-server.ts --kind required: serve's work around a decision, without deciding).
+   */
+  readonly realistic: {
+    readonly prime: PrimeRun;
+    readonly real: ThroughputRun & { readonly serverCpuUsPerReview: number };
+    readonly baseline: ThroughputRun & { readonly serverCpuUsPerReview: number };
+    readonly required: ThroughputRun & { readonly serverCpuUsPerReview: number };
+  };
   readonly floor: FloorReading;
   /** The real app with ECR reads (pinDigests, missingImage: deny) answered from its lookup cache. */
   readonly registry: ThroughputRun & { readonly serverCpuUsPerReview: number; readonly prime: PrimeRun; readonly reads: number };
@@ -172,8 +182,11 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     const real = new BenchChild('hot server (real app)', HOT_SERVER, serverArgs('real'), [...options.serverFlags, '--expose-gc']);
     const baseline = new BenchChild('hot server (baseline)', HOT_SERVER, serverArgs('baseline'), options.serverFlags);
     const reading = new BenchChild('hot server (real app, ECR reads)', HOT_SERVER, [...serverArgs('real'), '--registry'], options.serverFlags);
-    servers.push(real, baseline, reading);
-    const [realReady, baselineReady, readingReady] = await Promise.all([real.ready, baseline.ready, reading.ready]);
+    const patch = servePatch(REQUIRED_TENANT, `${registryOf(REQUIRED_TENANT, 0)}/${tenantName(REQUIRED_TENANT)}/checkout:2.4.1`);
+    const required = new BenchChild('hot server (required work)', HOT_SERVER, [...serverArgs('required'), '--patch', patch], options.serverFlags);
+    servers.push(real, baseline, reading, required);
+    const [realReady, baselineReady, readingReady, requiredReady] = await Promise.all([real.ready, baseline.ready, reading.ready, required.ready]);
+    const requiredPort = requiredReady.port as number;
     const realPort = realReady.port as number;
     const baselinePort = baselineReady.port as number;
     const readingPort = readingReady.port as number;
@@ -188,9 +201,11 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
     options.note(`throughput: baseline, the same`);
     const baselineRun = await measureThroughput(baseline, 'baseline', load, baselinePort, tls.ca, options);
     const realisticPrime = await load.call<PrimeRun>('prime', { port: realPort, ca: tls.ca, workload: 'realistic', count: options.reviewCount, connections: options.connections });
-    options.note(`realistic workload primed: ${realisticPrime.sent} reviews, ${realisticPrime.wrong} not as expected; throughput: real app, then baseline`);
+    options.note(`realistic workload primed: ${realisticPrime.sent} reviews, ${realisticPrime.wrong} not as expected; throughput: real app, baseline, required-work control`);
     const realisticReal = await measureThroughput(real, 'realistic-real', load, realPort, tls.ca, options, 'realistic');
     const realisticBaseline = await measureThroughput(baseline, 'realistic-baseline', load, baselinePort, tls.ca, options, 'realistic');
+    const realisticRequired = await measureThroughput(required, 'realistic-required', load, requiredPort, tls.ca, options, 'realistic');
+    await required.stop();
     const throughputMs = performance.now() - throughputStarted;
     // The same reviews once each first, so every ECR read is in the lookup cache: what a warm replica answers from.
     const readingPrime = await load.call<PrimeRun>('prime', { port: readingPort, ca: tls.ca, count: options.reviewCount, connections: options.connections });
@@ -208,7 +223,7 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
 
     const memory = await real.call<MemoryReading>('memory');
     if (options.heapSnapshotDir !== undefined) await real.call('heap-snapshot', { path: join(options.heapSnapshotDir, 'real.heapsnapshot') });
-    return { prime, real: realRun, baseline: baselineRun, realistic: { prime: realisticPrime, real: realisticReal, baseline: realisticBaseline }, floor, registry: { ...readingRun, prime: readingPrime, reads: registryReads }, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
+    return { prime, real: realRun, baseline: baselineRun, realistic: { prime: realisticPrime, real: realisticReal, baseline: realisticBaseline, required: realisticRequired }, floor, registry: { ...readingRun, prime: readingPrime, reads: registryReads }, fixedRate, baselineFixedRate, memory, startupMs: realReady.startupMs as number, durations: { throughputMs, latencyMs } };
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     removeDir();

@@ -15,6 +15,11 @@
 //                    nothing, to tell what calling any webhook costs a pod create from what this one adds. It offers
 //                    HTTP/2 as well as HTTP/1.1 and counts which one it is spoken to with. With --patch it answers
 //                    with that JSONPatch: what kube-apiserver's applying a patch costs, without any deciding.
+//   --kind required  what any webhook doing this one's job must do per review, and nothing it decides: serve's app
+//                    options (logger, error handler, latency histogram), the AdmissionReview envelope read as serve
+//                    reads it (nesting check included), the decision counter, one decision log line of serve's
+//                    fields, and an answer carrying --patch and the audit annotations. Neither the namespace, the
+//                    policy nor a pull Secret is looked at: the floor under the realistic CPU target.
 //
 // It tells the parent its port over IPC, then answers the parent's requests: its CPU time, what happened inside it
 // during a window (GC, event-loop delay), a CPU profile of a window, its memory, and a heap snapshot. With --expose-gc the real app
@@ -25,7 +30,11 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { parseArgs } from 'node:util';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { answer } from '../../src/admission/answers.ts';
+import { admissionEndpoint } from '../../src/admission/endpoint.ts';
+import { AUDIT_DECISION, AUDIT_REWRITES, AUDIT_TENANT } from '../../src/labels.ts';
+import { metadataOf } from '../../src/workload/evaluate.ts';
 import { buildApp, DEFAULT_ADMISSION_DEADLINE_MS, DEFAULT_BODY_LIMIT_BYTES } from '../../src/app.ts';
 import { Provenance, PROVENANCE_KEY_BYTES } from '../../src/credentials/provenance.ts';
 import { PullSecretProvisioner } from '../../src/credentials/pull-secret-provisioner.ts';
@@ -37,7 +46,7 @@ import { InMemorySecretStore } from '../../src/kube/secret-store.ts';
 import type { WritableSecret } from '../../src/credentials/pull-secret.ts';
 import { FindingReporter } from '../../src/events/finding-reporter.ts';
 import { InMemoryEventSink } from '../../src/kube/event-sink.ts';
-import { createLogger, logDestination } from '../../src/log.ts';
+import { createLogger, flatFields, logDestination } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import { REGISTRY_LOOKUPS, RegistryLookups, type RegistryReader } from '../../src/registry/registry-lookups.ts';
@@ -194,6 +203,54 @@ function baselineApp(tls: { cert: Buffer; key: Buffer }, echo: boolean, patch: s
   return { app, holdings: () => ({ answered, httpVersions }) };
 }
 
+/**
+ * The required-work control (--kind required): per review, what serve does around its decision and must keep doing
+ * whatever it decides (see the header). Every review gets the same allowed answer with `patch`, as a granted pod of
+ * the realistic workload does; the log line names the request's own uid, namespace and pod.
+ */
+function requiredWorkApp(tls: { cert: Buffer; key: Buffer }, patch: string): Hot {
+  const log = createLogger({ level: 'info', destination: logDestination('/dev/null') });
+  const metrics = createMetrics({ processMetrics: true });
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION },
+  }) as unknown as FastifyInstance;
+  let answered = 0;
+  const handle = admissionEndpoint('pods', metrics, (request) => {
+    answered++;
+    const started = performance.now();
+    log.info(
+      flatFields({
+        uid: request.uid,
+        namespace: request.namespace,
+        pod: request.name !== '' ? request.name : metadataOf(request.object).name,
+        operation: request.operation,
+        tenant: 't0042',
+        mode: 'enforce',
+        decision: 'allow',
+        rewrites: 1,
+        pullSecrets: ['ecr-pull-100000000042-us-east-1'],
+        reasons: undefined,
+        decideMs: Math.round((performance.now() - started) * 1000) / 1000,
+      }),
+      'admission decision',
+    );
+    const annotations = { [AUDIT_DECISION]: 'allow', [AUDIT_TENANT]: 't0042', [AUDIT_REWRITES]: 'spec.containers[0].image: 999999999999.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1 -> 100000000042.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1' };
+    return { ...answer({ uid: request.uid, allowed: true, patchType: 'JSONPatch', patch, auditAnnotations: annotations }, 'allow'), tenant: 't0042', mode: 'enforce' as const };
+  });
+  app.post('/mutate', async (request, reply) => {
+    const result = await handle(request.body);
+    return reply.code(result.statusCode).send(result.body);
+  });
+  app.addHook('onResponse', async (_request, reply) => {
+    metrics.admissionSeconds.observe({ resource: 'pods', operation: 'CREATE', decision: 'allow' }, reply.elapsedTime / 1000);
+  });
+  return { app, holdings: () => ({ answered }) };
+}
+
 /** Memory after the load: after an ordinary forced GC (the figure), and after the thorough one (what V8 can give back). */
 async function memoryReport(hot: Hot) {
   const regular = await memoryAfterGc();
@@ -262,12 +319,17 @@ class WindowProfile {
 const GC_KINDS: Readonly<Record<number, string>> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
 
 const { values } = parseArgs({ options: { kind: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, registry: { type: 'boolean', default: false }, patch: { type: 'string' } } });
-if (!['real', 'baseline', 'echo'].includes(values.kind ?? '') || values.cert === undefined || values.key === undefined) {
-  throw new Error('usage: hot-server.ts --kind real|baseline|echo [--registry] [--patch BASE64-JSONPATCH] --cert FILE --key FILE');
+if (!['real', 'baseline', 'echo', 'required'].includes(values.kind ?? '') || values.cert === undefined || values.key === undefined) {
+  throw new Error('usage: hot-server.ts --kind real|baseline|echo|required [--registry] [--patch BASE64-JSONPATCH] --cert FILE --key FILE');
 }
 const started = performance.now();
 const tls = { cert: readFileSync(values.cert), key: readFileSync(values.key) };
-const hot = values.kind === 'real' ? await realApp(tls, values.registry === true) : baselineApp(tls, values.kind === 'echo', values.patch);
+const hot =
+  values.kind === 'real'
+    ? await realApp(tls, values.registry === true)
+    : values.kind === 'required'
+      ? requiredWorkApp(tls, values.patch ?? '')
+      : baselineApp(tls, values.kind === 'echo', values.patch);
 await hot.app.listen({ host: '127.0.0.1', port: 0 });
 const measured = new MeasuredWindow();
 const profile = new WindowProfile();

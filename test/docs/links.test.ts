@@ -56,9 +56,9 @@ t.test('every page under docs/ is linked from README', async (t) => {
   for (const page of PAGES.filter((p) => p.startsWith('docs/'))) t.ok(linked.has(page), `${page} is linked from README`);
 });
 
-t.test('README is the page an operator reads first: install, onboard, roll out, alerts, and short', async (t) => {
+t.test('README is the page an operator reads first: install, onboard, roll out, alerts, then performance, and short', async (t) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  t.same([...readme.matchAll(/^## (.*)$/gm)].map((m) => m[1]), ['Installing on a cluster', 'Onboarding a tenant', 'Rolling out a tenant', 'Alerts']);
+  t.same([...readme.matchAll(/^## (.*)$/gm)].map((m) => m[1]), ['Installing on a cluster', 'Onboarding a tenant', 'Rolling out a tenant', 'Alerts', 'Performance']);
   t.match(readme.slice(readme.indexOf('## Installing on a cluster')), /^## Installing on a cluster\n\n\*\*With Helm\*\*/, 'installing leads with the chart');
   t.ok(readme.length < 25_000, `${readme.length} characters`);
 });
