@@ -38,7 +38,11 @@ export interface ProvisionFailure {
 }
 
 export interface ProvisionResult {
-  readonly outcomes: Readonly<Record<string, EnsureOutcome>>;
+  /**
+   * By Secret name. A Map, not an object: an object keyed by thousands of distinct Secret names makes V8 a new
+   * hidden class per name, in its old generation, on every admission.
+   */
+  readonly outcomes: ReadonlyMap<string, EnsureOutcome>;
   readonly failures: readonly ProvisionFailure[];
 }
 
@@ -76,12 +80,12 @@ export class PullSecretProvisioner {
    * need whose Secret the store already holds fresh is kept at once: most admissions, and no timer or read for them.
    */
   async provision(namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[], budget = new Budget(Number.POSITIVE_INFINITY)): Promise<ProvisionResult> {
-    const outcomes: Record<string, EnsureOutcome> = {};
+    const outcomes = new Map<string, EnsureOutcome>();
     const failures: ProvisionFailure[] = [];
     const freshUntil = new Date(this.#options.now() + this.#options.freshForMs);
     const pending = needs.filter((need) => {
       const kept = this.#options.writer.keepsAsIs(this.#spec(namespace, tenant, need), freshUntil);
-      if (kept) outcomes[need.name] = 'kept';
+      if (kept) outcomes.set(need.name, 'kept');
       return !kept;
     });
     if (pending.length === 0) return { outcomes, failures };
@@ -92,7 +96,7 @@ export class PullSecretProvisioner {
           const ensuring = this.#ensure(namespace, tenant, need);
           // The ensure is itself bounded by the credential deadline from its start (now, or earlier when joined), so
           // the budget needs its own timer only when less than that is left.
-          outcomes[need.name] = await (budget.remainingMs() >= this.#options.deadlineMs ? ensuring : budget.wait(ensuring, 'pull secret', this.#options.deadlineMs));
+          outcomes.set(need.name, await (budget.remainingMs() >= this.#options.deadlineMs ? ensuring : budget.wait(ensuring, 'pull secret', this.#options.deadlineMs)));
         } catch (error) {
           failures.push(describe(error, tenant.name, need));
         }

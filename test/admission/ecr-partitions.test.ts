@@ -37,7 +37,7 @@ async function admit(image: string, namespace = 'shop') {
     ready: () => true,
     provision: async (_namespace: string, tenant: CompiledTenant, needs: readonly PullSecretNeed[]) => {
       calls.push({ tenant: tenant.name, needs });
-      return { outcomes: Object.fromEntries(needs.map((n) => [n.name, 'created' as const])), failures: [] };
+      return { outcomes: new Map(needs.map((n) => [n.name, 'created' as const])), failures: [] };
     },
   };
   const { app } = testApp({}, undefined, { policy: fixedPolicy(POLICY), pullSecrets });

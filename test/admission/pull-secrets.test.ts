@@ -28,9 +28,9 @@ function recording(result: ProvisionResult, ready = () => true) {
   return { calls, provisioning };
 }
 
-const OK: ProvisionResult = { outcomes: { 'ecr-pull-111111111111-eu-west-1': 'created' }, failures: [] };
+const OK: ProvisionResult = { outcomes: new Map([['ecr-pull-111111111111-eu-west-1', 'created']]), failures: [] };
 const FAILED: ProvisionResult = {
-  outcomes: {},
+  outcomes: new Map(),
   failures: [{ secret: 'ecr-pull-111111111111-eu-west-1', code: 'AccessDenied', message: 'no ECR credentials for tenant "payments" with role arn:aws:iam::111111111111:role/ecr-pull-payments (AccessDenied): AssumeRole failed' }],
 };
 

@@ -35,7 +35,7 @@ const lasting = async (): Promise<RegistryToken> => ({ username: 'AWS', password
 t.test('every needed Secret is written, each from a token asked for with the tenant’s role, external id, tags and session duration', async (t) => {
   const { store, provisioner, requests } = setup(lasting);
   const result = await provisioner.provision('shop', tenant, [need('111111111111'), need('222222222222')]);
-  t.same(result, { outcomes: { 'ecr-pull-111111111111-eu-west-1': 'created', 'ecr-pull-222222222222-eu-west-1': 'created' }, failures: [] });
+  t.same({ ...result, outcomes: Object.fromEntries(result.outcomes) }, { outcomes: { 'ecr-pull-111111111111-eu-west-1': 'created', 'ecr-pull-222222222222-eu-west-1': 'created' }, failures: [] });
   t.equal(store.secrets.size, 2);
   const first = requests.find((request) => request.registry.account === '111111111111');
   t.same(first, { tenant: 'payments', roleArn: 'arn:aws:iam::111111111111:role/pull', externalId: 'ext', sessionTags: { team: 'payments' }, durationSeconds: SESSION_SECONDS, registry: { account: '111111111111', region: 'eu-west-1' } });
@@ -55,7 +55,7 @@ t.test('a Secret sealed for a credential of another session duration is rewritte
   const other = credentialDigest(tokenRequest(tenant, n.roleArn, n, 900));
   await store.create(buildPullSecret({ name: n.name, namespace: 'shop', tenant: 'payments', credential: other, hosts: n.hosts }, await lasting(), testSealer));
   const result = await provisioner.provision('shop', tenant, [n]);
-  t.same(result.outcomes, { [n.name]: 'updated' });
+  t.same(Object.fromEntries(result.outcomes), { [n.name]: 'updated' });
   t.equal(requests.length, 1);
   t.equal(testSealer.originOf((await store.read('shop', n.name))!)?.credential, credentialDigest(tokenRequest(tenant, n.roleArn, n, SESSION_SECONDS)));
 });
@@ -76,7 +76,7 @@ t.test('a fresh Secret costs no token and no write', async (t) => {
   const credential = credentialDigest(tokenRequest(tenant, n.roleArn, n, SESSION_SECONDS));
   await store.create(buildPullSecret({ name: n.name, namespace: 'shop', tenant: 'payments', credential, hosts: n.hosts }, await lasting(), testSealer));
   const result = await provisioner.provision('shop', tenant, [need('111111111111')]);
-  t.same(result.outcomes, { 'ecr-pull-111111111111-eu-west-1': 'kept' });
+  t.same(Object.fromEntries(result.outcomes), { 'ecr-pull-111111111111-eu-west-1': 'kept' });
   t.equal(requests.length, 0);
 });
 
@@ -89,13 +89,13 @@ t.test('a fresh Secret the store already holds is kept without a read; a store t
   const reading = { read: (namespace: string, name: string) => (reads++, store.read(namespace, name)), create: store.create.bind(store), replace: store.replace.bind(store) };
   const options = { tokens: { get: lasting }, freshForMs: HOUR, deadlineMs: 1000, sessionSeconds: SESSION_SECONDS, now: () => NOW };
   const holding = new PullSecretProvisioner({ ...options, writer: new PullSecretWriter({ ...reading, cached: store.cached.bind(store) }, () => testSealer) });
-  t.same((await holding.provision('shop', tenant, [n])).outcomes, { [n.name]: 'kept' });
+  t.same(Object.fromEntries((await holding.provision('shop', tenant, [n])).outcomes), { [n.name]: 'kept' });
   t.equal(reads, 0, 'kept from what the store holds');
   const asking = new PullSecretProvisioner({ ...options, writer: new PullSecretWriter(reading, () => testSealer) });
-  t.same((await asking.provision('shop', tenant, [n])).outcomes, { [n.name]: 'kept' });
+  t.same(Object.fromEntries((await asking.provision('shop', tenant, [n])).outcomes), { [n.name]: 'kept' });
   t.equal(reads, 1, 'read when the store cannot say at once');
   const stale = new PullSecretProvisioner({ ...options, freshForMs: 24 * HOUR, writer: new PullSecretWriter({ ...reading, cached: store.cached.bind(store) }, () => testSealer) });
-  t.same((await stale.provision('shop', tenant, [n])).outcomes, { [n.name]: 'kept' }, 'no better token was to be had');
+  t.same(Object.fromEntries((await stale.provision('shop', tenant, [n])).outcomes), { [n.name]: 'kept' }, 'no better token was to be had');
   t.equal(reads, 2, 'a held Secret expiring too soon goes the whole way: read, and a token asked for');
 });
 
@@ -148,7 +148,7 @@ t.test('a thousand pods admitted at once for one namespace share one read, one t
   store.read = (namespace: string, name: string) => (calls.read++, read(namespace, name));
   store.create = (secret) => (calls.create++, create(secret));
   const results = await Promise.all(Array.from({ length: 1000 }, () => provisioner.provision('shop', tenant, [need('111111111111')])));
-  t.ok(results.every((r) => r.failures.length === 0 && r.outcomes['ecr-pull-111111111111-eu-west-1'] === 'created'));
+  t.ok(results.every((r) => r.failures.length === 0 && r.outcomes.get('ecr-pull-111111111111-eu-west-1') === 'created'));
   t.same({ tokens: requests.length, ...calls }, { tokens: 1, read: 1, create: 1 });
   await Promise.all([provisioner.provision('shop', tenant, [need('111111111111')]), provisioner.provision('other', tenant, [need('111111111111')])]);
   t.same({ tokens: requests.length, ...calls }, { tokens: 2, read: 2, create: 2 }, 'once settled the next admission finds the Secret held (no read), and another namespace is never joined');
