@@ -43,6 +43,8 @@
 //   npm run bench -- --cpu-prof DIR        # also write V8 CPU profiles of both servers' throughput runs to DIR
 //   npm run bench -- --hot-only            # parts 1 and 4 only, without the control plane (under two minutes)
 //   npm run bench -- --heap-snapshot DIR   # also write a heap snapshot of the real app after the memory reading
+//   npm run bench -- --heap-prof DIR       # also write a heap profile of what outlived the real app's young
+//                                          # generation during the fixed-rate run (what brings major collections)
 //
 // Every figure is printed with its target and PASS or FAIL, but a FAIL does not fail the run: exit 0 unless a part
 // crashed (1), or the arguments are wrong (2). The machine has few cores and may be busy: the load average before
@@ -70,9 +72,10 @@ interface BenchOptions {
   /** Parts 1 and 4 only (no control plane): for measuring a change to the hot path quickly. */
   readonly hotOnly: boolean;
   readonly heapSnapshotDir: string | undefined;
+  readonly heapProfileDir: string | undefined;
 }
 
-const USAGE = 'usage: npm run bench -- [--json] [--seconds N (12)] [--connections N (16)] [--pods N (200)] [--cold N (1000)] [--cpu-prof DIR] [--heap-snapshot DIR] [--hot-only]';
+const USAGE = 'usage: npm run bench -- [--json] [--seconds N (12)] [--connections N (16)] [--pods N (200)] [--cold N (1000)] [--cpu-prof DIR] [--heap-snapshot DIR] [--heap-prof DIR] [--hot-only]';
 
 function wholeNumber(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
@@ -90,6 +93,7 @@ function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     'cpu-prof': { type: 'string' },
     'hot-only': { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
+    'heap-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return 'help';
@@ -102,6 +106,7 @@ function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     hotOnly: values['hot-only'],
     heapSnapshotDir: values['heap-snapshot'] === undefined ? undefined : resolve(values['heap-snapshot']),
+    heapProfileDir: values['heap-prof'] === undefined ? undefined : resolve(values['heap-prof']),
   };
 }
 
@@ -358,6 +363,7 @@ function report(options: BenchOptions, hot: Outcome<HotPathResult>, e2e: Outcome
   out();
   if (hot.result !== undefined) hotDetails(hot.result, options, serverFlags).forEach((line) => out(line));
   if (hot.result !== undefined && options.cpuProfileDir !== undefined) out(`  CPU profiles of both throughput runs (the profiler slows them a little): ${options.cpuProfileDir}`);
+  if (hot.result !== undefined && options.heapProfileDir !== undefined) out(`  heap profile of what outlived the young generation in the fixed-rate run (the sampling slows it a little): ${options.heapProfileDir}`);
   if (hot.error !== undefined) out(`hot path and memory (parts 1, 4): FAILED: ${hot.error}`);
   if (e2e.result !== undefined) e2eDetails(e2e.result, options).forEach((line) => out(line));
   if (e2e.error !== undefined) out(`end to end and cold path (parts 2, 3): FAILED: ${e2e.error}`);
@@ -437,7 +443,7 @@ function stopOnSignals(): void {
 
 const options = optionsOrExit('bench', USAGE, parseOptions);
 stopOnSignals();
-for (const dir of [options.cpuProfileDir, options.heapSnapshotDir]) if (dir !== undefined) mkdirSync(dir, { recursive: true });
+for (const dir of [options.cpuProfileDir, options.heapSnapshotDir, options.heapProfileDir]) if (dir !== undefined) mkdirSync(dir, { recursive: true });
 const nodeOptions = deploymentNodeOptions();
 const loadBefore = loadavg();
 const loadGenerator = new BenchChild('load generator', new URL('./load.ts', import.meta.url), [], []);
@@ -455,6 +461,7 @@ const hot = await timed('hot path', () =>
     serverFlags: nodeOptions.split(/\s+/),
     cpuProfileDir: options.cpuProfileDir,
     heapSnapshotDir: options.heapSnapshotDir,
+    heapProfileDir: options.heapProfileDir,
     note,
   }),
 );

@@ -28,6 +28,8 @@ export interface HotPathOptions {
   readonly cpuProfileDir: string | undefined;
   /** Where the real app's heap snapshot is written after the memory reading, when asked. */
   readonly heapSnapshotDir: string | undefined;
+  /** Where the real app writes a heap profile of what outlived its young generation in the fixed-rate run, when asked. */
+  readonly heapProfileDir: string | undefined;
   readonly note: (text: string) => void;
 }
 
@@ -216,7 +218,9 @@ export async function runHotPath(load: BenchChild, options: HotPathOptions): Pro
 
     const latencyStarted = performance.now();
     options.note(`latency: real app at ${options.rate} reviews/s, 1 s warm-up + ${options.rateSeconds} s`);
+    if (options.heapProfileDir !== undefined) await real.call('promoted-start');
     const fixedRate = await measureFixedRate(real, load, realPort, tls.ca, options);
+    if (options.heapProfileDir !== undefined) await real.call('promoted-stop', { path: join(options.heapProfileDir, 'real-fixed-rate-promoted.heapprofile') });
     options.note(`latency: baseline, the same`);
     const baselineFixedRate = await measureFixedRate(baseline, load, baselinePort, tls.ca, options);
     const latencyMs = performance.now() - latencyStarted;

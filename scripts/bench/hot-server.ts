@@ -22,7 +22,8 @@
 //                    policy nor a pull Secret is looked at: the floor under the realistic CPU target.
 //
 // It tells the parent its port over IPC, then answers the parent's requests: its CPU time, what happened inside it
-// during a window (GC, event-loop delay), a CPU profile of a window, its memory, and a heap snapshot. With --expose-gc the real app
+// during a window (GC, event-loop delay), a CPU profile of a window, a heap profile of what a window promoted, its
+// memory, and a heap snapshot. With --expose-gc the real app
 // also notes its RSS after each step of its start (modules, policy, namespaces, tokens).
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -315,6 +316,32 @@ class WindowProfile {
   }
 }
 
+/**
+ * A sampling heap profile of a window that counts only what outlived the young generation: objects V8 promoted (or
+ * pretenured) and a major collection later freed, and what is still live at the end. That is what grows the old
+ * generation, so what brings the major collections that make the latency tail.
+ */
+class PromotedProfile {
+  #session: Session | undefined;
+
+  async start(): Promise<void> {
+    this.#session = new Session();
+    this.#session.connect();
+    await this.#session.post('HeapProfiler.startSampling', { samplingInterval: 2048, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+  }
+
+  async stop(path: string): Promise<void> {
+    if (this.#session === undefined) throw new Error('no heap profile running');
+    // What the young generation still holds at the end is mostly garbage no scavenge has reached yet: two minor
+    // collections first, so that the profile keeps only what really left it.
+    for (let round = 0; round < 2; round++) gc?.({ type: 'minor', execution: 'sync', flavor: 'regular' });
+    const { profile } = await this.#session.post('HeapProfiler.stopSampling');
+    writeFileSync(path, JSON.stringify(profile));
+    this.#session.disconnect();
+    this.#session = undefined;
+  }
+}
+
 /** perf_hooks' gc entry kinds (NODE_PERFORMANCE_GC_*). */
 const GC_KINDS: Readonly<Record<number, string>> = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
 
@@ -333,10 +360,13 @@ const hot =
 await hot.app.listen({ host: '127.0.0.1', port: 0 });
 const measured = new MeasuredWindow();
 const profile = new WindowProfile();
+const promoted = new PromotedProfile();
 answerRequests(
   async (cmd, args) => {
     if (cmd === 'profile-start') return profile.start();
     if (cmd === 'profile-stop') return profile.stop(args.path as string);
+    if (cmd === 'promoted-start') return promoted.start();
+    if (cmd === 'promoted-stop') return promoted.stop(args.path as string);
     if (cmd === 'cpu') return process.cpuUsage();
     if (cmd === 'window-start') return measured.start();
     if (cmd === 'window-end') return measured.end();
