@@ -1,7 +1,7 @@
 /**
  * Whether a key was offered before: a Bloom filter of fixed size, so asking allocates nothing and holds no key. It may
- * say yes for a key it has not seen (about one in twenty when full) and never says no for one it has, until it is
- * cleared, which it does after `capacity` new keys so that what it knows stays recent.
+ * say yes for a key it has not seen (about one in 270 when full, by default) and never says no for one it has, until
+ * it is cleared, which it does after `capacity` new keys so that what it knows stays recent.
  *
  * It keeps one-off keys out of a cache: an image named once (a bare pod, a one-off job) would otherwise take a
  * cache entry that lives long enough to reach V8's old generation and is then evicted, and a stream of such images
@@ -13,8 +13,13 @@ export class Doorkeeper {
   readonly #capacity: number;
   #added = 0;
 
-  /** 2^bitsLog2 bits; with two bits per key, `capacity` at an eighth of the bits keeps false yeses near 5 %. */
-  constructor(bitsLog2 = 16, capacity = 2 ** (bitsLog2 - 3)) {
+  /**
+   * 2^bitsLog2 bits, cleared after `capacity` new keys. With two bits per key, false yeses when full are about
+   * (1 - e^(-2 × capacity / bits))²: 5 % at 8 bits per key, 0.4 % at 32. The default, 32 KiB for 8,192 keys, is the
+   * latter: every false yes puts a one-off image's verdict into the cache, and its eviction later is old-generation
+   * garbage (at 8 bits per key, about half of what the verdict cache left to major collections at 500 reviews/s).
+   */
+  constructor(bitsLog2 = 18, capacity = 2 ** 13) {
     this.#bits = new Uint32Array(2 ** (bitsLog2 - 5));
     this.#mask = 2 ** bitsLog2 - 1;
     this.#capacity = capacity;
