@@ -45,6 +45,7 @@
 //   npm run bench -- --heap-snapshot DIR   # also write a heap snapshot of the real app after the memory reading
 //   npm run bench -- --heap-prof DIR       # also write a heap profile of what outlived the real app's young
 //                                          # generation during the fixed-rate run (what brings major collections)
+//   npx node scripts/bench/profile-summary.ts FILE [--top N] [--match REGEX]   # either kind of profile as text
 //
 // Every figure is printed with its target and PASS or FAIL, but a FAIL does not fail the run: exit 0 unless a part
 // crashed (1), or the arguments are wrong (2). The machine has few cores and may be busy: the load average before
