@@ -16,7 +16,7 @@
 //                    HTTP/2 as well as HTTP/1.1 and counts which one it is spoken to with. With --patch it answers
 //                    with that JSONPatch: what kube-apiserver's applying a patch costs, without any deciding.
 //   --kind required  what any webhook doing this one's job must do per review, and nothing it decides: serve's app
-//                    options (logger, error handler, latency histogram), the AdmissionReview envelope read as serve
+//                    options (logger, body limit, TLS, latency histogram), the AdmissionReview envelope read as serve
 //                    reads it (nesting check included), the decision counter, one decision log line of serve's
 //                    fields, and an answer carrying --patch and the audit annotations. Neither the namespace, the
 //                    policy nor a pull Secret is looked at: the floor under the realistic CPU target.
@@ -233,13 +233,13 @@ function requiredWorkApp(tls: { cert: Buffer; key: Buffer }, patch: string): Hot
         mode: 'enforce',
         decision: 'allow',
         rewrites: 1,
-        pullSecrets: ['ecr-pull-100000000042-us-east-1'],
+        pullSecrets: ['ecr-pull-200000000042-us-east-1'],
         reasons: undefined,
         decideMs: Math.round((performance.now() - started) * 1000) / 1000,
       }),
       'admission decision',
     );
-    const annotations = { [AUDIT_DECISION]: 'allow', [AUDIT_TENANT]: 't0042', [AUDIT_REWRITES]: 'spec.containers[0].image: 999999999999.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1 -> 100000000042.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1' };
+    const annotations = { [AUDIT_DECISION]: 'allow', [AUDIT_TENANT]: 't0042', [AUDIT_REWRITES]: 'spec.containers[0].image: 999999999999.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1 -> 200000000042.dkr.ecr.us-east-1.amazonaws.com/t0042/checkout:2.4.1' };
     return { ...answer({ uid: request.uid, allowed: true, patchType: 'JSONPatch', patch, auditAnnotations: annotations }, 'allow'), tenant: 't0042', mode: 'enforce' as const };
   });
   app.post('/mutate', async (request, reply) => {

@@ -83,14 +83,22 @@ function heapSummary(head: HeapNode): { total: number; lists: [string, Map<strin
   return { total, lists: [['allocated by', self], ['by stack (last six frames)', stacks]] };
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '40' }, match: { type: 'string' } } });
-const file = positionals[0];
-const top = Number(values.top);
-if (file === undefined || positionals.length > 1 || !Number.isInteger(top) || top < 1) {
-  console.error('usage: npx node scripts/bench/profile-summary.ts FILE.cpuprofile|FILE.heapprofile [--top N] [--match REGEX]');
-  process.exit(2);
+const USAGE = 'usage: npx node scripts/bench/profile-summary.ts FILE.cpuprofile|FILE.heapprofile [--top N] [--match REGEX]';
+
+/** The arguments, or a one-line usage error (exit 2) for anything it cannot read: an unknown flag, a bad number or pattern. */
+function readArguments(): { file: string; top: number; match: RegExp | undefined } {
+  try {
+    const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '40' }, match: { type: 'string' } } });
+    const top = Number(values.top);
+    if (positionals.length !== 1 || !Number.isInteger(top) || top < 1) throw new Error('one profile file and a whole --top of 1 or more');
+    return { file: positionals[0]!, top, match: values.match === undefined ? undefined : new RegExp(values.match) };
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
 }
-const match = values.match === undefined ? undefined : new RegExp(values.match);
+
+const { file, top, match } = readArguments();
 const data = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile | { head: HeapNode };
 const isHeap = 'head' in data;
 const { total, lists } = isHeap ? heapSummary(data.head) : cpuSummary(data);
